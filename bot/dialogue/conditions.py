@@ -14,7 +14,7 @@ Nothing is ever evaluated as Python text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 FactValue = int | str
@@ -176,13 +176,13 @@ def _combine(
     items: list[object],
     domains: Mapping[str, FactDomain],
     guards: Mapping[str, Predicate],
-    how: Callable[[object], bool],
+    how: Callable[[Iterable[object]], bool],
 ) -> Condition:
     parts = [_compile(item, domains, guards) for item in items]
     return _merge(parts, how, items)
 
 
-def _merge(parts: list[Condition], how: Callable[[object], bool], source: object) -> Condition:
+def _merge(parts: list[Condition], how: Callable[[Iterable[object]], bool], source: object) -> Condition:
     return Condition(
         predicate=lambda facts: how(part(facts) for part in parts),
         source=source,

@@ -1,0 +1,142 @@
+"""The ``ldh-bot`` command: run, chat, simulate, check, graph, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.content import DIALOGUE_NAMES, DIALOGUES_DIR, check_content, load_content
+from bot.dialogue.problems import DialogueError
+from bot.dialogue.texts import LANGUAGES
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+_CHECKIN = re.compile(r"^(\d+):(\d+)$")
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Validate the dialogue files; list every problem with file and line."""
+    problems = check_content(Path(args.directory))
+    if not problems:
+        print(f"{args.directory}: all dialogue files are valid")
+        return EXIT_OK
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) found", file=sys.stderr)
+    return EXIT_PROBLEMS
+
+
+def _graph(args: argparse.Namespace) -> int:
+    """Draw a dialogue from its YAML."""
+    from bot.dialogue.graph import GraphError, render  # noqa: PLC0415  # only this command needs it
+
+    content = load_content()
+    try:
+        data = render(content.engines[args.dialogue].dialogue, args.format)
+    except GraphError as error:
+        print(f"ldh-bot graph: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """Play the real dialogue from a facts file and print the JSON result."""
+    from bot.simulator import Checkin, SimulationError, simulate  # noqa: PLC0415  # keeps start-up light
+
+    try:
+        facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"ldh-bot simulate: cannot read {args.facts}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not isinstance(facts, dict):
+        print(f"ldh-bot simulate: {args.facts} must hold one JSON object", file=sys.stderr)
+        return EXIT_USAGE
+    checkins = []
+    for raw in args.checkin:
+        match = _CHECKIN.match(raw)
+        if match is None or int(match[2]) > 10:  # noqa: PLR2004  # the pain scale ends at 10
+            print(f"ldh-bot simulate: --checkin {raw!r} must be WEEK:PAIN (pain 0-10)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        checkins.append(Checkin(int(match[1]), int(match[2])))
+    try:
+        result = simulate(load_content(), facts, args.lang, checkins)
+    except SimulationError as error:
+        print(f"ldh-bot simulate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """The conversation in this terminal, stored like the bot stores it."""
+    from bot.channels.console import run_console  # noqa: PLC0415  # only this command needs it
+
+    return run_console(language=args.lang, database_url=args.database, patient=args.patient)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Serve patients on Telegram."""
+    del args
+    from bot.channels.telegram.app import main as run_telegram  # noqa: PLC0415  # heavy import
+
+    return run_telegram()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ldh-bot",
+        description="Screening and follow-up for lumbar disc herniation: information and "
+        "triage for adults, not a diagnosis; the treating clinician decides.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        handlers[name] = handler
+        sub = commands.add_parser(name, help=(handler.__doc__ or "").strip())
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", _run)
+    chat = command("chat", _chat)
+    chat.add_argument("--lang", choices=LANGUAGES, default=None,
+                      help="language of the conversation (default: the stored one, else en)")
+    chat.add_argument("--database", default=None,
+                      help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
+    chat.add_argument("--patient", type=int, default=1, help="which local patient to resume")
+    simulate = command("simulate", _simulate)
+    simulate.add_argument("facts", help="JSON file of facts (clinical spec §1)")
+    simulate.add_argument("--lang", choices=LANGUAGES, default="en")
+    simulate.add_argument("--checkin", action="append", default=[], metavar="WEEK:PAIN",
+                          help="play a check-in (repeatable, in order)")
+    check = command("check", _check)
+    check.add_argument("directory", nargs="?", default=str(DIALOGUES_DIR))
+    graph = command("graph", _graph)
+    graph.add_argument("dialogue", nargs="?", default="screening", choices=DIALOGUE_NAMES)
+    graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
+    graph.add_argument("--output", "-o", help="file to write (default: standard output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except DialogueError as error:
+        print(f"ldh-bot: the dialogue files have problems:\n{error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

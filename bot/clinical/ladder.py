@@ -1,0 +1,428 @@
+"""The treatment ladder of the clinical spec: facts in, a Recommendation out.
+
+Every clinical rule lives in ``dialogues/ladder.yaml``; this module only reads and evaluates it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from bot.dialogue.conditions import Condition, ConditionError, compile_condition
+from bot.dialogue.facts import load_fact_domains
+from bot.dialogue.yamlio import LineDict, LineList, YamlError, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from bot.dialogue.conditions import FactDomain, Facts
+
+ROUTINE = "routine"
+SPECIALIST_REVIEW = "specialist_review"
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+_COMBINATORS = frozenset({"all", "any", "not"})
+
+Location = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A method that does not suit the patient, with every reason it does not."""
+
+    method: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What the ladder decides for one patient (spec §3 "Output"), plus internal explanations."""
+
+    disposition: str
+    step: str | None
+    options: tuple[str, ...]
+    excluded: tuple[Exclusion, ...]
+    next: str | None
+    followup_weeks: tuple[int, ...]
+    why: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """Return the six keys of spec §3 "Output", as plain JSON-ready values."""
+        return {
+            "disposition": self.disposition,
+            "step": self.step,
+            "options": list(self.options),
+            "excluded": [{"method": e.method, "reasons": list(e.reasons)} for e in self.excluded],
+            "next": self.next,
+            "followup_weeks": list(self.followup_weeks),
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named condition: a why code, a red-flag fact or a reason code."""
+
+    code: str
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class Check:
+    """One suitability check: a condition that is required, or one that excludes."""
+
+    requires: bool
+    condition: Condition
+    reason: str
+
+    def fails(self, facts: Facts) -> bool:
+        """Whether this check rules the method out for ``facts``."""
+        return self.condition(facts) != self.requires
+
+
+@dataclass(frozen=True)
+class Method:
+    """A treatment method on a rung, with its suitability checks in file order."""
+
+    id: str
+    rung: str
+    checks: tuple[Check, ...]
+
+    def reasons(self, facts: Facts) -> tuple[str, ...]:
+        """Every reason the method does not suit; empty when it suits."""
+        return tuple(check.reason for check in self.checks if check.fails(facts))
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A step of the ladder and its methods, simplest first."""
+
+    id: str
+    methods: tuple[Method, ...]
+    checkins: bool
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """A non-routine outcome: it applies when any red flag holds, or when its condition does."""
+
+    id: str
+    red_flags: tuple[Rule, ...]
+    when: Condition | None
+
+    def applies(self, facts: Facts) -> bool:
+        """Whether this disposition applies to ``facts``."""
+        if self.when is not None and self.when(facts):
+            return True
+        return any(flag.condition(facts) for flag in self.red_flags)
+
+
+def _first(rules: tuple[Rule, ...], facts: Facts) -> str | None:
+    return next((rule.code for rule in rules if rule.condition(facts)), None)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The loaded ladder: dispositions, rungs, rung-choice rules and follow-up settings."""
+
+    dispositions: tuple[Disposition, ...]
+    rungs: tuple[Rung, ...]
+    stay: tuple[Rule, ...]
+    step_up: tuple[Rule, ...]
+    otherwise: str
+    needs_imaging: Rule
+    no_method_suits: str
+    followup_weeks: tuple[int, ...]
+    step_up_from_week: int
+    path: Path
+
+    @property
+    def methods(self) -> dict[str, Method]:
+        """Every method by id, in ladder order."""
+        return {method.id: method for rung in self.rungs for method in rung.methods}
+
+    @property
+    def method_ids(self) -> tuple[str, ...]:
+        """Every method id, in ladder order."""
+        return tuple(self.methods)
+
+    @property
+    def step_ids(self) -> tuple[str, ...]:
+        """Every step a recommendation can name: the rungs, then specialist review."""
+        return (*(rung.id for rung in self.rungs), SPECIALIST_REVIEW)
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        """Every reason code a method can be excluded for, each once, in file order."""
+        codes = (check.reason for method in self.methods.values() for check in method.checks)
+        return tuple(dict.fromkeys(codes))
+
+    @property
+    def why_codes(self) -> tuple[str, ...]:
+        """Every why code a recommendation can carry, each once, in file order."""
+        rules = (*self.stay, *self.step_up)
+        codes = (*(r.code for r in rules), self.otherwise, self.needs_imaging.code)
+        return tuple(dict.fromkeys((*codes, self.no_method_suits)))
+
+    @property
+    def flag_codes(self) -> tuple[str, ...]:
+        """Every red-flag fact, in file order."""
+        return tuple(flag.code for d in self.dispositions for flag in d.red_flags)
+
+    def method(self, method_id: str) -> Method:
+        """One method by id; KeyError when the ladder has no such method."""
+        return self.methods[method_id]
+
+    def red_flags(self, facts: Facts) -> tuple[str, ...]:
+        """Return the red-flag facts that hold, in file order."""
+        return tuple(
+            flag.code
+            for disposition in self.dispositions
+            for flag in disposition.red_flags
+            if flag.condition(facts)
+        )
+
+    def disposition(self, facts: Facts) -> str:
+        """Return the disposition from the facts known so far; routine when none applies."""
+        found = next((d.id for d in self.dispositions if d.applies(facts)), None)
+        return found or ROUTINE
+
+    def step_up_due(self, facts: Facts) -> bool:
+        """Whether a routine patient is due the next rung (so imaging questions matter)."""
+        return self.disposition(facts) == ROUTINE and self._rung_choice(facts)[0]
+
+    def recommend(self, facts: Facts) -> Recommendation:
+        """Decide the disposition and, for a routine patient, the step and its options."""
+        disposition = self.disposition(facts)
+        if disposition != ROUTINE:
+            return Recommendation(disposition, None, (), (), None, (), (), self.red_flags(facts))
+        due, why = self._rung_choice(facts)
+        if not due:
+            base = self.rungs[0]
+            options = tuple(m.id for m in base.methods if not m.reasons(facts))
+            return self._on_rung(0, options, (), (why,))
+        if self.needs_imaging.condition(facts):
+            return Recommendation(
+                ROUTINE, SPECIALIST_REVIEW, (), (), None, (), (why, self.needs_imaging.code)
+            )
+        excluded: list[Exclusion] = []
+        for index, rung in enumerate(self.rungs[1:], start=1):
+            verdicts = [(method.id, method.reasons(facts)) for method in rung.methods]
+            excluded += [Exclusion(method, reasons) for method, reasons in verdicts if reasons]
+            options = tuple(method for method, reasons in verdicts if not reasons)
+            if options:
+                return self._on_rung(index, options, tuple(excluded), (why,))
+        return Recommendation(
+            ROUTINE, SPECIALIST_REVIEW, (), tuple(excluded), None, (), (why, self.no_method_suits)
+        )
+
+    def _rung_choice(self, facts: Facts) -> tuple[bool, str]:
+        """Whether stepping up is due, and the why code of that decision."""
+        stay = _first(self.stay, facts)
+        if stay is not None:
+            return False, stay
+        step = _first(self.step_up, facts)
+        if step is not None:
+            return True, step
+        return False, self.otherwise
+
+    def _on_rung(
+        self,
+        index: int,
+        options: tuple[str, ...],
+        excluded: tuple[Exclusion, ...],
+        why: tuple[str, ...],
+    ) -> Recommendation:
+        rung = self.rungs[index]
+        above = self.rungs[index + 1].id if index + 1 < len(self.rungs) else None
+        weeks = self.followup_weeks if rung.checkins else ()
+        return Recommendation(ROUTINE, rung.id, options, excluded, above, weeks, why)
+
+
+def load_ladder(dialogues_dir: Path) -> Ladder:
+    """Read and validate ``ladder.yaml`` against the facts declared beside it."""
+    path = dialogues_dir / "ladder.yaml"
+    return _Reader(path, load_yaml(path), load_fact_domains(dialogues_dir)).ladder()
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Validates the loaded YAML; every fault names the file and the line."""
+
+    path: Path
+    root: Any
+    domains: Mapping[str, FactDomain]
+
+    def fail(self, where: Location, message: str) -> NoReturn:
+        raise YamlError(self.path, line_of(self.root, where), message)
+
+    def at(self, where: Location) -> Any:  # noqa: ANN401  # YAML data is untyped until checked
+        node = self.root
+        for step in where:
+            node = node[step]
+        return node
+
+    def mapping(
+        self, where: Location, required: set[str], optional: frozenset[str] = frozenset()
+    ) -> LineDict:
+        node = self.at(where)
+        if not isinstance(node, LineDict):
+            self.fail(where, f"expected a mapping with {', '.join(sorted(required))}")
+        for key in node:
+            if key not in required | optional:
+                self.fail((*where, key), f"unknown key '{key}'")
+        for key in sorted(required - set(node)):
+            self.fail(where, f"missing '{key}'")
+        return node
+
+    def items(self, where: Location, *, empty: bool = False) -> range:
+        node = self.at(where)
+        if not isinstance(node, LineList) or (not node and not empty):
+            self.fail(where, "expected a list" if empty else "expected a non-empty list")
+        return range(len(node))
+
+    def code(self, where: Location) -> str:
+        value = self.at(where)
+        if not isinstance(value, str) or not _CODE.match(value):
+            self.fail(where, f"expected a snake_case code, not {value!r}")
+        return value
+
+    def condition(self, where: Location) -> Condition:
+        source = self.at(where)
+        if source is None:
+            self.fail(where, "a condition is needed here")
+        try:
+            return compile_condition(source, self.domains)
+        except ConditionError as error:
+            line = _fault_line(source, self.domains, line_of(self.root, where))
+            raise YamlError(self.path, line, str(error)) from error
+
+    def rule(self, where: Location, code_key: str = "why") -> Rule:
+        self.mapping(where, {code_key, "when"})
+        return Rule(self.code((*where, code_key)), self.condition((*where, "when")))
+
+    def ladder(self) -> Ladder:
+        keys = {"version", "dispositions", "rungs", "which_rung", "followup"}
+        if self.mapping((), keys)["version"] != 1:
+            self.fail(("version",), "this program reads ladder version 1")
+        rungs = self.rungs()
+        which = ("which_rung",)
+        self.mapping(which, {"stay", "step_up", "otherwise", "needs_imaging", "no_method_suits"})
+        weeks, from_week = self.followup()
+        return Ladder(
+            dispositions=self.dispositions(),
+            rungs=rungs,
+            stay=self.rules((*which, "stay")),
+            step_up=self.rules((*which, "step_up")),
+            otherwise=self.why_only((*which, "otherwise")),
+            needs_imaging=self.rule((*which, "needs_imaging")),
+            no_method_suits=self.why_only((*which, "no_method_suits")),
+            followup_weeks=weeks,
+            step_up_from_week=from_week,
+            path=self.path,
+        )
+
+    def rules(self, where: Location) -> tuple[Rule, ...]:
+        return tuple(self.rule((*where, i)) for i in self.items(where))
+
+    def why_only(self, where: Location) -> str:
+        self.mapping(where, {"why"})
+        return self.code((*where, "why"))
+
+    def dispositions(self) -> tuple[Disposition, ...]:
+        result: list[Disposition] = []
+        for i in self.items(("dispositions",)):
+            where: Location = ("dispositions", i)
+            where_flags: Location = (*where, "red_flags")
+            node = self.mapping(where, {"id"}, frozenset({"red_flags", "when"}))
+            name = self.code((*where, "id"))
+            if name == ROUTINE or name in {d.id for d in result}:
+                self.fail((*where, "id"), f"disposition '{name}' is reserved or repeated")
+            if ("red_flags" in node) == ("when" in node):
+                self.fail(where, "a disposition needs exactly one of 'red_flags' or 'when'")
+            flags: tuple[Rule, ...] = ()
+            if "red_flags" in node:
+                flags = tuple(self.flag((*where, "red_flags", j)) for j in self.items(where_flags))
+            when = self.condition((*where, "when")) if "when" in node else None
+            result.append(Disposition(name, flags, when))
+        return tuple(result)
+
+    def flag(self, where: Location) -> Rule:
+        condition = self.condition(where)
+        if len(condition.facts) != 1:
+            self.fail(where, "a red flag is a condition on exactly one fact")
+        (fact,) = condition.facts
+        return Rule(fact, condition)
+
+    def rungs(self) -> tuple[Rung, ...]:
+        rungs: list[Rung] = []
+        seen: set[str] = set()
+        for i in self.items(("rungs",)):
+            where: Location = ("rungs", i)
+            node = self.mapping(where, {"id", "methods"}, frozenset({"checkins"}))
+            rung = self.code((*where, "id"))
+            if rung in seen or rung in {ROUTINE, SPECIALIST_REVIEW}:
+                self.fail((*where, "id"), f"rung '{rung}' is reserved or repeated")
+            seen.add(rung)
+            if not isinstance(node.get("checkins", False), bool):
+                self.fail((*where, "checkins"), "checkins is true or false")
+            methods = []
+            for j in self.items((*where, "methods")):
+                method = self.method((*where, "methods", j), rung, seen)
+                if i == 0 and method.checks:
+                    self.fail((*where, "methods", j), "the first rung is for everyone: no checks")
+                methods.append(method)
+            rungs.append(Rung(rung, tuple(methods), checkins=node.get("checkins", False)))
+        if len(rungs) < 2:  # noqa: PLR2004  # a ladder needs a rung to stay on and one to climb
+            self.fail(("rungs",), "a ladder needs at least two rungs")
+        return tuple(rungs)
+
+    def method(self, where: Location, rung: str, seen: set[str]) -> Method:
+        self.mapping(where, {"id", "suitability"})
+        name = self.code((*where, "id"))
+        if name in seen:
+            self.fail((*where, "id"), f"'{name}' is already the id of a rung or method")
+        seen.add(name)
+        checks = []
+        for k in self.items((*where, "suitability"), empty=True):
+            at: Location = (*where, "suitability", k)
+            node = self.mapping(at, {"reason"}, frozenset({"requires", "excludes"}))
+            if ("requires" in node) == ("excludes" in node):
+                self.fail(at, "a check needs exactly one of 'requires' or 'excludes'")
+            kind = "requires" if "requires" in node else "excludes"
+            condition, reason = self.condition((*at, kind)), self.code((*at, "reason"))
+            checks.append(Check(kind == "requires", condition, reason))
+        return Method(name, rung, tuple(checks))
+
+    def followup(self) -> tuple[tuple[int, ...], int]:
+        node = self.mapping(("followup",), {"weeks", "step_up_from_week"})
+        weeks = [self.at(("followup", "weeks", i)) for i in self.items(("followup", "weeks"))]
+        if not all(type(w) is int and w > 0 for w in weeks) or weeks != sorted(set(weeks)):
+            self.fail(("followup", "weeks"), "weeks are whole numbers above 0, in rising order")
+        from_week = node["step_up_from_week"]
+        if type(from_week) is not int or from_week not in weeks:
+            self.fail(("followup", "step_up_from_week"), "must be one of the weeks")
+        return tuple(weeks), from_week
+
+
+def _fault_line(source: object, domains: Mapping[str, FactDomain], line: int) -> int:
+    """Find the line of the innermost part of a condition that does not compile."""
+    if isinstance(source, LineList):
+        for item_line, item in zip(source.item_lines, source, strict=True):
+            if _fails(item, domains):
+                return _fault_line(item, domains, item_line)
+    elif isinstance(source, LineDict):
+        for key, value in source.items():
+            if _fails({key: value}, domains):
+                key_line = source.key_lines.get(key, line)
+                return _fault_line(value, domains, key_line) if key in _COMBINATORS else key_line
+    return line
+
+
+def _fails(source: object, domains: Mapping[str, FactDomain]) -> bool:
+    try:
+        compile_condition(source, domains)
+    except ConditionError:
+        return True
+    return False

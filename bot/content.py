@@ -1,0 +1,75 @@
+"""Everything in ``dialogues/`` loaded, cross-checked and ready to run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.clinical.ladder import Ladder, load_ladder
+from bot.dialogue.answers import Vocabulary, load_vocabulary
+from bot.dialogue.conditions import FactDomain
+from bot.dialogue.engine import Engine
+from bot.dialogue.facts import load_fact_domains
+from bot.dialogue.guards import build_registry
+from bot.dialogue.loader import load_dialogue
+from bot.dialogue.problems import DialogueError, Problem
+from bot.dialogue.texts import Catalog, load_catalog
+from bot.dialogue.yamlio import YamlError
+
+DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "dialogues"
+DIALOGUE_NAMES = ("screening",)
+
+
+@dataclass(frozen=True)
+class Content:
+    """The loaded dialogues with their engines, texts, vocabulary and ladder."""
+
+    directory: Path
+    domains: Mapping[str, FactDomain]
+    catalog: Catalog
+    vocabulary: Vocabulary
+    ladder: Ladder
+    engines: Mapping[str, Engine]
+
+
+def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
+    """Every problem in the dialogue files, each with file and line; empty when all is well."""
+    try:
+        load_content(directory)
+    except DialogueError as error:
+        return error.problems
+    return []
+
+
+def load_content(directory: Path = DIALOGUES_DIR) -> Content:
+    """Load and check all dialogue files; DialogueError lists every problem found."""
+    try:
+        domains = load_fact_domains(directory)
+        vocabulary = load_vocabulary(directory)
+        ladder = load_ladder(directory)
+    except YamlError as error:
+        raise DialogueError([Problem(error.path, error.line, error.message)]) from error
+    catalog, problems = load_catalog(directory)
+    problems.extend(_ladder_texts(ladder, catalog))
+    registry = build_registry(ladder)
+    engines: dict[str, Engine] = {}
+    for name in DIALOGUE_NAMES:
+        dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry)
+        problems.extend(found)
+        if dialogue is not None:
+            engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry)
+    if problems:
+        raise DialogueError(sorted(set(problems)))
+    return Content(directory, domains, catalog, vocabulary, ladder, engines)
+
+
+def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
+    """Every method, step and reason the ladder can name must have text in every language."""
+    path = ladder.path
+    needed = [f"method.{m}.{part}" for m in ladder.method_ids
+              for part in ("name", "what", "suits", "pros", "cons", "note")]
+    needed += [f"reason.{code}" for code in ladder.reason_codes]
+    needed += [f"step.{step}" for step in ladder.step_ids]
+    return [Problem(path, 1, f"text '{key}' is missing from the text files of some language")
+            for key in needed if not catalog.has(key)]

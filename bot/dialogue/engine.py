@@ -1,0 +1,259 @@
+"""One compiled ``transitions`` machine per dialogue, stepping plain session records."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from transitions import EventData, Machine
+
+from bot.dialogue.answers import Vocabulary, normalise
+from bot.dialogue.conditions import Condition, FactDomain, FactValue
+from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
+from bot.dialogue.registry import Registry
+from bot.dialogue.session import Answered, Session
+from bot.dialogue.texts import Catalog
+from bot.dialogue.turn import Effect, Message, Option, Question, Text, Turn
+
+_ADVANCE = "advance"
+_MAX_HOPS = 100  # a safety net; load-time checks already refuse dead ends
+
+
+class _RegistryMachine(Machine):
+    """A Machine whose callables come only from compiled conditions, never from names."""
+
+    @staticmethod
+    def resolve_callable(func: Any, event_data: EventData) -> Callable[..., Any]:  # noqa: ANN401, ARG004  # signature fixed by transitions
+        """Refuse any callable named by a string: YAML must not reach Python by name."""
+        if isinstance(func, str):
+            msg = f"callable {func!r} named by a string; dialogue names resolve via the registry"
+            raise TypeError(msg)
+        return func  # type: ignore[no-any-return]  # transitions types callables as Any
+
+
+class _Cursor:
+    """The one model of a machine: positioned on a patient's state for a single step."""
+
+    state: str
+
+
+def _holds(condition: Condition) -> Callable[[EventData], bool]:
+    """A transitions condition that evaluates ``condition`` over the facts of the step."""
+
+    def check(event: EventData) -> bool:
+        facts: Mapping[str, FactValue] = event.kwargs["facts"]
+        return condition(facts)
+
+    return check
+
+
+class Engine:
+    """Runs one dialogue for any number of patients; knows nothing of any channel."""
+
+    def __init__(
+        self,
+        dialogue: Dialogue,
+        domains: Mapping[str, FactDomain],
+        vocabulary: Vocabulary,
+        catalog: Catalog,
+        registry: Registry,
+    ) -> None:
+        """Compile the dialogue into a single machine, shared by every patient."""
+        self.dialogue = dialogue
+        self.domains = domains
+        self.vocabulary = vocabulary
+        self.catalog = catalog
+        self.languages = tuple(catalog.templates)
+        self.registry = registry
+        self._cursor = _Cursor()
+        self._lock = threading.Lock()
+        self._machine = _RegistryMachine(
+            model=self._cursor,
+            states=list(dialogue.states),
+            initial=dialogue.start,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for state in dialogue.states.values():
+            for route in state.routes:
+                self._machine.add_transition(
+                    _ADVANCE, source=state.name, dest=route.to, conditions=[_holds(route.condition)]
+                )
+
+    # -- patient actions -------------------------------------------------------------------
+
+    def start(self, language: str, facts: Mapping[str, FactValue] | None = None) -> tuple[Session, Turn]:
+        """A new session: the introduction and the first question."""
+        session = Session(
+            dialogue=self.dialogue.name,
+            state=self.dialogue.start,
+            language=language,
+            facts=dict(facts or {}),
+            version=self.dialogue.version,
+        )
+        intro = [Message((Text(key),)) for key in self.dialogue.intro]
+        return session, self._arrive(session, intro, [])
+
+    def enter(
+        self, language: str, state: str, facts: Mapping[str, FactValue]
+    ) -> tuple[Session, Turn]:
+        """A session that starts at ``state`` with facts already known (e.g. a step-up)."""
+        session = Session(
+            dialogue=self.dialogue.name,
+            state=state,
+            language=language,
+            facts=dict(facts),
+            version=self.dialogue.version,
+        )
+        return session, self._arrive(session, [], [])
+
+    def current(self, session: Session) -> Turn:
+        """The open question again (or the closing note when the dialogue has ended)."""
+        question = self.question(session)
+        if question is None:
+            return Turn(messages=(Message((Text("app.finished"),)),))
+        return Turn(question=question)
+
+    def answer(self, session: Session, raw: str, seq: int | None = None) -> Turn:
+        """Apply an answer typed or pressed; ``seq`` is the question a button belonged to."""
+        state = self.dialogue.states[session.state]
+        if not state.is_question:
+            return self.current(session)
+        if seq is not None and seq != session.seq:
+            return self._again(session, Text("app.stale_button"))
+        extra = self._extra_option(state, raw)
+        if extra is not None:
+            before = {f: session.facts[f] for f in extra.sets if f in session.facts}
+            session.facts.update(extra.sets)
+            session.history.append(Answered(state.name, sorted(extra.sets), before))
+            session.state = extra.to
+            return self._arrive(session, [], [], answered=Text(extra.label))
+        value = self._parse(state, raw)
+        if value is None:
+            return self._again(session, self._hint(state))
+        fact = state.spec.ask or ""
+        session.facts[fact] = value
+        session.history.append(Answered(state.name, [fact]))
+        session.state = self._advance(state.name, session.facts)
+        return self._arrive(session, [], [], answered=self.label(fact, value))
+
+    def back(self, session: Session) -> Turn:
+        """Return to the previous question, forgetting the answer given to it."""
+        if not session.history:
+            return self._again(session, Text("app.back_none"))
+        last = session.history.pop()
+        for fact in last.facts:
+            session.facts.pop(fact, None)
+        session.facts.update(last.before)
+        session.state = last.state
+        session.seq += 1
+        return Turn(messages=(Message((Text("app.back_done"),)),), question=self.question(session))
+
+    def restart(self, session: Session, facts: Mapping[str, FactValue] | None = None) -> Turn:
+        """Clear the answers and begin again from the first question."""
+        session.state = self.dialogue.start
+        session.facts = dict(facts or {})
+        session.history = []
+        session.version = self.dialogue.version
+        return self._arrive(session, [Message((Text("app.restart"),))], [])
+
+    def question(self, session: Session) -> Question | None:
+        """The question the session is waiting on, or None at an end state."""
+        state = self.dialogue.states[session.state]
+        if not state.is_question:
+            return None
+        fact = state.spec.ask or ""
+        domain = self.domains[fact]
+        options: list[Option] = []
+        if state.spec.buttons:
+            values: list[str] = list(domain.values) or [
+                str(n) for n in range(domain.minimum or 0, (domain.maximum or 0) + 1)
+            ]
+            options = [Option(self.label(fact, value), value) for value in values]
+            options += [Option(Text(extra.label), f"+{i}")
+                        for i, extra in enumerate(state.spec.extra_options)]
+        return Question(
+            state=state.name,
+            fact=fact,
+            text=Text(question_text_key(state)),
+            options=tuple(options),
+            hint=self._hint(state),
+            seq=session.seq,
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _again(self, session: Session, note: Text) -> Turn:
+        return Turn(messages=(Message((note,)),), question=self.question(session))
+
+    def _advance(self, source: str, facts: Mapping[str, FactValue]) -> str:
+        with self._lock:  # the cursor is shared: one step at a time through the rulebook
+            self._machine.set_state(source, model=self._cursor)
+            if not self._cursor.trigger(_ADVANCE, facts=facts):  # type: ignore[attr-defined]  # trigger is added by transitions
+                msg = f"no route out of state '{source}'"
+                raise RuntimeError(msg)
+            return self._cursor.state
+
+    def _arrive(
+        self,
+        session: Session,
+        messages: list[Message],
+        effects: list[Effect],
+        answered: Text | None = None,
+    ) -> Turn:
+        """Enter states until one waits for an answer or the dialogue ends."""
+        for _ in range(_MAX_HOPS):
+            state = self.dialogue.states[session.state]
+            messages.extend(Message((Text(key),)) for key in state.spec.say)
+            for action in state.spec.on_enter:
+                said, done = self.registry.actions[action](session)
+                messages.extend(said)
+                effects.extend(done)
+            if state.is_question:
+                session.seq += 1
+                return Turn(tuple(messages), self.question(session), tuple(effects), answered)
+            if state.spec.final:
+                return Turn(tuple(messages), None, tuple(effects), answered)
+            session.state = self._advance(state.name, session.facts)
+        msg = f"dialogue '{self.dialogue.name}' did not settle after {_MAX_HOPS} steps"
+        raise RuntimeError(msg)
+
+    def _extra_option(self, state: State, raw: str) -> Any:  # noqa: ANN401  # an ExtraOption or None
+        text = raw.strip()
+        for index, extra in enumerate(state.spec.extra_options):
+            if text == f"+{index}":
+                return extra
+        return None
+
+    def _parse(self, state: State, raw: str) -> FactValue | None:
+        fact = state.spec.ask or ""
+        domain = self.domains[fact]
+        if domain.is_integer:
+            number = self.vocabulary.number(raw)
+            return number if number is not None and domain.admits(number) else None
+        text = normalise(raw)
+        if text in domain.values:
+            return text
+        if set(domain.values) == {"yes", "no"}:
+            return self.vocabulary.yes_no(raw)
+        if text.isdigit() and 1 <= int(text) <= len(domain.values):
+            return domain.values[int(text) - 1]
+        for value in domain.values:
+            label = self.label(fact, value)
+            if any(normalise(self.catalog.plain(label, lang)) == text for lang in self.languages):
+                return value
+        return None
+
+    def label(self, fact: str, value: FactValue) -> Text:
+        """The button label of ``value`` for ``fact`` (digits for numbers)."""
+        key = option_text_key(fact, str(value), self.domains[fact])
+        return Text.raw(str(value)) if key is None else Text(key)
+
+    def _hint(self, state: State) -> Text:
+        domain = self.domains[state.spec.ask or ""]
+        if domain.is_integer:
+            return Text("app.hint.number", {"min": domain.minimum, "max": domain.maximum})
+        if set(domain.values) == {"yes", "no"}:
+            return Text("app.hint.yes_no")
+        return Text("app.hint.choice")

@@ -1,0 +1,223 @@
+"""YAML → validated Dialogue: schema, cross-references, texts and reachability all checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.dialogue.conditions import Condition, ConditionError, FactDomain, compile_condition
+from bot.dialogue.problems import Problem
+from bot.dialogue.registry import Registry
+from bot.dialogue.schema import DialogueSpec, StateSpec
+from bot.dialogue.texts import Catalog
+from bot.dialogue.yamlio import YamlError, line_of, load_yaml
+
+
+@dataclass(frozen=True)
+class Route:
+    """A compiled way out of a state."""
+
+    to: str
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class State:
+    """A compiled state: its YAML spec and its routes in order."""
+
+    name: str
+    spec: StateSpec
+    routes: tuple[Route, ...]
+
+    @property
+    def is_question(self) -> bool:
+        """Whether the state waits for the patient's answer."""
+        return self.spec.ask is not None
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """A dialogue ready to run."""
+
+    name: str
+    version: int
+    start: str
+    intro: tuple[str, ...]
+    states: Mapping[str, State]
+    path: Path
+
+
+def question_text_key(state: State) -> str:
+    """The text key of a question: given in YAML, or ``q.<fact>`` by convention."""
+    return state.spec.text or f"q.{state.spec.ask}"
+
+
+def option_text_key(fact: str, value: str, domain: FactDomain) -> str | None:
+    """The label key of an answer button, or None for numbers (shown as digits)."""
+    if domain.is_integer:
+        return None
+    if set(domain.values) == {"yes", "no"}:
+        return f"opt.{value}"
+    return f"opt.{fact}.{value}"
+
+
+class _Checker:
+    """Collects every problem of one dialogue file instead of stopping at the first."""
+
+    def __init__(self, path: Path, data: object) -> None:
+        self.path = path
+        self.data = data
+        self.problems: list[Problem] = []
+
+    def at(self, location: Iterable[str | int], message: str) -> None:
+        self.problems.append(Problem(self.path, line_of(self.data, list(location)), message))
+
+
+def load_dialogue(  # noqa: PLR0913  # everything a dialogue is checked against
+    path: Path,
+    domains: Mapping[str, FactDomain],
+    catalog: Catalog,
+    registry: Registry,
+) -> tuple[Dialogue | None, list[Problem]]:
+    """Load and check one dialogue file; the Dialogue is None when it has problems."""
+    try:
+        data = load_yaml(path)
+    except YamlError as error:
+        return None, [Problem(path, error.line, error.message)]
+    check = _Checker(path, data)
+    try:
+        spec = DialogueSpec.model_validate(data)
+    except ValidationError as error:
+        for fault in error.errors():
+            where = ".".join(str(part) for part in fault["loc"]) or "the file"
+            check.at(list(fault["loc"]), f"{where}: {fault['msg']}")
+        return None, check.problems
+    states = {name: _compile_state(name, state, domains, registry, check)
+              for name, state in spec.states.items()}
+    _check_structure(spec, states, domains, catalog, registry, check)
+    if check.problems:
+        return None, check.problems
+    dialogue = Dialogue(spec.name, spec.version, spec.start, tuple(spec.intro), states, path)
+    return dialogue, []
+
+
+def _compile_state(
+    name: str,
+    spec: StateSpec,
+    domains: Mapping[str, FactDomain],
+    registry: Registry,
+    check: _Checker,
+) -> State:
+    routes: list[Route] = []
+    for index, route in enumerate(spec.next):
+        try:
+            condition = compile_condition(route.when, domains, registry.guards)
+        except ConditionError as error:
+            check.at(["states", name, "next", index, "when"], f"state '{name}': {error}")
+            continue
+        routes.append(Route(route.to, condition))
+    return State(name, spec, tuple(routes))
+
+
+def _check_structure(  # noqa: PLR0913  # one pass over the cross-references
+    spec: DialogueSpec,
+    states: Mapping[str, State],
+    domains: Mapping[str, FactDomain],
+    catalog: Catalog,
+    registry: Registry,
+    check: _Checker,
+) -> None:
+    if spec.start not in states:
+        check.at(["start"], f"start state '{spec.start}' is not defined under 'states'")
+    for key in spec.intro:
+        _check_text(key, ["intro"], catalog, check)
+    for name, state in states.items():
+        _check_state(name, state, states, domains, catalog, registry, check)
+    for name in sorted(set(states) - _reachable(spec.start, states)):
+        check.at(["states", name], f"state '{name}' cannot be reached from '{spec.start}'")
+
+
+def _check_state(  # noqa: PLR0913  # one state against everything it may refer to
+    name: str,
+    state: State,
+    states: Mapping[str, State],
+    domains: Mapping[str, FactDomain],
+    catalog: Catalog,
+    registry: Registry,
+    check: _Checker,
+) -> None:
+    where = ["states", name]
+    spec = state.spec
+    for index, route in enumerate(spec.next):
+        if route.to not in states:
+            check.at([*where, "next", index, "to"], f"state '{name}' goes to '{route.to}', "
+                     "which is not defined")
+    for index, extra in enumerate(spec.extra_options):
+        if extra.to not in states:
+            check.at([*where, "extra_options", index], f"state '{name}' goes to '{extra.to}', "
+                     "which is not defined")
+        _check_text(extra.label, [*where, "extra_options", index], catalog, check)
+        for fact, value in extra.sets.items():
+            domain = domains.get(fact)
+            if domain is None or not domain.admits(value):
+                check.at([*where, "extra_options", index], f"state '{name}' sets '{fact}' to "
+                         f"{value!r}, which is not a declared fact and value")
+    for action in spec.on_enter:
+        if action not in registry.actions:
+            check.at([*where, "on_enter"], f"state '{name}' names unknown action '{action}' "
+                     f"(known: {', '.join(sorted(registry.actions)) or 'none'})")
+    for key in spec.say:
+        _check_text(key, [*where, "say"], catalog, check)
+    if spec.final and spec.next:
+        check.at(where, f"final state '{name}' must not have 'next'")
+    if not spec.final:
+        if not spec.next:
+            check.at(where, f"state '{name}' is a dead end: give it 'next' or mark it 'final'")
+        elif spec.next[-1].when is not None:
+            check.at([*where, "next", len(spec.next) - 1], f"the last route of state '{name}' "
+                     "must have no 'when', so the patient is never stuck")
+    if spec.ask is not None:
+        _check_question(name, state, domains, catalog, check)
+
+
+def _check_question(
+    name: str,
+    state: State,
+    domains: Mapping[str, FactDomain],
+    catalog: Catalog,
+    check: _Checker,
+) -> None:
+    fact = state.spec.ask or ""
+    where = ["states", name, "ask"]
+    domain = domains.get(fact)
+    if domain is None:
+        check.at(where, f"state '{name}' asks undeclared fact '{fact}'")
+        return
+    _check_text(question_text_key(state), where, catalog, check)
+    for value in domain.values:
+        key = option_text_key(fact, value, domain)
+        if key is not None:
+            _check_text(key, where, catalog, check)
+
+
+def _check_text(key: str, where: list[str | int], catalog: Catalog, check: _Checker) -> None:
+    if not catalog.has(key):
+        check.at(where, f"text '{key}' is missing from the text files of some language")
+
+
+def _reachable(start: str, states: Mapping[str, State]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        spec = states[name].spec
+        todo.extend(route.to for route in spec.next)
+        todo.extend(extra.to for extra in spec.extra_options)
+    return seen
+

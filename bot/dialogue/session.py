@@ -1,0 +1,51 @@
+"""The per-patient record of a conversation: plain data, JSON in storage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.dialogue.conditions import FactValue
+
+
+@dataclass
+class Answered:
+    """A question the patient answered: the facts it set and what they held before (for /back)."""
+
+    state: str
+    facts: list[str]
+    before: dict[str, FactValue] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    """Where a patient is in a dialogue and what they have told it so far."""
+
+    dialogue: str
+    state: str
+    language: str
+    facts: dict[str, FactValue] = field(default_factory=dict)
+    history: list[Answered] = field(default_factory=list)
+    seq: int = 0
+    version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Session:
+        """Rebuild a record saved by ``to_json``."""
+        history = [
+            Answered(state=h["state"], facts=list(h["facts"]), before=dict(h.get("before", {})))
+            for h in data["history"]
+        ]
+        return cls(
+            dialogue=str(data["dialogue"]),
+            state=str(data["state"]),
+            language=str(data["language"]),
+            facts=dict(data["facts"]),
+            history=history,
+            seq=int(data["seq"]),
+            version=int(data.get("version", 0)),
+        )

@@ -1,0 +1,75 @@
+"""What the engine returns to a channel: messages, the open question and effects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message key in the text catalog plus the values for its placeholders.
+
+    A value may be a plain string (patient-supplied or a literal, escaped on rendering),
+    an integer, another Text (rendered in the same language) or a list of Texts (a list).
+    """
+
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def raw(literal: str) -> Text:
+        """A literal string that needs no translation, e.g. a number on a button."""
+        return Text(key="", values={"": literal})
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message: its parts are rendered and joined by blank lines."""
+
+    parts: tuple[Text, ...]
+
+
+@dataclass(frozen=True)
+class Option:
+    """An answer button: its label and the value it submits."""
+
+    label: Text
+    value: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """The question now awaiting an answer; ``seq`` tells a current button from a stale one."""
+
+    state: str
+    fact: str | None
+    text: Text
+    options: tuple[Option, ...]
+    hint: Text
+    seq: int
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something the conversation asks the world to do: notify the clinic, offer check-ins."""
+
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The engine's answer to one patient action."""
+
+    messages: tuple[Message, ...] = ()
+    question: Question | None = None
+    effects: tuple[Effect, ...] = ()
+    answered: Text | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the dialogue has ended (no question is open)."""
+        return self.question is None

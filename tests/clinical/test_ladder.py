@@ -1,0 +1,644 @@
+"""The treatment ladder against the clinical spec, sections 2 and 3, using dialogues/ladder.yaml."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.clinical.ladder import Exclusion, Ladder, Recommendation, load_ladder
+from bot.dialogue.yamlio import YamlError
+
+DIALOGUES = Path(__file__).parents[2] / "dialogues"
+
+EMERGENCY_FLAGS = ["saddle_numbness", "bladder_bowel", "bilateral_leg"]
+URGENT_FLAGS = ["progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma"]
+ALL_FLAGS = EMERGENCY_FLAGS + URGENT_FLAGS
+MI = ["percutaneous_decompression", "endoscopic_discectomy"]
+SURGICAL = [
+    "fenestration_discectomy",
+    "decompression_fusion",
+    "hybrid_fusion_elastic",
+    "elastic_fixation",
+]
+
+
+@pytest.fixture(scope="module")
+def ladder() -> Ladder:
+    return load_ladder(DIALOGUES)
+
+
+def patient(**changes: int | str | None) -> dict[str, int | str]:
+    """A routine adult: 6+ weeks of conservative care that did not help, a protrusion on MRI."""
+    facts: dict[str, int | str | None] = dict.fromkeys(ALL_FLAGS, "no")
+    facts |= {
+        "age": 40,
+        "leg_pain": "yes",
+        "pain_score": 7,
+        "duration_weeks": 10,
+        "first_episode": "yes",
+        "conservative_course": "6_weeks_or_more",
+        "conservative_response": "none",
+        "previous_procedure": "none",
+        "imaging": "protrusion",
+        "huge_herniation": "no",
+        "stenosis": "none",
+        "instability": "no",
+        "adjacent_degeneration": "no",
+    }
+    facts |= changes
+    return {name: value for name, value in facts.items() if value is not None}
+
+
+def excluded(rec: Recommendation) -> dict[str, tuple[str, ...]]:
+    return {entry.method: entry.reasons for entry in rec.excluded}
+
+
+# --- the loaded data --------------------------------------------------------------------------
+
+
+def test_rungs_and_methods_in_spec_order(ladder):
+    assert [rung.id for rung in ladder.rungs] == ["conservative", "minimally_invasive", "surgical"]
+    assert [[m.id for m in rung.methods] for rung in ladder.rungs] == [
+        ["conservative_care"],
+        MI,
+        SURGICAL,
+    ]
+    assert ladder.method("endoscopic_discectomy").rung == "minimally_invasive"
+    assert list(ladder.methods) == ["conservative_care", *MI, *SURGICAL]
+
+
+def test_accessors_for_texts_and_dialogue(ladder):
+    assert ladder.path == DIALOGUES / "ladder.yaml"
+    assert ladder.method_ids == ("conservative_care", *MI, *SURGICAL)
+    assert ladder.step_ids == (
+        "conservative",
+        "minimally_invasive",
+        "surgical",
+        "specialist_review",
+    )
+    assert ladder.flag_codes == tuple(ALL_FLAGS)
+    assert ladder.why_codes == (
+        "no_leg_pain",
+        "no_course_yet",
+        "short_course",
+        "good_response",
+        "course_not_enough",
+        "previous_minimally_invasive",
+        "previous_open_surgery",
+        "incomplete_answers",
+        "no_imaging",
+        "no_method_suits",
+    )
+    assert set(ladder.reason_codes) == {
+        check.reason for method in ladder.methods.values() for check in method.checks
+    }
+    assert len(ladder.reason_codes) == 11
+
+
+def test_followup_settings(ladder):
+    assert ladder.followup_weeks == (2, 6, 12)
+    assert ladder.step_up_from_week == 6
+
+
+def test_reason_codes_are_the_agreed_ones(ladder):
+    reasons = {m.id: [c.reason for c in m.checks] for m in ladder.methods.values()}
+    assert reasons == {
+        "conservative_care": [],
+        "percutaneous_decompression": [
+            "age_over_55",
+            "stenosis",
+            "herniation_broken_through",
+            "huge_herniation",
+            "instability",
+            "after_failed_procedure",
+        ],
+        "endoscopic_discectomy": [
+            "bulging_only",
+            "stenosis",
+            "huge_herniation",
+            "instability",
+            "after_failed_procedure",
+        ],
+        "fenestration_discectomy": ["needs_stenosis_or_failed_procedure", "instability"],
+        "decompression_fusion": ["no_instability"],
+        "hybrid_fusion_elastic": ["no_instability", "no_adjacent_degeneration"],
+        "elastic_fixation": ["no_huge_herniation", "instability"],
+    }
+
+
+# --- dispositions (spec §2) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", EMERGENCY_FLAGS)
+def test_each_emergency_flag_alone_is_an_emergency(ladder, flag):
+    rec = ladder.recommend(patient(**{flag: "yes"}))
+    assert rec.disposition == "emergency"
+    assert rec.flags == (flag,)
+    assert rec.to_json() == {
+        "disposition": "emergency",
+        "step": None,
+        "options": [],
+        "excluded": [],
+        "next": None,
+        "followup_weeks": [],
+    }
+
+
+@pytest.mark.parametrize("flag", URGENT_FLAGS)
+def test_each_urgent_flag_alone_is_urgent(ladder, flag):
+    rec = ladder.recommend(patient(**{flag: "yes"}))
+    assert rec.disposition == "urgent"
+    assert rec.flags == (flag,)
+    assert (rec.step, rec.options, rec.excluded, rec.next, rec.followup_weeks) == (
+        None,
+        (),
+        (),
+        None,
+        (),
+    )
+
+
+def test_flags_lists_every_yes_in_spec_table_order(ladder):
+    rec = ladder.recommend(patient(**dict.fromkeys(reversed(ALL_FLAGS), "yes")))
+    assert rec.disposition == "emergency"
+    assert rec.flags == tuple(ALL_FLAGS)
+
+
+def test_emergency_wins_over_urgent(ladder):
+    rec = ladder.recommend(patient(fever="yes", bladder_bowel="yes"))
+    assert rec.disposition == "emergency"
+    assert rec.flags == ("bladder_bowel", "fever")
+
+
+def test_emergency_wins_over_out_of_scope(ladder):
+    assert ladder.recommend(patient(age=17, bilateral_leg="yes")).disposition == "emergency"
+
+
+def test_urgent_wins_over_out_of_scope(ladder):
+    rec = ladder.recommend(patient(age=17, major_trauma="yes"))
+    assert rec.disposition == "urgent"
+    assert rec.flags == ("major_trauma",)
+
+
+@pytest.mark.parametrize(
+    ("age", "disposition"), [(0, "out_of_scope"), (17, "out_of_scope"), (18, "routine")]
+)
+def test_adults_only(ladder, age, disposition):
+    rec = ladder.recommend(patient(age=age))
+    assert rec.disposition == disposition
+    assert rec.flags == ()
+    if disposition == "out_of_scope":
+        assert rec.to_json()["step"] is None
+        assert rec.options == ()
+    else:
+        assert rec.step == "minimally_invasive"
+
+
+def test_disposition_from_the_facts_known_so_far(ladder):
+    assert ladder.disposition({}) == "routine"
+    assert ladder.disposition({"saddle_numbness": "no"}) == "routine"
+    assert ladder.disposition({"saddle_numbness": "yes"}) == "emergency"
+    assert ladder.disposition({"fever": "yes"}) == "urgent"
+    assert ladder.disposition({"age": 16}) == "out_of_scope"
+
+
+def test_an_emergency_answer_decides_at_once(ladder):
+    rec = ladder.recommend({"bladder_bowel": "yes"})
+    assert rec.disposition == "emergency"
+    assert rec.flags == ("bladder_bowel",)
+
+
+# --- rule 1: conservative ---------------------------------------------------------------------
+
+
+def assert_conservative(rec: Recommendation, why: str) -> None:
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "conservative",
+        "options": ["conservative_care"],
+        "excluded": [],
+        "next": "minimally_invasive",
+        "followup_weeks": [2, 6, 12],
+    }
+    assert rec.why == (why,)
+    assert rec.flags == ()
+
+
+def test_back_pain_alone_stays_conservative(ladder):
+    facts = patient(leg_pain="no", previous_procedure="open_surgery")
+    assert_conservative(ladder.recommend(facts), "no_leg_pain")
+    assert not ladder.step_up_due(facts)
+
+
+def test_no_course_yet_stays_conservative(ladder):
+    facts = patient(conservative_course="none", conservative_response=None, imaging=None)
+    assert_conservative(ladder.recommend(facts), "no_course_yet")
+
+
+def test_short_course_stays_conservative(ladder):
+    assert_conservative(
+        ladder.recommend(patient(conservative_course="under_6_weeks")), "short_course"
+    )
+
+
+def test_good_response_stays_conservative(ladder):
+    facts = patient(conservative_response="good", previous_procedure="minimally_invasive")
+    assert_conservative(ladder.recommend(facts), "good_response")
+
+
+def test_first_rule_that_applies_gives_the_why(ladder):
+    facts = patient(leg_pain="no", conservative_course="none", conservative_response=None)
+    assert ladder.recommend(facts).why == ("no_leg_pain",)
+    facts = patient(conservative_course="under_6_weeks", conservative_response="good")
+    assert ladder.recommend(facts).why == ("short_course",)
+
+
+@pytest.mark.parametrize("course", ["none", "under_6_weeks"])
+@pytest.mark.parametrize(
+    ("previous", "why"),
+    [
+        ("minimally_invasive", "previous_minimally_invasive"),
+        ("open_surgery", "previous_open_surgery"),
+    ],
+)
+def test_a_failed_procedure_steps_up_whatever_the_course(ladder, course, previous, why):
+    facts = patient(
+        conservative_course=course, conservative_response=None, previous_procedure=previous
+    )
+    rec = ladder.recommend(facts)
+    assert rec.step == "surgical"
+    assert rec.why == (why,)
+    assert ladder.step_up_due(facts)
+
+
+def test_a_course_without_its_response_stays_conservative(ladder):
+    facts = patient(conservative_response=None)
+    assert_conservative(ladder.recommend(facts), "incomplete_answers")
+    assert not ladder.step_up_due(facts)
+
+
+# --- rule 2: the next rung ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("response", ["partial", "none"])
+def test_six_weeks_without_enough_help_steps_up_to_minimally_invasive(ladder, response):
+    facts = patient(conservative_response=response)
+    rec = ladder.recommend(facts)
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "minimally_invasive",
+        "options": MI,
+        "excluded": [],
+        "next": "surgical",
+        "followup_weeks": [],
+    }
+    assert rec.why == ("course_not_enough",)
+    assert ladder.step_up_due(facts)
+
+
+def test_step_up_is_never_due_with_a_red_flag(ladder):
+    assert ladder.step_up_due(patient())
+    assert not ladder.step_up_due(patient(fever="yes"))
+    assert not ladder.step_up_due(patient(age=17))
+
+
+@pytest.mark.parametrize("imaging", ["none", "unknown", None])
+def test_no_imaging_means_specialist_review(ladder, imaging):
+    rec = ladder.recommend(patient(imaging=imaging))
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "specialist_review",
+        "options": [],
+        "excluded": [],
+        "next": None,
+        "followup_weeks": [],
+    }
+    assert rec.why == ("course_not_enough", "no_imaging")
+
+
+def test_no_imaging_after_a_failed_procedure(ladder):
+    rec = ladder.recommend(patient(previous_procedure="open_surgery", imaging="unknown"))
+    assert rec.step == "specialist_review"
+    assert rec.why == ("previous_open_surgery", "no_imaging")
+
+
+def test_the_spec_example_exactly(ladder):
+    facts = {
+        "age": 60,
+        "leg_pain": "yes",
+        "conservative_course": "6_weeks_or_more",
+        "conservative_response": "none",
+        "previous_procedure": "none",
+        "imaging": "protrusion",
+        "stenosis": "none",
+        "instability": "no",
+        "huge_herniation": "no",
+    }
+    assert ladder.recommend(facts).to_json() == {
+        "disposition": "routine",
+        "step": "minimally_invasive",
+        "options": ["endoscopic_discectomy"],
+        "excluded": [{"method": "percutaneous_decompression", "reasons": ["age_over_55"]}],
+        "next": "surgical",
+        "followup_weeks": [],
+    }
+
+
+def test_to_json_has_exactly_the_six_keys_and_plain_lists(ladder):
+    rec = ladder.recommend(patient(age=60))
+    data = rec.to_json()
+    assert list(data) == ["disposition", "step", "options", "excluded", "next", "followup_weeks"]
+    assert isinstance(data["options"], list)
+    assert isinstance(data["excluded"], list)
+    assert isinstance(data["followup_weeks"], list)
+    assert data["excluded"] == [
+        {"method": "percutaneous_decompression", "reasons": ["age_over_55"]}
+    ]
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_unasked_findings_count_as_absent(ladder):
+    facts = patient(
+        huge_herniation=None, stenosis=None, instability=None, adjacent_degeneration=None
+    )
+    assert ladder.recommend(facts).options == tuple(MI)
+
+
+# --- minimally invasive methods ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("age", "options"), [(55, MI), (56, MI[1:])])
+def test_percutaneous_up_to_55(ladder, age, options):
+    rec = ladder.recommend(patient(age=age))
+    assert list(rec.options) == options
+    assert excluded(rec) == ({} if age == 55 else {"percutaneous_decompression": ("age_over_55",)})
+
+
+@pytest.mark.parametrize("imaging", ["extrusion", "sequestration"])
+def test_broken_through_herniation_suits_endoscopic_only(ladder, imaging):
+    rec = ladder.recommend(patient(imaging=imaging))
+    assert rec.step == "minimally_invasive"
+    assert rec.options == ("endoscopic_discectomy",)
+    assert rec.excluded == (
+        Exclusion("percutaneous_decompression", ("herniation_broken_through",)),
+    )
+
+
+def test_bulging_disc_suits_percutaneous_only(ladder):
+    rec = ladder.recommend(patient(imaging="bulging"))
+    assert rec.options == ("percutaneous_decompression",)
+    assert rec.excluded == (Exclusion("endoscopic_discectomy", ("bulging_only",)),)
+
+
+@pytest.mark.parametrize("stenosis", ["lateral", "central"])
+def test_stenosis_rules_out_both_minimally_invasive_methods(ladder, stenosis):
+    rec = ladder.recommend(patient(stenosis=stenosis))
+    assert rec.step == "surgical"
+    assert rec.options == ("fenestration_discectomy",)
+    assert excluded(rec)["percutaneous_decompression"] == ("stenosis",)
+    assert excluded(rec)["endoscopic_discectomy"] == ("stenosis",)
+
+
+def test_huge_herniation_rules_out_both_and_suits_elastic_fixation(ladder):
+    rec = ladder.recommend(patient(huge_herniation="yes"))
+    assert rec.step == "surgical"
+    assert rec.options == ("elastic_fixation",)
+    assert excluded(rec)["percutaneous_decompression"] == ("huge_herniation",)
+    assert excluded(rec)["endoscopic_discectomy"] == ("huge_herniation",)
+
+
+def test_instability_rules_out_both_and_suits_fusion(ladder):
+    rec = ladder.recommend(patient(instability="yes"))
+    assert rec.step == "surgical"
+    assert rec.options == ("decompression_fusion",)
+    assert excluded(rec)["percutaneous_decompression"] == ("instability",)
+    assert excluded(rec)["endoscopic_discectomy"] == ("instability",)
+
+
+def test_every_percutaneous_reason_at_once_in_file_order(ladder):
+    facts = patient(
+        age=70,
+        stenosis="central",
+        imaging="sequestration",
+        huge_herniation="yes",
+        instability="yes",
+        previous_procedure="minimally_invasive",
+    )
+    assert excluded(ladder.recommend(facts))["percutaneous_decompression"] == (
+        "age_over_55",
+        "stenosis",
+        "herniation_broken_through",
+        "huge_herniation",
+        "instability",
+        "after_failed_procedure",
+    )
+
+
+def test_every_endoscopic_reason_at_once_in_file_order(ladder):
+    facts = patient(
+        imaging="bulging",
+        stenosis="lateral",
+        huge_herniation="yes",
+        instability="yes",
+        previous_procedure="open_surgery",
+    )
+    assert excluded(ladder.recommend(facts))["endoscopic_discectomy"] == (
+        "bulging_only",
+        "stenosis",
+        "huge_herniation",
+        "instability",
+        "after_failed_procedure",
+    )
+
+
+# --- surgical methods -------------------------------------------------------------------------
+
+
+def test_surgical_step_lists_every_unsuitable_method_below_it(ladder):
+    rec = ladder.recommend(patient(age=60, stenosis="lateral"))
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "surgical",
+        "options": ["fenestration_discectomy"],
+        "excluded": [
+            {"method": "percutaneous_decompression", "reasons": ["age_over_55", "stenosis"]},
+            {"method": "endoscopic_discectomy", "reasons": ["stenosis"]},
+            {"method": "decompression_fusion", "reasons": ["no_instability"]},
+            {
+                "method": "hybrid_fusion_elastic",
+                "reasons": ["no_instability", "no_adjacent_degeneration"],
+            },
+            {"method": "elastic_fixation", "reasons": ["no_huge_herniation"]},
+        ],
+        "next": None,
+        "followup_weeks": [],
+    }
+    assert rec.why == ("course_not_enough",)
+
+
+@pytest.mark.parametrize("imaging", ["protrusion", "extrusion", "sequestration"])
+@pytest.mark.parametrize("previous", ["minimally_invasive", "open_surgery"])
+def test_fenestration_for_a_herniation_after_a_failed_procedure(ladder, imaging, previous):
+    rec = ladder.recommend(patient(imaging=imaging, previous_procedure=previous))
+    assert rec.step == "surgical"
+    assert rec.options == ("fenestration_discectomy",)
+    assert "after_failed_procedure" in excluded(rec)["percutaneous_decompression"]
+    assert "after_failed_procedure" in excluded(rec)["endoscopic_discectomy"]
+
+
+def test_open_surgery_starts_at_the_surgical_rung_even_when_mi_would_suit(ladder):
+    rec = ladder.recommend(patient(previous_procedure="open_surgery"))
+    assert rec.step == "surgical"
+    assert rec.why == ("previous_open_surgery",)
+    assert rec.excluded[:2] == (
+        Exclusion("percutaneous_decompression", ("after_failed_procedure",)),
+        Exclusion("endoscopic_discectomy", ("after_failed_procedure",)),
+    )
+
+
+def test_fenestration_needs_stenosis_or_a_failed_procedure(ladder):
+    rec = ladder.recommend(patient(age=60, imaging="bulging", huge_herniation="yes"))
+    assert rec.options == ("elastic_fixation",)
+    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_or_failed_procedure",)
+
+
+def test_fenestration_not_for_a_bulging_disc_after_a_failed_procedure(ladder):
+    rec = ladder.recommend(patient(imaging="bulging", previous_procedure="minimally_invasive"))
+    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_or_failed_procedure",)
+
+
+def test_fenestration_not_with_instability(ladder):
+    rec = ladder.recommend(patient(stenosis="central", instability="yes"))
+    assert rec.options == ("decompression_fusion",)
+    assert excluded(rec)["fenestration_discectomy"] == ("instability",)
+
+
+def test_fusion_needs_instability(ladder):
+    rec = ladder.recommend(patient(stenosis="lateral"))
+    assert excluded(rec)["decompression_fusion"] == ("no_instability",)
+
+
+def test_hybrid_listed_after_decompression_fusion(ladder):
+    rec = ladder.recommend(patient(instability="yes", adjacent_degeneration="yes"))
+    assert rec.options == ("decompression_fusion", "hybrid_fusion_elastic")
+    assert rec.next is None
+
+
+def test_hybrid_needs_adjacent_degeneration(ladder):
+    rec = ladder.recommend(patient(instability="yes"))
+    assert excluded(rec)["hybrid_fusion_elastic"] == ("no_adjacent_degeneration",)
+
+
+def test_hybrid_needs_instability(ladder):
+    rec = ladder.recommend(patient(stenosis="lateral", adjacent_degeneration="yes"))
+    assert excluded(rec)["hybrid_fusion_elastic"] == ("no_instability",)
+
+
+def test_elastic_fixation_not_with_instability(ladder):
+    rec = ladder.recommend(patient(huge_herniation="yes", instability="yes"))
+    assert rec.options == ("decompression_fusion",)
+    assert excluded(rec)["elastic_fixation"] == ("instability",)
+
+
+def test_surgical_options_simplest_first(ladder):
+    rec = ladder.recommend(patient(stenosis="lateral", huge_herniation="yes"))
+    assert rec.options == ("fenestration_discectomy", "elastic_fixation")
+
+
+# --- nothing suits ----------------------------------------------------------------------------
+
+
+def test_no_method_suits_means_specialist_review(ladder):
+    rec = ladder.recommend(patient(age=60, imaging="bulging"))
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "specialist_review",
+        "options": [],
+        "excluded": [
+            {"method": "percutaneous_decompression", "reasons": ["age_over_55"]},
+            {"method": "endoscopic_discectomy", "reasons": ["bulging_only"]},
+            {
+                "method": "fenestration_discectomy",
+                "reasons": ["needs_stenosis_or_failed_procedure"],
+            },
+            {"method": "decompression_fusion", "reasons": ["no_instability"]},
+            {
+                "method": "hybrid_fusion_elastic",
+                "reasons": ["no_instability", "no_adjacent_degeneration"],
+            },
+            {"method": "elastic_fixation", "reasons": ["no_huge_herniation"]},
+        ],
+        "next": None,
+        "followup_weeks": [],
+    }
+    assert rec.why == ("course_not_enough", "no_method_suits")
+
+
+def test_no_method_suits_after_open_surgery(ladder):
+    rec = ladder.recommend(patient(imaging="bulging", previous_procedure="open_surgery"))
+    assert rec.step == "specialist_review"
+    assert rec.why == ("previous_open_surgery", "no_method_suits")
+    assert excluded(rec)["percutaneous_decompression"] == ("after_failed_procedure",)
+    assert excluded(rec)["endoscopic_discectomy"] == ("bulging_only", "after_failed_procedure")
+    assert [entry.method for entry in rec.excluded] == MI + SURGICAL
+
+
+# --- a broken ladder.yaml names the file and the line -----------------------------------------
+
+
+def broken_ladder(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """Copy the real files with one change; return the ladder's path and the changed line."""
+    shutil.copy(DIALOGUES / "facts.yaml", tmp_path / "facts.yaml")
+    text = (DIALOGUES / "ladder.yaml").read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "ladder.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path, text[: text.index(old)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        pytest.param(
+            "{imaging: [protrusion, extrusion, sequestration]}, reason: bulging_only",
+            "{imaging: [protusion, extrusion, sequestration]}, reason: bulging_only",
+            "protusion",
+            id="unknown value",
+        ),
+        pytest.param(
+            "{age: {gt: 55}}",
+            "{patient_age: {gt: 55}}",
+            "patient_age",
+            id="unknown fact",
+        ),
+        pytest.param(
+            "- {stenosis: [lateral, central]}\n",
+            "- {stenosis: [lateral, centre]}\n",
+            "centre",
+            id="inside a nested any",
+        ),
+        pytest.param(
+            "reason: no_adjacent_degeneration",
+            "reasons: no_adjacent_degeneration",
+            "reasons",
+            id="unknown key",
+        ),
+        pytest.param(
+            "- {major_trauma: yes}",
+            "- {major_trauma: maybe}",
+            "maybe",
+            id="red flag value",
+        ),
+    ],
+)
+def test_broken_ladder_names_file_and_line(tmp_path, old, new, words):
+    path, line = broken_ladder(tmp_path, old, new)
+    with pytest.raises(YamlError) as caught:
+        load_ladder(tmp_path)
+    assert caught.value.path == path
+    assert caught.value.line == line
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert words in caught.value.message
