@@ -1,0 +1,107 @@
+"""The same conversation in a terminal: numbered buttons, typed answers, /commands."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.config import default_database_url
+from bot.content import Content, load_content
+from bot.conversation import LANGUAGE_CHOICE, Action, Conversations, Reply
+from bot.dialogue.turn import Option
+from bot.storage import open_store
+
+_QUIT = frozenset({"/quit", "/exit", "/q"})
+
+
+class Console:
+    """Renders replies as plain text and turns typed lines into actions."""
+
+    def __init__(self, content: Content, output: TextIO) -> None:
+        """Write to ``output`` using the texts of ``content``."""
+        self.content = content
+        self.output = output
+        self.options: tuple[Option, ...] = ()
+        self.seq: int | None = None
+        self.numbered = False
+
+    def show(self, reply: Reply) -> None:
+        """Print a reply and remember which numbers pick which button."""
+        catalog, language = self.content.catalog, reply.language
+        for message in reply.turn.messages:
+            self._print(catalog.message_plain(message, language))
+        question = reply.turn.question
+        self.options, self.seq, self.numbered = reply.menu, None, True
+        if question is not None and not reply.menu:
+            self._print(catalog.plain(question.text, language))
+            self.options, self.seq = question.options, question.seq
+            # Number buttons (the pain scale) are typed as they are, not picked by position.
+            self.numbered = not all(o.value.isdigit() for o in question.options)
+        if self.options:
+            labels = [catalog.plain(o.label, language) for o in self.options]
+            if self.numbered:
+                labels = [f"{i}) {label}" for i, label in enumerate(labels, 1)]
+            self._print("   ".join(labels))
+
+    def action(self, chat_id: int, line: str, language: str | None) -> Action:
+        """The action a typed line stands for."""
+        text = line.strip()
+        if text.startswith("/"):
+            name = text[1:].split()[0].lower() if len(text) > 1 else ""
+            return Action(chat_id, command=name, language_hint=language)
+        if self.numbered and text.isdigit() and 1 <= int(text) <= len(self.options):
+            return Action(chat_id, text=self.options[int(text) - 1].value, seq=self.seq)
+        return Action(chat_id, text=text)
+
+    def _print(self, text: str) -> None:
+        self.output.write(f"{text}\n\n")
+        self.output.flush()
+
+
+async def chat(
+    content: Content,
+    conversations: Conversations,
+    patient: int,
+    language: str | None,
+    read_line: Callable[[], str | None],
+    output: TextIO,
+) -> None:
+    """Converse until the patient quits or input ends; every step is saved as it happens."""
+    console = Console(content, output)
+    first = await conversations.handle(Action(patient, command="start", language_hint=language))
+    if language is not None and first.language != language:
+        first = await conversations.handle(Action(patient, text=f"{LANGUAGE_CHOICE}{language}"))
+    console.show(first)
+    while True:
+        line = await asyncio.to_thread(read_line)
+        if line is None or line.strip().lower() in _QUIT:
+            return
+        if not line.strip():
+            continue
+        console.show(await conversations.handle(console.action(patient, line, language)))
+
+
+def _read_line() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+def run_console(language: str | None, database_url: str | None, patient: int) -> int:
+    """Run the terminal chat on the configured store (SQLite under ./data by default)."""
+    content = load_content()
+
+    async def main() -> None:
+        store = open_store(database_url or default_database_url())
+        await store.open()
+        try:
+            conversations = Conversations(content, store)
+            await chat(content, conversations, patient, language, _read_line, sys.stdout)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,106 @@
+"""``ldh-bot run``: the python-telegram-bot Application, by long polling or webhook."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.channels.telegram.handlers import TelegramChannel
+from bot.config import Settings, SettingsError, load_settings
+from bot.content import Content, load_content
+from bot.conversation import Conversations
+from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
+from bot.dialogue.turn import Text
+from bot.storage import Store, open_store
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "back", "restart", "help", "language", "mydata", "forget")
+# Many chats are served at once; the channel's per-chat lock keeps each chat in order.
+CONCURRENT_UPDATES = 64
+
+
+def _file_url(api_url: str) -> str:
+    """Telegram serves files from ``/file/bot<token>`` beside ``/bot<token>``."""
+    head, _, _ = api_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if head else api_url
+
+
+def build_application(settings: Settings, content: Content, store: Store) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
+    """The Application with every handler wired to the conversation."""
+    conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id)
+    channel = TelegramChannel(conversations)
+
+    async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
+        await store.open()
+        await _set_commands(app, content)
+        log.info("ready: %d dialogue(s) loaded", len(content.engines))
+
+    async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
+        del app
+        await store.close()
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.api_url)
+        .base_file_url(_file_url(settings.api_url))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(on_start)
+        .post_shutdown(on_stop)
+        .build()
+    )
+    app.add_handler(TypeHandler(Update, channel.on_update))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _set_commands(app: Application, content: Content) -> None:  # type: ignore[type-arg]  # see above
+    """Register the command menu in every language (the default in English)."""
+    for language in LANGUAGES:
+        commands = [BotCommand(name, content.catalog.plain(Text(f"cmd.{name}"), language))
+                    for name in COMMANDS]
+        code = None if language == DEFAULT_LANGUAGE else language
+        await app.bot.set_my_commands(commands, language_code=code)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Errors outside a conversation step (network, Telegram) are logged without patient data."""
+    del update
+    log.error("telegram error: %s", type(context.error).__name__, exc_info=context.error)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> int:
+    """Start serving; SIGTERM or SIGINT stops cleanly after the updates in hand."""
+    _configure_logging()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
+        return 2
+    content = load_content()
+    store = open_store(settings.database_url)
+    app = build_application(settings, content, store)
+    if settings.webhook_url is None:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    else:
+        host, port = settings.webhook_listen
+        app.run_webhook(
+            listen=host,
+            port=port,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    return 0

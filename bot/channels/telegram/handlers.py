@@ -1,0 +1,131 @@
+"""Telegram updates → conversation actions → messages; one update at a time per chat."""
+
+from __future__ import annotations
+
+import logging
+from telegram import Bot, CallbackQuery, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
+from bot.conversation import UNSUPPORTED, Action, Conversations, Reply, language_from_hint
+from bot.dialogue.turn import Message as TurnMessage
+from bot.dialogue.turn import Text, Turn
+from bot.logsafe import chat_ref
+from bot.storage.locks import ChatLocks
+
+log = logging.getLogger(__name__)
+
+
+class TelegramChannel:
+    """Carries the conversation to Telegram and back."""
+
+    def __init__(self, conversations: Conversations) -> None:
+        """Serve ``conversations``; sends for one chat never interleave."""
+        self.conversations = conversations
+        self.catalog = conversations.content.catalog
+        self.locks = ChatLocks()
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Route any update: private messages and buttons are answered, the rest politely."""
+        chat = update.effective_chat
+        if update.callback_query is not None:
+            await self._on_button(context.bot, update, update.callback_query)
+        elif update.message is not None and chat is not None:
+            if chat.type != ChatType.PRIVATE:
+                await self._not_private(update.message)
+            else:
+                await self._on_message(context.bot, update, update.message)
+        # Edited messages, channel posts and other update kinds change nothing: no reply is due.
+
+    async def _on_message(self, bot: Bot, update: Update, message: Message) -> None:
+        user = message.from_user
+        hint = user.language_code if user else None
+        text = message.text
+        if text is None:
+            action = Action(message.chat.id, command=UNSUPPORTED, update_id=update.update_id,
+                            language_hint=hint)
+        elif text.startswith("/"):
+            name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
+            action = Action(message.chat.id, command=name or "help",
+                            update_id=update.update_id, language_hint=hint)
+        else:
+            action = Action(message.chat.id, text=text, update_id=update.update_id,
+                            language_hint=hint)
+        async with self.locks.hold(message.chat.id):
+            reply = await self._handle(action)
+            await _send(bot, message.chat.id, render(reply, self.catalog))
+
+    async def _on_button(self, bot: Bot, update: Update, query: CallbackQuery) -> None:
+        message = query.message
+        hint = query.from_user.language_code if query.from_user else None
+        if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
+            await _answer_query(query)
+            return
+        chat_id = message.chat.id
+        action = _button_action(chat_id, query.data or "", update.update_id, hint)
+        async with self.locks.hold(chat_id):
+            reply = await self._handle(action)
+            await _answer_query(query)
+            if reply.turn.answered is not None and not reply.duplicate:
+                await self._record_answer(message, reply)
+            await _send(bot, chat_id, render(reply, self.catalog))
+
+    async def _handle(self, action: Action) -> Reply:
+        try:
+            return await self.conversations.handle(action)
+        except Exception:
+            log.exception("update for chat %s failed", chat_ref(action.chat_id))
+            language = language_from_hint(action.language_hint)
+            return Reply(language, Turn(messages=(TurnMessage((Text("app.error"),)),)))
+
+    async def _record_answer(self, message: Message, reply: Reply) -> None:
+        """Edit the question message to show the answer pressed, so the chat reads as a record."""
+        answered = reply.turn.answered
+        if answered is None:
+            return
+        note = self.catalog.html(Text("app.answered", {"answer": answered}), reply.language)
+        try:
+            await message.edit_text(f"{message.text_html}\n\n{note}", parse_mode=ParseMode.HTML,
+                                    reply_markup=None)
+        except BadRequest as error:
+            # The message may be gone or already show this answer; the reply still follows.
+            log.info("could not mark answer on message: %s", error.message)
+
+    async def _not_private(self, message: Message) -> None:
+        """Groups get one short note when they address the bot; other chatter is not ours."""
+        if not (message.text or "").startswith("/"):
+            return
+        user = message.from_user
+        language = language_from_hint(user.language_code if user else None)
+        await message.reply_text(self.catalog.html(Text("app.not_private"), language),
+                                 parse_mode=ParseMode.HTML)
+
+
+def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) -> Action:
+    """Decode callback data; anything unrecognised is treated as a stale button."""
+    prefix, _, rest = data.partition(":")
+    if prefix == ANSWER_PREFIX:
+        seq, _, value = rest.partition(":")
+        if seq.isdigit():
+            return Action(chat_id, text=value, seq=int(seq), update_id=update_id,
+                          language_hint=hint)
+    if prefix == MENU_PREFIX:
+        return Action(chat_id, text=rest, update_id=update_id, language_hint=hint)
+    return Action(chat_id, text="", seq=-1, update_id=update_id, language_hint=hint)
+
+
+async def _send(bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
+    """Send in order; the question with its buttons is always last."""
+    for item in outgoing:
+        await bot.send_message(chat_id, item.text, parse_mode=ParseMode.HTML,
+                               reply_markup=item.keyboard)
+
+
+async def _answer_query(query: CallbackQuery) -> None:
+    """Every callback query is answered, so the patient's button stops spinning."""
+    try:
+        await query.answer()
+    except TelegramError as error:
+        log.info("callback query could not be answered: %s", error)

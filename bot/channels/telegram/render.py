@@ -1,0 +1,135 @@
+"""Replies as Telegram messages: escaped HTML, split under 4096 characters, inline keyboards."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.conversation import Reply
+from bot.dialogue.texts import Catalog
+from bot.dialogue.turn import Option
+
+MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
+MAX_CALLBACK = 64  # bytes
+_TAG = re.compile(r"<[^>]+>")
+_SHORT_LABEL = 4
+_ROW_OF_SHORT = 6
+
+ANSWER_PREFIX = "a"
+MENU_PREFIX = "m"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: HTML text and, maybe, buttons."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+def visible_length(markup: str) -> int:
+    """Length as Telegram counts it: tags removed, entities decoded, UTF-16 code units."""
+    text = html.unescape(_TAG.sub("", markup))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_html(markup: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at paragraph (then line) boundaries so each piece fits Telegram's limit."""
+    if visible_length(markup) <= limit:
+        return [markup]
+    pieces: list[str] = []
+    current = ""
+    for separator, parts in (("\n\n", markup.split("\n\n")),):
+        for part in parts:
+            candidate = f"{current}{separator}{part}" if current else part
+            if visible_length(candidate) <= limit:
+                current = candidate
+                continue
+            if current:
+                pieces.append(current)
+            current = part if visible_length(part) <= limit else ""
+            if not current:
+                pieces.extend(_split_lines(part, limit))
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _split_lines(paragraph: str, limit: int) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for line in paragraph.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if visible_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        # A single line over the limit has no markup in our texts; cut it plainly.
+        while visible_length(line) > limit:
+            plain = html.unescape(_TAG.sub("", line))
+            pieces.append(html.escape(plain[: limit // 2], quote=False))
+            line = html.escape(plain[limit // 2 :], quote=False)
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def answer_data(seq: int, value: str) -> str:
+    """Callback data of an answer button: which question it answers, and the value."""
+    return f"{ANSWER_PREFIX}:{seq}:{value}"
+
+
+def menu_data(value: str) -> str:
+    """Callback data of a service-menu button (language, confirmation)."""
+    return f"{MENU_PREFIX}:{value}"
+
+
+def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    for _, data in buttons:
+        if len(data.encode()) > MAX_CALLBACK:
+            msg = f"callback data {data!r} is over {MAX_CALLBACK} bytes"
+            raise ValueError(msg)
+    keys = [InlineKeyboardButton(label, callback_data=data) for label, data in buttons]
+    if all(len(label) <= _SHORT_LABEL for label, _ in buttons):
+        rows = [keys[i : i + _ROW_OF_SHORT] for i in range(0, len(keys), _ROW_OF_SHORT)]
+    elif len(keys) == 2:  # noqa: PLR2004  # a yes/no pair reads best side by side
+        rows = [keys]
+    else:
+        rows = [[key] for key in keys]
+    return InlineKeyboardMarkup(rows)
+
+
+def render(reply: Reply, catalog: Catalog) -> list[Outgoing]:
+    """The messages of a reply, the question (with its buttons) last."""
+    language = reply.language
+    texts = [catalog.message_html(message, language) for message in reply.turn.messages]
+    outgoing = [Outgoing(piece) for text in texts for piece in split_html(text)]
+    question = reply.turn.question
+    if reply.menu:
+        buttons = [(_label(o, catalog, language), menu_data(o.value)) for o in reply.menu]
+        return _attach(outgoing, _keyboard(buttons))
+    if question is not None:
+        buttons = [(_label(o, catalog, language), answer_data(question.seq, o.value))
+                   for o in question.options]
+        for piece in split_html(catalog.html(question.text, language)):
+            outgoing.append(Outgoing(piece))
+        return _attach(outgoing, _keyboard(buttons))
+    return outgoing
+
+
+def _label(option: Option, catalog: Catalog, language: str) -> str:
+    return catalog.plain(option.label, language)
+
+
+def _attach(outgoing: list[Outgoing], keyboard: InlineKeyboardMarkup | None) -> list[Outgoing]:
+    if keyboard is None or not outgoing:
+        return outgoing
+    last = outgoing[-1]
+    return [*outgoing[:-1], Outgoing(last.text, keyboard)]

@@ -1,0 +1,119 @@
+"""Typed settings from environment variables, validated at start with one clear line each."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+OFFICIAL_API_URL = "https://api.telegram.org/bot"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot start the bot; the message lists every fault, one per line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the bot needs to run; the token has no default on purpose."""
+
+    token: str
+    api_url: str
+    database_url: str
+    clinic_chat_id: int | None
+    staff_ids: frozenset[int]
+    timezone: str
+    webhook_url: str | None
+    webhook_listen: tuple[str, int]
+    webhook_secret: str | None
+
+
+def default_database_url(env: Mapping[str, str] | None = None) -> str:
+    """``LDH_DATABASE_URL``, else an SQLite file under ``LDH_DATA_DIR`` (default ``./data``)."""
+    values = os.environ if env is None else env
+    if values.get("LDH_DATABASE_URL"):
+        return values["LDH_DATABASE_URL"]
+    data_dir = Path(values.get("LDH_DATA_DIR") or "data")
+    return f"sqlite:///{data_dir / 'ldh-bot.db'}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting; SettingsError names each missing or wrong one."""
+    values = os.environ if env is None else env
+    faults: list[str] = []
+
+    token = values.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        faults.append("TELEGRAM_BOT_TOKEN is required (the token @BotFather gave you)")
+    elif ":" not in token:
+        faults.append("TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters)")
+
+    api_url = values.get("LDH_TELEGRAM_API_URL", "").strip() or OFFICIAL_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        faults.append(f"LDH_TELEGRAM_API_URL must start with http:// or https://, not {api_url!r}")
+
+    clinic = _integer(values, "LDH_CLINIC_CHAT_ID", faults)
+    staff = _integers(values, "LDH_STAFF_IDS", faults)
+
+    timezone = values.get("LDH_TIMEZONE", "").strip() or "UTC"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        faults.append(f"LDH_TIMEZONE {timezone!r} is not a known time zone (e.g. Asia/Shanghai)")
+
+    webhook_url = values.get("LDH_WEBHOOK_URL", "").strip() or None
+    secret = values.get("LDH_WEBHOOK_SECRET", "").strip() or None
+    listen = _listen(values.get("LDH_WEBHOOK_LISTEN", "").strip() or "0.0.0.0:8443", faults)  # noqa: S104  # a webhook listens on every interface by default, as the issue specifies
+    if webhook_url is not None:
+        if not webhook_url.startswith("https://"):
+            faults.append("LDH_WEBHOOK_URL must be an https:// address Telegram can reach")
+        if secret is None:
+            faults.append("LDH_WEBHOOK_SECRET is required with LDH_WEBHOOK_URL")
+        elif not all(c.isalnum() or c in "_-" for c in secret) or not 1 <= len(secret) <= 256:  # noqa: PLR2004  # Telegram's limit
+            faults.append("LDH_WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -")
+
+    if faults:
+        raise SettingsError("\n".join(faults))
+    return Settings(
+        token=token,
+        api_url=api_url,
+        database_url=default_database_url(values),
+        clinic_chat_id=clinic,
+        staff_ids=staff,
+        timezone=timezone,
+        webhook_url=webhook_url,
+        webhook_listen=listen,
+        webhook_secret=secret,
+    )
+
+
+def _integer(values: Mapping[str, str], name: str, faults: list[str]) -> int | None:
+    raw = values.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        faults.append(f"{name} must be a whole number (a Telegram chat id), not {raw!r}")
+        return None
+
+
+def _integers(values: Mapping[str, str], name: str, faults: list[str]) -> frozenset[int]:
+    raw = values.get(name, "").strip()
+    found: set[int] = set()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            found.add(int(part))
+        except ValueError:
+            faults.append(f"{name} must be comma-separated Telegram user ids; {part!r} is not one")
+    return frozenset(found)
+
+
+def _listen(raw: str, faults: list[str]) -> tuple[str, int]:
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:  # noqa: PLR2004  # TCP port range
+        faults.append(f"LDH_WEBHOOK_LISTEN must be HOST:PORT, not {raw!r}")
+        return ("0.0.0.0", 8443)  # noqa: S104  # the documented default, only used alongside a fault
+    return (host, int(port))

@@ -1,0 +1,207 @@
+"""One patient action in, one reply out: load, step, save and record in a single transaction.
+
+Channels (Telegram, the terminal) turn what the patient did into an ``Action`` and render the
+``Reply``; everything that must survive a crash happens here, inside the store's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.content import Content
+from bot.dialogue.session import Session
+from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
+from bot.dialogue.turn import Effect, Message, Option, Text, Turn
+from bot.storage.base import Patient, Store, Transaction
+
+Clock = Callable[[], datetime]
+
+# Service menus share the button space with answers; their values carry these prefixes.
+LANGUAGE_CHOICE = "lang:"
+FORGET_CHOICE = "forget:"
+# A message the bot cannot read (sticker, photo, voice): answered with a note, never ignored.
+UNSUPPORTED = "_unsupported"
+
+
+def system_clock() -> datetime:
+    """The real time, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a patient did: a command (``/back``), an answer, or a menu choice."""
+
+    chat_id: int
+    command: str | None = None
+    text: str = ""
+    seq: int | None = None
+    update_id: int | None = None
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to show the patient: a Turn, in a language, with any service-menu buttons."""
+
+    language: str
+    turn: Turn
+    menu: tuple[Option, ...] = ()
+    duplicate: bool = False
+    notify: tuple[Effect, ...] = field(default_factory=tuple)
+
+
+def language_from_hint(hint: str | None) -> str:
+    """Chinese for a ``zh*`` Telegram language, English otherwise."""
+    return "zh" if hint and hint.lower().startswith("zh") else DEFAULT_LANGUAGE
+
+
+def _say(*keys: str, **values: object) -> Turn:
+    return Turn(messages=(Message(tuple(Text(key, values) for key in keys)),))
+
+
+class Conversations:
+    """The screening conversation for every patient, kept in a Store."""
+
+    def __init__(
+        self,
+        content: Content,
+        store: Store,
+        clock: Clock = system_clock,
+        clinic_chat_id: int | None = None,
+    ) -> None:
+        """Serve patients with ``content``, keeping their sessions in ``store``."""
+        self.content = content
+        self.store = store
+        self.clock = clock
+        self.clinic_chat_id = clinic_chat_id
+        self.engine = content.engines["screening"]
+
+    async def handle(self, action: Action) -> Reply:
+        """Apply one action in one transaction; a repeated update id changes nothing."""
+        async with self.store.transaction(action.chat_id, self.clock()) as tx:
+            fresh = action.update_id is None or await tx.first_time(action.update_id)
+            patient = await tx.load()
+            if not fresh:
+                # Telegram redelivers an update whose reply may never have left before a crash:
+                # change nothing, but show where the patient is so they are never left waiting.
+                return self._repeat(patient, action)
+            if patient is None or not patient.session:
+                language = language_from_hint(action.language_hint)
+                return await self._begin(tx, action, language)
+            session = Session.from_json(patient.session)
+            reply = await self._step(tx, action, session)
+            if reply.turn is not _FORGOTTEN:
+                await self._save(tx, session, reply.turn)
+            return reply
+
+    def _repeat(self, patient: Patient | None, action: Action) -> Reply:
+        if patient is None or not patient.session:
+            return Reply(language_from_hint(action.language_hint), Turn(), duplicate=True)
+        session = Session.from_json(patient.session)
+        return Reply(session.language, self.engine.current(session), duplicate=True)
+
+    async def _begin(self, tx: Transaction, action: Action, language: str) -> Reply:
+        del action  # whatever a new patient sends first, they are greeted and asked question one
+        session, turn = self.engine.start(language)
+        await self._save(tx, session, turn)
+        return Reply(language, turn)
+
+    async def _step(self, tx: Transaction, action: Action, session: Session) -> Reply:
+        language = session.language
+        command = action.command
+        if command == "start":
+            return Reply(language, self._welcome_back(session))
+        if command == "back":
+            return Reply(language, self.engine.back(session))
+        if command == "restart":
+            return Reply(language, self.engine.restart(session))
+        if command == "help":
+            current = self.engine.current(session)
+            return Reply(language, Turn((Message((Text("app.help"),)), *current.messages),
+                                        current.question))
+        if command == "language":
+            return Reply(language, _say("app.language_prompt"), self._language_menu())
+        if command == "mydata":
+            return Reply(language, self._mydata(session))
+        if command == "forget":
+            return Reply(language, _say("app.forget_confirm"), self._forget_menu())
+        if command == UNSUPPORTED:
+            return Reply(language, self._with_current(session, Text("app.unsupported")))
+        if command is not None:
+            return Reply(language, self._unknown(session, command))
+        if action.text.startswith(LANGUAGE_CHOICE):
+            return self._set_language(session, action.text.removeprefix(LANGUAGE_CHOICE))
+        if action.text.startswith(FORGET_CHOICE):
+            return await self._forget(tx, session, action.text.removeprefix(FORGET_CHOICE))
+        return Reply(language, self.engine.answer(session, action.text, action.seq))
+
+    def _welcome_back(self, session: Session) -> Turn:
+        current = self.engine.current(session)
+        if current.question is None:
+            return current
+        return Turn((Message((Text("app.welcome"),)), *current.messages), current.question)
+
+    def _unknown(self, session: Session, command: str) -> Turn:
+        return self._with_current(session, Text("app.unknown_command", {"command": f"/{command}"}))
+
+    def _with_current(self, session: Session, note: Text) -> Turn:
+        """A note, then the open question again (or the closing note)."""
+        current = self.engine.current(session)
+        return Turn((Message((note,)), *current.messages), current.question)
+
+    def _language_menu(self) -> tuple[Option, ...]:
+        return tuple(Option(Text(f"lang.{code}"), f"{LANGUAGE_CHOICE}{code}") for code in LANGUAGES)
+
+    def _forget_menu(self) -> tuple[Option, ...]:
+        return (Option(Text("opt.confirm_forget"), f"{FORGET_CHOICE}yes"),
+                Option(Text("opt.cancel"), f"{FORGET_CHOICE}no"))
+
+    def _set_language(self, session: Session, code: str) -> Reply:
+        if code in LANGUAGES:
+            session.language = code
+        current = self.engine.current(session)
+        return Reply(session.language, Turn((Message((Text("app.language_set"),)),
+                                             *current.messages), current.question))
+
+    def _mydata(self, session: Session) -> Turn:
+        catalog, language = self.content.catalog, session.language
+        answers = []
+        for fact, value in session.facts.items():
+            state = self.engine.dialogue.states.get(fact)
+            label = self.engine.label(fact, value)
+            question = catalog.plain(Text(f"q.{fact}"), language) if state else fact
+            answers.append(f"{question.splitlines()[0]} — {catalog.plain(label, language)}")
+        current = self.engine.current(session)
+        note = Text("app.mydata", {"language": Text(f"lang.{language}"),
+                                   "state": session.state, "answers": answers or ["—"]})
+        return Turn((Message((note,)), *current.messages), current.question)
+
+    async def _forget(self, tx: Transaction, session: Session, choice: str) -> Reply:
+        if choice != "yes":
+            current = self.engine.current(session)
+            return Reply(session.language, Turn((Message((Text("app.forget_cancelled"),)),
+                                                 *current.messages), current.question))
+        await tx.forget()
+        return Reply(session.language, _FORGOTTEN)
+
+    async def _save(self, tx: Transaction, session: Session, turn: Turn) -> None:
+        for effect in turn.effects:
+            await self._apply(tx, session, effect)
+        if turn.answered is not None and session.history:
+            last = session.history[-1]
+            await tx.record_event("answer", {f: session.facts.get(f) for f in last.facts})
+        await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
+                              session=session.to_json()))
+
+    async def _apply(self, tx: Transaction, session: Session, effect: Effect) -> None:
+        await tx.record_event(effect.kind, dict(effect.data))
+        if effect.kind == "notify_clinic" and self.clinic_chat_id is not None:
+            payload = {"patient": tx.chat_id, "language": session.language, **effect.data}
+            await tx.enqueue("clinic_notification", self.clinic_chat_id, payload, tx.now)
+
+
+# The reply to a confirmed /forget: nothing is saved afterwards, and the channel says so.
+_FORGOTTEN = _say("app.forgotten")
