@@ -1,0 +1,193 @@
+"""The storage contract: what the bot keeps per chat, and the one interface both backends meet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from contextlib import AbstractAsyncContextManager
+
+JsonDict = dict[str, Any]
+
+# Kept short so a pathological exception text cannot bloat the outbox table.
+MAX_ERROR_LENGTH = 1000
+
+
+class StorageError(RuntimeError):
+    """A store that cannot be opened or used as asked."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database was migrated by a newer release than the running code."""
+
+
+class ConflictError(StorageError):
+    """Another process changed this chat's data during the transaction; redo the update."""
+
+
+@dataclass
+class Patient:
+    """One chat's record: language, the engine's opaque JSON session, whether it is reachable."""
+
+    chat_id: int
+    language: str
+    session: JsonDict = field(default_factory=dict)
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A message to deliver later; ``attempts`` counts the claims so far, this one included."""
+
+    id: int
+    kind: str
+    chat_id: int
+    payload: JsonDict
+    due_at: datetime
+    attempts: int
+    dedupe_key: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a chat's append-only history."""
+
+    id: int
+    chat_id: int
+    kind: str
+    data: JsonDict
+    at: datetime
+
+
+class Transaction(Protocol):
+    """All that one update does to one chat; it commits or vanishes as a whole."""
+
+    @property
+    def chat_id(self) -> int:
+        """The chat this transaction holds."""
+        ...
+
+    @property
+    def now(self) -> datetime:
+        """The update's time: stamps saves, update ids and events."""
+        ...
+
+    async def first_time(self, update_id: int) -> bool:
+        """Record a Telegram update id; False if it was recorded before."""
+        ...
+
+    async def load(self) -> Patient | None:
+        """Return the held chat's patient, None if there is none yet."""
+        ...
+
+    async def save(self, patient: Patient) -> None:
+        """Store the held chat's patient as it is now (later changes to the object are not kept)."""
+        ...
+
+    async def enqueue(
+        self,
+        kind: str,
+        chat_id: int,
+        payload: JsonDict,
+        due_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> None:
+        """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
+        ...
+
+    async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
+        """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
+        ...
+
+    async def forget(self) -> None:
+        """Delete everything kept about the held chat: patient, outbox rows, events."""
+        ...
+
+    async def record_event(self, kind: str, data: JsonDict) -> None:
+        """Append an entry to the held chat's history."""
+        ...
+
+
+class Store(Protocol):
+    """Sessions, outbox and history of every chat; one update at a time per chat."""
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+    def transaction(self, chat_id: int, now: datetime) -> AbstractAsyncContextManager[Transaction]:
+        """Hold a chat for one update; commit on normal exit, roll back on an exception.
+
+        Not re-entrant: inside a chat's transaction, open none on the same chat (nor call
+        ``deactivate`` for it), or the update waits for itself.
+        """
+        ...
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+        ...
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None:
+        """Record that a claimed row was delivered; it is never claimed again."""
+        ...
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
+        """Release a claimed row to be due again at ``at``, keeping the error."""
+        ...
+
+    async def deactivate(self, chat_id: int, at: datetime) -> None:
+        """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
+        ...
+
+    async def events(self, chat_id: int) -> list[Event]:
+        """Return a chat's history, oldest first."""
+        ...
+
+    async def patients(self, limit: int, offset: int) -> list[Patient]:
+        """Return one page of patients ordered by chat id."""
+        ...
+
+    async def prune_updates(self, older_than: datetime) -> int:
+        """Forget update ids recorded before ``older_than``; return how many."""
+        ...
+
+
+def utc(moment: datetime) -> datetime:
+    """Return ``moment`` in UTC, refusing naive datetimes whose zone would be a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"a timezone-aware datetime is required, got naive {moment!r}"
+        raise ValueError(msg)
+    return moment.astimezone(UTC)
+
+
+def dump_json(value: JsonDict) -> str:
+    """Serialise a JSON object strictly, so both backends store exactly the same documents."""
+    if not isinstance(value, dict):
+        msg = f"a JSON object (dict) is required, got {type(value).__name__}"
+        raise TypeError(msg)
+    # NaN and Infinity are not JSON; PostgreSQL would reject them, so SQLite must too.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def trim_error(error: str) -> str:
+    """Cut an error text to the length kept in the outbox."""
+    return error[:MAX_ERROR_LENGTH]
+
+
+async def deactivate_chat(tx: Transaction) -> None:
+    """Mark the held chat's patient inactive and cancel its unsent rows, inside ``tx``."""
+    patient = await tx.load()
+    if patient is not None and patient.active:
+        patient.active = False
+        await tx.save(patient)
+    await tx.cancel(tx.chat_id)

@@ -1,0 +1,144 @@
+"""Versioned schema of each backend: append a Migration, never edit a released one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.storage.base import SchemaTooNewError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The statements that take a database from ``version - 1`` to ``version``."""
+
+    version: int
+    statements: tuple[str, ...]
+
+
+# Times are ISO-8601 text, always UTC with microseconds, so text order is time order.
+SQLITE: tuple[Migration, ...] = (
+    Migration(
+        1,
+        (
+            """CREATE TABLE patients (
+                chat_id INTEGER PRIMARY KEY,
+                language TEXT NOT NULL,
+                session TEXT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                revision INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE updates (
+                update_id INTEGER PRIMARY KEY,
+                seen_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX updates_seen_at ON updates (seen_at)",
+            # AUTOINCREMENT: ids are never reused, so a stale id in a dispatcher cannot hit
+            # a newer row after the old one was forgotten.
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                chat_id INTEGER NOT NULL,
+                payload TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                dedupe_key TEXT,
+                lease_until TEXT,
+                sent_at TEXT,
+                cancelled_at TEXT,
+                last_error TEXT,
+                created_at TEXT NOT NULL
+            )""",
+            # A cancelled row frees its key, so a cancelled reminder can be scheduled again.
+            """CREATE UNIQUE INDEX outbox_dedupe ON outbox (dedupe_key)
+                WHERE cancelled_at IS NULL""",
+            """CREATE INDEX outbox_due ON outbox (due_at, id)
+                WHERE sent_at IS NULL AND cancelled_at IS NULL""",
+            "CREATE INDEX outbox_chat ON outbox (chat_id)",
+            """CREATE TABLE events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                chat_id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_chat ON events (chat_id, id)",
+        ),
+    ),
+)
+
+# A patient row with a NULL session is only a lock placeholder for a chat not saved yet.
+POSTGRES: tuple[Migration, ...] = (
+    Migration(
+        1,
+        (
+            """CREATE TABLE patients (
+                chat_id BIGINT PRIMARY KEY,
+                language TEXT,
+                session JSONB,
+                active BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TIMESTAMPTZ,
+                updated_at TIMESTAMPTZ,
+                CHECK ((session IS NULL) = (language IS NULL))
+            )""",
+            """CREATE TABLE updates (
+                update_id BIGINT PRIMARY KEY,
+                seen_at TIMESTAMPTZ NOT NULL
+            )""",
+            "CREATE INDEX updates_seen_at ON updates (seen_at)",
+            """CREATE TABLE outbox (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                kind TEXT NOT NULL,
+                chat_id BIGINT NOT NULL,
+                payload JSONB NOT NULL,
+                due_at TIMESTAMPTZ NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                dedupe_key TEXT,
+                lease_until TIMESTAMPTZ,
+                sent_at TIMESTAMPTZ,
+                cancelled_at TIMESTAMPTZ,
+                last_error TEXT,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE UNIQUE INDEX outbox_dedupe ON outbox (dedupe_key)
+                WHERE cancelled_at IS NULL""",
+            """CREATE INDEX outbox_due ON outbox (due_at, id)
+                WHERE sent_at IS NULL AND cancelled_at IS NULL""",
+            "CREATE INDEX outbox_chat ON outbox (chat_id)",
+            """CREATE TABLE events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                chat_id BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                data JSONB NOT NULL,
+                at TIMESTAMPTZ NOT NULL
+            )""",
+            "CREATE INDEX events_chat ON events (chat_id, id)",
+        ),
+    ),
+)
+
+
+def check_sequence(migrations: Sequence[Migration]) -> None:
+    """Refuse a list whose versions are not 1, 2, 3, ... in order."""
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            msg = f"migration {migration.version} found where version {expected} belongs"
+            raise ValueError(msg)
+
+
+def pending(migrations: Sequence[Migration], current: int) -> list[Migration]:
+    """Return the migrations a database at ``current`` still needs; refuse a newer database."""
+    check_sequence(migrations)
+    latest = len(migrations)
+    if current > latest:
+        msg = (
+            f"the database is at schema version {current}, but this code knows only up to "
+            f"version {latest}; run a release at least as new as the one that migrated it"
+        )
+        raise SchemaTooNewError(msg)
+    return [m for m in migrations if m.version > current]

@@ -1,0 +1,383 @@
+"""The PostgreSQL store: a psycopg 3 async pool; row locks let several processes share one bot."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from bot.storage.base import (
+    ConflictError,
+    Event,
+    JsonDict,
+    OutboxItem,
+    Patient,
+    StorageError,
+    Transaction,
+    deactivate_chat,
+    dump_json,
+    trim_error,
+    utc,
+)
+from bot.storage.locks import ChatLocks
+from bot.storage.migrations import POSTGRES, pending
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Collection
+    from datetime import datetime, timedelta
+
+Connection = psycopg.AsyncConnection[TupleRow]
+
+# A chat deleted by another process while we waited for its row lock is re-created; a few
+# rounds are plenty, since each round means another process committed a forget meanwhile.
+LOCK_ATTEMPTS = 5
+
+_PATIENT = "chat_id, language, session, active, created_at, updated_at"
+_OUTBOX_QUALIFIED = (
+    "outbox.id, outbox.kind, outbox.chat_id, outbox.payload, outbox.due_at, outbox.attempts,"
+    " outbox.dedupe_key"
+)
+
+
+def describe(url: str) -> str:
+    """Name a server for error messages without its password."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable connection string>"
+    user = f"{info['user']}@" if info.get("user") else ""
+    host = info.get("host") or "localhost"
+    return f"{user}{host}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+
+
+def _patient(row: TupleRow) -> Patient:
+    chat_id, language, session, active, created_at, updated_at = row
+    return Patient(chat_id, language, session, active, utc(created_at), utc(updated_at))
+
+
+def _outbox_item(row: TupleRow) -> OutboxItem:
+    item_id, kind, chat_id, payload, due_at, attempts, dedupe_key = row
+    return OutboxItem(item_id, kind, chat_id, payload, utc(due_at), attempts, dedupe_key)
+
+
+async def _migrate(conn: Connection) -> None:
+    async with conn.transaction():
+        # Two processes starting together must not both apply the same migration.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('ldh-bot schema ' || current_schema()))"
+        )
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_version (
+                version INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )"""
+        )
+        cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+        row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for migration in pending(POSTGRES, current):
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
+            )
+
+
+async def _lock_chat(conn: Connection, chat_id: int) -> bool:
+    """Lock the chat's patient row, creating a placeholder; True if it is only a placeholder."""
+    for _ in range(LOCK_ATTEMPTS):
+        await conn.execute(
+            "INSERT INTO patients (chat_id) VALUES (%s) ON CONFLICT (chat_id) DO NOTHING",
+            (chat_id,),
+        )
+        cursor = await conn.execute(
+            "SELECT session IS NULL FROM patients WHERE chat_id = %s FOR UPDATE", (chat_id,)
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            return bool(row[0])
+    msg = f"chat {chat_id} kept being deleted by another process"
+    raise ConflictError(msg)
+
+
+class _PostgresTransaction:
+    """One update's work on a chat, run at once inside a database transaction."""
+
+    def __init__(self, conn: Connection, chat_id: int, now: datetime, *, placeholder: bool) -> None:
+        """Work on ``conn``, whose transaction already holds the chat's row lock."""
+        self._conn = conn
+        self._chat_id = chat_id
+        self._now = utc(now)
+        # A placeholder row exists only to be locked; it is removed unless a save fills it.
+        self._placeholder = placeholder
+        self._open = True
+
+    @property
+    def chat_id(self) -> int:
+        """The chat this transaction holds."""
+        return self._chat_id
+
+    @property
+    def now(self) -> datetime:
+        """The update's time."""
+        return self._now
+
+    def _connection(self) -> Connection:
+        if not self._open:
+            msg = "the transaction is over; open a new one"
+            raise StorageError(msg)
+        return self._conn
+
+    async def first_time(self, update_id: int) -> bool:
+        """Record a Telegram update id; False if it was recorded before."""
+        cursor = await self._connection().execute(
+            """INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
+               ON CONFLICT (update_id) DO NOTHING""",
+            (update_id, self._now),
+        )
+        return cursor.rowcount == 1
+
+    async def load(self) -> Patient | None:
+        """Return the held chat's patient, None if there is none yet."""
+        cursor = await self._connection().execute(
+            f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s AND session IS NOT NULL",  # noqa: S608 -- constant column list
+            (self._chat_id,),
+        )
+        row = await cursor.fetchone()
+        return None if row is None else _patient(row)
+
+    async def save(self, patient: Patient) -> None:
+        """Store the held chat's patient as it is now."""
+        if patient.chat_id != self._chat_id:
+            msg = f"this transaction holds chat {self._chat_id}, not {patient.chat_id}"
+            raise ValueError(msg)
+        created = self._now if patient.created_at is None else utc(patient.created_at)
+        await self._connection().execute(
+            """INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
+               VALUES (%s, %s, %s::jsonb, %s, %s, %s)
+               ON CONFLICT (chat_id) DO UPDATE SET
+                   language = EXCLUDED.language, session = EXCLUDED.session,
+                   active = EXCLUDED.active, updated_at = EXCLUDED.updated_at,
+                   created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",
+            (
+                patient.chat_id,
+                patient.language,
+                dump_json(patient.session),
+                patient.active,
+                created,
+                self._now,
+            ),
+        )
+        self._placeholder = False
+
+    async def enqueue(
+        self,
+        kind: str,
+        chat_id: int,
+        payload: JsonDict,
+        due_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> None:
+        """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
+        await self._connection().execute(
+            """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at)
+               VALUES (%s, %s, %s::jsonb, %s, %s, %s)
+               ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING""",
+            (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, self._now),
+        )
+
+    async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
+        """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
+        kind_list = None if kinds is None else sorted(kinds)
+        cursor = await self._connection().execute(
+            """UPDATE outbox SET cancelled_at = %s, lease_until = NULL
+               WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
+                 AND (%s::text[] IS NULL OR kind = ANY(%s::text[]))""",
+            (self._now, chat_id, kind_list, kind_list),
+        )
+        return cursor.rowcount
+
+    async def forget(self) -> None:
+        """Delete everything kept about the held chat: patient, outbox rows, events."""
+        conn = self._connection()
+        for table in ("patients", "outbox", "events"):
+            await conn.execute(
+                f"DELETE FROM {table} WHERE chat_id = %s",  # noqa: S608 -- fixed table names
+                (self._chat_id,),
+            )
+        self._placeholder = False
+
+    async def record_event(self, kind: str, data: JsonDict) -> None:
+        """Append an entry to the held chat's history."""
+        await self._connection().execute(
+            "INSERT INTO events (chat_id, kind, data, at) VALUES (%s, %s, %s::jsonb, %s)",
+            (self._chat_id, kind, dump_json(data), self._now),
+        )
+
+    async def finish(self) -> None:
+        """Drop a lock placeholder that no save filled, so only real patients stay."""
+        if self._placeholder:
+            await self._connection().execute(
+                "DELETE FROM patients WHERE chat_id = %s AND session IS NULL", (self._chat_id,)
+            )
+
+    def close(self) -> None:
+        """Refuse further use."""
+        self._open = False
+
+
+class PostgresStore:
+    """Store in a PostgreSQL database; safe for several bot processes at once."""
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> None:
+        """Remember the server and pool size; nothing is connected yet."""
+        self._url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._locks = ChatLocks()
+        self._pool: AsyncConnectionPool[Connection] | None = None
+
+    def _require_pool(self) -> AsyncConnectionPool[Connection]:
+        if self._pool is None:
+            msg = "the PostgreSQL store is not open"
+            raise StorageError(msg)
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect, migrate, then start the pool."""
+        if self._pool is not None:
+            msg = "the PostgreSQL store is already open"
+            raise StorageError(msg)
+        # One plain connection first: its error says why the server is unreachable, where a
+        # pool would only time out.
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+            )
+        except psycopg.OperationalError as exc:
+            msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
+            raise StorageError(msg) from exc
+        async with conn:
+            await _migrate(conn)
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            self._url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            open=False,
+            kwargs={"autocommit": True},
+            # Checked on checkout so a server restart costs a reconnect, not a failed update.
+            check=AsyncConnectionPool.check_connection,
+            name="ldh-bot",
+        )
+        try:
+            await pool.open(wait=True, timeout=self._connect_timeout)
+        except PoolTimeout as exc:
+            await pool.close()
+            msg = f"cannot fill a connection pool for PostgreSQL at {describe(self._url)}"
+            raise StorageError(msg) from exc
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self, chat_id: int, now: datetime) -> AsyncIterator[Transaction]:
+        """Hold a chat for one update; commit on normal exit, roll back on an exception."""
+        pool = self._require_pool()
+        # The asyncio lock first: waiters of one chat then queue here instead of each holding
+        # a pooled connection while blocked on the row lock.
+        async with (
+            self._locks.hold(chat_id),
+            pool.connection() as conn,
+            conn.transaction(),
+        ):
+            placeholder = await _lock_chat(conn, chat_id)
+            tx = _PostgresTransaction(conn, chat_id, now, placeholder=placeholder)
+            try:
+                yield tx
+                await tx.finish()
+            finally:
+                tx.close()
+
+    async def _execute(self, sql: str, params: tuple[Any, ...]) -> list[TupleRow]:
+        """Run one statement in its own transaction; return its rows, if it has any."""
+        async with self._require_pool().connection() as conn, conn.transaction():
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        async with self._require_pool().connection() as conn, conn.transaction():
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+        if limit <= 0:
+            return []
+        now = utc(now)
+        rows = await self._execute(
+            f"""WITH due AS (
+                    SELECT id FROM outbox
+                    WHERE sent_at IS NULL AND cancelled_at IS NULL AND due_at <= %s
+                      AND (lease_until IS NULL OR lease_until <= %s)
+                    ORDER BY due_at, id LIMIT %s
+                    FOR UPDATE SKIP LOCKED)
+                UPDATE outbox SET lease_until = %s, attempts = outbox.attempts + 1
+                FROM due WHERE outbox.id = due.id
+                RETURNING {_OUTBOX_QUALIFIED}""",  # noqa: S608 -- constant column list
+            (now, now, limit, now + lease),
+        )
+        return sorted((_outbox_item(r) for r in rows), key=lambda i: (i.due_at, i.id))
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None:
+        """Record that a claimed row was delivered; it is never claimed again."""
+        await self._execute(
+            "UPDATE outbox SET sent_at = %s, lease_until = NULL WHERE id = %s AND sent_at IS NULL",
+            (utc(at), item_id),
+        )
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
+        """Release a claimed row to be due again at ``at``, keeping the error."""
+        await self._execute(
+            """UPDATE outbox SET due_at = %s, lease_until = NULL, last_error = %s
+               WHERE id = %s AND sent_at IS NULL""",
+            (utc(at), trim_error(error), item_id),
+        )
+
+    async def deactivate(self, chat_id: int, at: datetime) -> None:
+        """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
+        async with self.transaction(chat_id, at) as tx:
+            await deactivate_chat(tx)
+
+    async def events(self, chat_id: int) -> list[Event]:
+        """Return a chat's history, oldest first."""
+        rows = await self._execute(
+            "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = %s ORDER BY id",
+            (chat_id,),
+        )
+        return [Event(r[0], r[1], r[2], r[3], utc(r[4])) for r in rows]
+
+    async def patients(self, limit: int, offset: int) -> list[Patient]:
+        """Return one page of patients ordered by chat id."""
+        if limit <= 0:
+            return []
+        rows = await self._execute(
+            f"""SELECT {_PATIENT} FROM patients WHERE session IS NOT NULL
+                ORDER BY chat_id LIMIT %s OFFSET %s""",  # noqa: S608 -- constant column list
+            (limit, max(offset, 0)),
+        )
+        return [_patient(r) for r in rows]
+
+    async def prune_updates(self, older_than: datetime) -> int:
+        """Forget update ids recorded before ``older_than``; return how many."""
+        return await self._count("DELETE FROM updates WHERE seen_at < %s", (utc(older_than),))

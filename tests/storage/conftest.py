@@ -1,0 +1,43 @@
+"""Every storage contract test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from storage_backends import postgres_backend, sqlite_backend
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from storage_backends import Backend, PostgresBackend, SqliteBackend
+
+    from bot.storage import Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        async with sqlite_backend(tmp_path / "data" / "bot.db") as sqlite:
+            yield sqlite
+    else:
+        async with postgres_backend() as postgres:
+            yield postgres
+
+
+@pytest.fixture
+async def store(backend: Backend) -> Store:
+    return await backend.open()
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[SqliteBackend]:
+    async with sqlite_backend(tmp_path / "bot.db") as backend:
+        yield backend
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[PostgresBackend]:
+    async with postgres_backend() as backend:
+        yield backend
