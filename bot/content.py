@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ from bot.dialogue.problems import DialogueError, Problem
 from bot.dialogue.texts import Catalog, load_catalog
 from bot.dialogue.yamlio import YamlError
 
-DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "dialogues"
+# An installed package (e.g. in a container) is told where the dialogues are.
+DIALOGUES_DIR = Path(
+    os.environ.get("LDH_DIALOGUES_DIR") or Path(__file__).resolve().parent.parent / "dialogues"
+)
 DIALOGUE_NAMES = ("screening",)
 
 

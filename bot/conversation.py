@@ -110,33 +110,32 @@ class Conversations:
         return Reply(language, turn)
 
     async def _step(self, tx: Transaction, action: Action, session: Session) -> Reply:
-        language = session.language
-        command = action.command
-        if command == "start":
-            return Reply(language, self._welcome_back(session))
-        if command == "back":
-            return Reply(language, self.engine.back(session))
-        if command == "restart":
-            return Reply(language, self.engine.restart(session))
-        if command == "help":
-            current = self.engine.current(session)
-            return Reply(language, Turn((Message((Text("app.help"),)), *current.messages),
-                                        current.question))
-        if command == "language":
-            return Reply(language, _say("app.language_prompt"), self._language_menu())
-        if command == "mydata":
-            return Reply(language, self._mydata(session))
-        if command == "forget":
-            return Reply(language, _say("app.forget_confirm"), self._forget_menu())
-        if command == UNSUPPORTED:
-            return Reply(language, self._with_current(session, Text("app.unsupported")))
-        if command is not None:
-            return Reply(language, self._unknown(session, command))
+        if action.command is not None:
+            return self._command(session, action.command)
         if action.text.startswith(LANGUAGE_CHOICE):
             return self._set_language(session, action.text.removeprefix(LANGUAGE_CHOICE))
         if action.text.startswith(FORGET_CHOICE):
             return await self._forget(tx, session, action.text.removeprefix(FORGET_CHOICE))
-        return Reply(language, self.engine.answer(session, action.text, action.seq))
+        return Reply(session.language, self.engine.answer(session, action.text, action.seq))
+
+    def _command(self, session: Session, command: str) -> Reply:
+        """A /command; an unknown one is named back to the patient with the open question."""
+        language = session.language
+        simple: dict[str, Callable[[Session], Turn]] = {
+            "start": self._welcome_back,
+            "back": self.engine.back,
+            "restart": self.engine.restart,
+            "help": lambda s: self._with_current(s, Text("app.help")),
+            "mydata": self._mydata,
+            UNSUPPORTED: lambda s: self._with_current(s, Text("app.unsupported")),
+        }
+        if command in simple:
+            return Reply(language, simple[command](session))
+        if command == "language":
+            return Reply(language, _say("app.language_prompt"), self._language_menu())
+        if command == "forget":
+            return Reply(language, _say("app.forget_confirm"), self._forget_menu())
+        return Reply(language, self._unknown(session, command))
 
     def _welcome_back(self, session: Session) -> Turn:
         current = self.engine.current(session)

@@ -15,8 +15,9 @@ class GraphError(RuntimeError):
 
 def _label(source: object) -> str:
     """A condition as compact text for an edge label."""
-    text = json.dumps(source, ensure_ascii=False, separators=(", ", ": "))
-    return text.replace('"', "")
+    text = json.dumps(source, ensure_ascii=False, separators=(", ", "="))
+    # Braces, quotes and colons mean something to Mermaid; the condition reads fine without.
+    return text.replace('"', "").replace("{", "").replace("}", "")
 
 
 def _edges(dialogue: Dialogue) -> list[tuple[str, str, str]]:
