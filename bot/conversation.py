@@ -6,7 +6,7 @@ Channels (Telegram, the terminal) turn what the patient did into an ``Action`` a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from bot.dialogue.turn import Effect, Message, Option, Text, Turn
 from bot.storage.base import Patient, Store, Transaction
 
 Clock = Callable[[], datetime]
+BeforeCommit = Callable[["Reply"], Awaitable[None]]
 
 # Service menus share the button space with answers; their values carry these prefixes.
 LANGUAGE_CHOICE = "lang:"
@@ -79,8 +80,12 @@ class Conversations:
         self.clinic_chat_id = clinic_chat_id
         self.engine = content.engines["screening"]
 
-    async def handle(self, action: Action) -> Reply:
-        """Apply one action in one transaction; a repeated update id changes nothing."""
+    async def handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
+        """Apply one action in one transaction; a repeated update id changes nothing.
+
+        ``before_commit`` runs once the step is decided but before it is committed (not for a
+        repeated update): an acknowledgement sent there is never sent for a committed step.
+        """
         async with self.store.transaction(action.chat_id, self.clock()) as tx:
             fresh = action.update_id is None or await tx.first_time(action.update_id)
             patient = await tx.load()
@@ -90,11 +95,16 @@ class Conversations:
                 return self._repeat(patient, action)
             if patient is None or not patient.session:
                 language = language_from_hint(action.language_hint)
-                return await self._begin(tx, action, language)
+                reply = await self._begin(tx, action, language)
+                if before_commit is not None:
+                    await before_commit(reply)
+                return reply
             session = Session.from_json(patient.session)
             reply = await self._step(tx, action, session)
             if reply.turn is not _FORGOTTEN:
                 await self._save(tx, session, reply.turn)
+            if before_commit is not None:
+                await before_commit(reply)
             return reply
 
     def _repeat(self, patient: Patient | None, action: Action) -> Reply:

@@ -74,7 +74,7 @@ class _Player:
         self.known = known
         self.language = language
         self.asked: list[str] = []
-        self.transcript: list[dict[str, str]] = []
+        self.transcript: list[dict[str, str | None]] = []
 
     def play(self, session: Session, turn: Turn) -> dict[str, Any]:
         """Answer until the dialogue ends; return the recommendation it made."""
@@ -87,7 +87,8 @@ class _Player:
             question = turn.question
             if question is None:
                 if said:
-                    self.transcript.append({"bot": "\n\n".join(said)})
+                    # Every item has both keys; the closing message has no answer to it.
+                    self.transcript.append({"bot": "\n\n".join(said), "patient": None})
                 break
             fact = question.fact or ""
             if fact not in self.known:

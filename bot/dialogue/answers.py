@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.dialogue.yamlio import LineDict, YamlError, load_yaml
 
-_DIGITS = re.compile(r"\d+")
+# A minus sign is kept, so "-3" is refused as out of range instead of read as 3.
+_DIGITS = re.compile(r"-?\d+")
 _SEPARATORS = re.compile(r"[\s\-,]+|\band\b")
 _PUNCTUATION = "。，！？、.!?,;:；：~～\"'“”‘’()（）"
 

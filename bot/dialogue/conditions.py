@@ -15,7 +15,7 @@ Nothing is ever evaluated as Python text.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 FactValue = int | str
 Facts = Mapping[str, FactValue]
@@ -108,7 +108,9 @@ def _compile_key(
         if not isinstance(value, list) or not value:
             msg = f"'{key}' takes a non-empty list of conditions"
             raise ConditionError(msg)
-        return _combine(value, domains, guards, all if key == "all" else any)
+        combined = _combine(value, domains, guards, all if key == "all" else any)
+        # Keep the combinator in the source: a bare list reads as "all" (e.g. on graph edges).
+        return replace(combined, source={key: value})
     if key == "not":
         inner = _compile(value, domains, guards)
         return Condition(

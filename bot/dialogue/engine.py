@@ -133,8 +133,10 @@ class Engine:
         if value is None:
             return self._again(session, self._hint(state))
         fact = state.spec.ask or ""
+        # Remember a value known before (e.g. a step-up entered with facts), so /back restores it.
+        before = {fact: session.facts[fact]} if fact in session.facts else {}
         session.facts[fact] = value
-        session.history.append(Answered(state.name, [fact]))
+        session.history.append(Answered(state.name, [fact], before))
         session.state = self._advance(state.name, session.facts)
         return self._arrive(session, [], [], answered=self.label(fact, value))
 
@@ -220,9 +222,19 @@ class Engine:
         raise RuntimeError(msg)
 
     def _extra_option(self, state: State, raw: str) -> Any:  # noqa: ANN401  # an ExtraOption or None
-        text = raw.strip()
+        """The extra button pressed, or typed as its label (any language) or its position."""
+        text, typed = raw.strip(), normalise(raw)
+        domain = self.domains[state.spec.ask or ""]
+        # Positions count the fact's own buttons first; yes/no and numbers are not picked by
+        # position, so a typed digit there stays an answer.
+        positional = not domain.is_integer and set(domain.values) != {"yes", "no"}
         for index, extra in enumerate(state.spec.extra_options):
             if text == f"+{index}":
+                return extra
+            if positional and typed == str(len(domain.values) + index + 1):
+                return extra
+            label = Text(extra.label)
+            if any(normalise(self.catalog.plain(label, lang)) == typed for lang in self.languages):
                 return extra
         return None
 

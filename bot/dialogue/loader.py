@@ -92,8 +92,7 @@ def load_dialogue(  # noqa: PLR0913  # everything a dialogue is checked against
         spec = DialogueSpec.model_validate(data)
     except ValidationError as error:
         for fault in error.errors():
-            where = ".".join(str(part) for part in fault["loc"]) or "the file"
-            check.at(list(fault["loc"]), f"{where}: {fault['msg']}")
+            check.at(list(fault["loc"]), _schema_message(fault["loc"], fault["type"], fault["msg"]))
         return None, check.problems
     states = {name: _compile_state(name, state, domains, registry, check)
               for name, state in spec.states.items()}
@@ -102,6 +101,17 @@ def load_dialogue(  # noqa: PLR0913  # everything a dialogue is checked against
         return None, check.problems
     dialogue = Dialogue(spec.name, spec.version, spec.start, tuple(spec.intro), states, path)
     return dialogue, []
+
+
+def _schema_message(loc: tuple[str | int, ...], kind: str, detail: str) -> str:
+    """A schema fault as a plain sentence, e.g. an unknown key named with where it stands."""
+    parts = [str(part) for part in loc]
+    parent = "'" + ".".join(parts[:-1]) + "'" if len(parts) > 1 else "the file"
+    if kind == "extra_forbidden" and parts:
+        return f"unknown key '{parts[-1]}' in {parent}"
+    if kind == "missing" and parts:
+        return f"{parent} needs the key '{parts[-1]}'"
+    return f"'{'.'.join(parts)}': {detail}" if parts else detail
 
 
 def _compile_state(
@@ -191,7 +201,7 @@ def _check_question(
     check: _Checker,
 ) -> None:
     fact = state.spec.ask or ""
-    where = ["states", name, "ask"]
+    where: list[str | int] = ["states", name, "ask"]
     domain = domains.get(fact)
     if domain is None:
         check.at(where, f"state '{name}' asks undeclared fact '{fact}'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from urllib.parse import urlparse
@@ -10,6 +11,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.polling import run_polling
 from bot.config import Settings, SettingsError, load_settings
 from bot.content import Content, load_content
 from bot.conversation import Conversations
@@ -78,6 +80,8 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # transitions logs every state change at INFO: one line per answer, of no use to operators.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 def main() -> int:
@@ -92,7 +96,7 @@ def main() -> int:
     store = open_store(settings.database_url)
     app = build_application(settings, content, store)
     if settings.webhook_url is None:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        asyncio.run(run_polling(app))
     else:
         host, port = settings.webhook_listen
         app.run_webhook(

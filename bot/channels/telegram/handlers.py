@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
-from bot.conversation import UNSUPPORTED, Action, Conversations, Reply, language_from_hint
+from bot.conversation import (
+    UNSUPPORTED,
+    Action,
+    BeforeCommit,
+    Conversations,
+    Reply,
+    language_from_hint,
+)
 from bot.dialogue.turn import Message as TurnMessage
 from bot.dialogue.turn import Text, Turn
 from bot.logsafe import chat_ref
 from bot.storage.locks import ChatLocks
 
 log = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 5  # a reply is retried this often before the failure is logged
 
 
 class TelegramChannel:
@@ -65,16 +76,26 @@ class TelegramChannel:
             return
         chat_id = message.chat.id
         action = _button_action(chat_id, query.data or "", update.update_id, hint)
-        async with self.locks.hold(chat_id):
-            reply = await self._handle(action)
+        answered = False
+
+        async def acknowledge(_: Reply) -> None:
+            # Answered before the step commits: a redelivered (already committed) update was
+            # answered the first time, and Telegram refuses a second answer.
+            nonlocal answered
+            answered = True
             await _answer_query(query)
+
+        async with self.locks.hold(chat_id):
+            reply = await self._handle(action, acknowledge)
+            if not answered and not reply.duplicate:  # the step failed before acknowledging
+                await _answer_query(query)
             if reply.turn.answered is not None and not reply.duplicate:
                 await self._record_answer(message, reply)
             await _send(bot, chat_id, render(reply, self.catalog))
 
-    async def _handle(self, action: Action) -> Reply:
+    async def _handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         try:
-            return await self.conversations.handle(action)
+            return await self.conversations.handle(action, before_commit)
         except Exception:
             log.exception("update for chat %s failed", chat_ref(action.chat_id))
             language = language_from_hint(action.language_hint)
@@ -119,8 +140,27 @@ def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) ->
 async def _send(bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
     """Send in order; the question with its buttons is always last."""
     for item in outgoing:
-        await bot.send_message(chat_id, item.text, parse_mode=ParseMode.HTML,
-                               reply_markup=item.keyboard)
+        await _send_one(bot, chat_id, item)
+
+
+async def _send_one(bot: Bot, chat_id: int, item: Outgoing) -> None:
+    """One message, retried through flood waits and brief network faults."""
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            await bot.send_message(chat_id, item.text, parse_mode=ParseMode.HTML,
+                                   reply_markup=item.keyboard)
+        except RetryAfter as error:
+            await asyncio.sleep(_seconds(error.retry_after))
+        except (TimedOut, NetworkError) as error:
+            if isinstance(error, Forbidden | BadRequest) or attempt == SEND_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+        else:
+            return
+
+
+def _seconds(delay: float | timedelta) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
 
 
 async def _answer_query(query: CallbackQuery) -> None:

@@ -1,0 +1,368 @@
+"""The screening engine against clinical spec §1 and §2 and the house rules for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from screening_play import (
+    NO_RED_FLAGS,
+    RED_FLAGS_EMERGENCY,
+    RED_FLAGS_URGENT,
+    STEP_UP_DUE,
+    keys,
+    play,
+    recommendation,
+)
+
+from bot.dialogue.engine import Engine
+from bot.dialogue.session import Session
+from bot.dialogue.turn import Text
+
+IMAGING_FACTS = {"imaging", "stenosis", "instability", "huge_herniation", "adjacent_degeneration"}
+
+
+def _before(flag: str) -> dict[str, str]:
+    """Answers of 'no' to every red flag asked before ``flag``."""
+    order = [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+    return dict.fromkeys(order[: order.index(flag)], "no")
+
+
+# --- dispositions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", RED_FLAGS_EMERGENCY)
+def test_an_emergency_answer_ends_the_screening_at_once(engine: Engine, flag: str) -> None:
+    session, turn, asked = play(engine, {**_before(flag), flag: "yes"})
+
+    assert asked[-1] == flag
+    assert turn.question is None
+    assert turn.finished
+    assert recommendation(turn) == {
+        "disposition": "emergency", "step": None, "options": [], "excluded": [],
+        "next": None, "followup_weeks": [],
+    }
+    notify = [e for e in turn.effects if e.kind == "notify_clinic"]
+    assert len(notify) == 1
+    assert notify[0].data["disposition"] == "emergency"
+    assert notify[0].data["flags"] == [flag]
+    assert "rec.emergency" in keys(turn)
+    # The remaining red-flag questions were never asked.
+    assert not set(RED_FLAGS_URGENT) & set(session.facts)
+
+
+@pytest.mark.parametrize("flag", RED_FLAGS_URGENT)
+def test_an_urgent_answer_ends_the_screening_at_once(engine: Engine, flag: str) -> None:
+    session, turn, asked = play(engine, {**_before(flag), flag: "yes"})
+
+    assert asked[-1] == flag
+    assert turn.question is None
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["disposition"] == "urgent"
+    assert rec["step"] is None
+    notify = [e for e in turn.effects if e.kind == "notify_clinic"]
+    assert [e.data["disposition"] for e in notify] == ["urgent"]
+    assert notify[0].data["flags"] == [flag]
+    assert "rec.urgent" in keys(turn)
+    assert "age" not in session.facts
+
+
+def test_age_17_is_out_of_scope_without_notifying_the_clinic(engine: Engine) -> None:
+    _, turn, asked = play(engine, {**NO_RED_FLAGS, "age": "17"})
+
+    assert asked[-1] == "age"
+    assert turn.question is None
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["disposition"] == "out_of_scope"
+    assert rec["step"] is None
+    assert not [e for e in turn.effects if e.kind == "notify_clinic"]
+    assert "rec.out_of_scope" in keys(turn)
+
+
+def test_age_18_goes_on_to_the_ladder_questions(engine: Engine) -> None:
+    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "18"})
+
+    assert turn.question is not None
+    assert turn.question.fact == "leg_pain"
+    assert recommendation(turn) is None
+
+
+def test_red_flags_are_asked_first_in_order(engine: Engine) -> None:
+    _, _, asked = play(engine, {**STEP_UP_DUE, "imaging": "none"})
+
+    assert asked[:8] == [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+
+
+# --- only the questions that can change the outcome ----------------------------------------
+
+
+@pytest.mark.parametrize("flag", [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT])
+def test_imaging_is_not_asked_of_a_red_flag_patient(engine: Engine, flag: str) -> None:
+    # Everything answered, so only the dialogue's own routing can skip the imaging questions.
+    answers = {**STEP_UP_DUE, "imaging": "protrusion", "stenosis": "none",
+               "instability": "no", "huge_herniation": "no", flag: "yes"}
+    _, turn, asked = play(engine, answers)
+
+    assert turn.finished
+    assert not IMAGING_FACTS & set(asked)
+
+
+@pytest.mark.parametrize(
+    ("course", "response_asked"), [("none", False), ("under_6_weeks", False)]
+)
+def test_imaging_is_not_asked_without_a_full_conservative_course(
+    engine: Engine, course: str, *, response_asked: bool
+) -> None:
+    answers = {**STEP_UP_DUE, "conservative_course": course, "imaging": "protrusion"}
+    _, turn, asked = play(engine, answers)
+
+    assert turn.finished
+    assert not IMAGING_FACTS & set(asked)
+    assert ("conservative_response" in asked) is response_asked
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "conservative"
+
+
+def test_imaging_is_asked_once_stepping_up_is_due(engine: Engine) -> None:
+    _, turn, asked = play(engine, STEP_UP_DUE)
+
+    assert asked[-1] == "conservative_response"
+    assert turn.question is not None
+    assert turn.question.fact == "imaging"
+
+
+def test_a_good_response_stays_conservative_without_imaging(engine: Engine) -> None:
+    _, turn, asked = play(engine, {**STEP_UP_DUE, "conservative_response": "good"})
+
+    assert not IMAGING_FACTS & set(asked)
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "conservative"
+    assert rec["followup_weeks"] == [2, 6, 12]
+    assert any(e.kind == "offer_checkins" for e in turn.effects)
+
+
+def test_back_pain_alone_is_not_asked_about_treatment_history(engine: Engine) -> None:
+    _, turn, asked = play(engine, {**STEP_UP_DUE, "leg_pain": "no"})
+
+    assert asked[-2:] == ["leg_pain", "pain_score"]
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "conservative"
+
+
+# --- /back and /restart -----------------------------------------------------------------------
+
+
+def test_back_returns_one_question_and_forgets_its_answer(engine: Engine) -> None:
+    session, turn, _ = play(engine, {"saddle_numbness": "no", "bladder_bowel": "no"})
+    assert turn.question is not None
+    assert turn.question.fact == "bilateral_leg"
+
+    turn = engine.back(session)
+
+    assert keys(turn)[0] == "app.back_done"
+    assert turn.question is not None
+    assert turn.question.fact == "bladder_bowel"
+    assert session.facts == {"saddle_numbness": "no"}
+    # Answering again goes on from there, with the new answer.
+    turn = engine.answer(session, "yes", seq=turn.question.seq)
+    assert recommendation(turn) is not None
+    assert session.facts["bladder_bowel"] == "yes"
+
+
+def test_back_at_the_first_question_says_there_is_nothing_to_go_back_to(engine: Engine) -> None:
+    session, turn = engine.start("en")
+    seq = session.seq
+
+    turn = engine.back(session)
+
+    assert keys(turn) == ["app.back_none"]
+    assert turn.question is not None
+    assert turn.question.fact == "saddle_numbness"
+    assert session.facts == {}
+    assert session.seq == seq
+
+
+def test_back_after_the_result_reopens_the_last_question(engine: Engine) -> None:
+    session, turn, _ = play(engine, {**_before("fever"), "fever": "yes"})
+    assert turn.finished
+
+    turn = engine.back(session)
+
+    assert turn.question is not None
+    assert turn.question.fact == "fever"
+    assert "fever" not in session.facts
+    assert session.state == "fever"
+
+
+def test_back_restores_a_value_known_before_the_question(engine: Engine) -> None:
+    # A step-up enters the screening with facts already known; /back must not lose them.
+    facts = {"saddle_numbness": "no", "imaging": "protrusion", "leg_pain": "yes"}
+    session, turn = engine.enter("en", "imaging", facts)
+    assert turn.question is not None
+
+    engine.answer(session, "extrusion", seq=turn.question.seq)
+    assert session.facts["imaging"] == "extrusion"
+    engine.back(session)
+
+    assert session.facts["imaging"] == "protrusion"
+
+
+def test_restart_clears_the_answers_and_asks_the_first_question(engine: Engine) -> None:
+    session, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "40"}, language="zh")
+    assert turn.question is not None
+    old_seq = turn.question.seq
+
+    turn = engine.restart(session)
+
+    assert keys(turn)[0] == "app.restart"
+    assert turn.question is not None
+    assert turn.question.fact == "saddle_numbness"
+    assert turn.question.seq > old_seq
+    assert session.facts == {}
+    assert session.history == []
+    assert session.language == "zh"
+
+
+# --- stale buttons and bad input --------------------------------------------------------------
+
+
+def test_a_stale_button_is_never_applied_and_the_current_question_is_shown(
+    engine: Engine,
+) -> None:
+    session, turn = engine.start("en")
+    assert turn.question is not None
+    first_seq = turn.question.seq
+    turn = engine.answer(session, "no", seq=first_seq)
+    assert turn.question is not None
+    assert turn.question.fact == "bladder_bowel"
+
+    # The "Yes" button under the first question, pressed late.
+    turn = engine.answer(session, "yes", seq=first_seq)
+
+    assert keys(turn)[0] == "app.stale_button"
+    assert turn.question is not None
+    assert turn.question.fact == "bladder_bowel"
+    assert turn.question.seq == session.seq
+    assert session.facts == {"saddle_numbness": "no"}
+    assert recommendation(turn) is None
+
+
+def test_a_current_button_is_applied(engine: Engine) -> None:
+    session, turn = engine.start("en")
+    assert turn.question is not None
+
+    turn = engine.answer(session, "yes", seq=turn.question.seq)
+
+    assert session.facts == {"saddle_numbness": "yes"}
+    assert turn.finished
+
+
+@pytest.mark.parametrize(
+    ("answers", "garbage", "hint"),
+    [
+        ({}, "banana", Text("app.hint.yes_no")),
+        ({**NO_RED_FLAGS}, "old", Text("app.hint.number", {"min": 0, "max": 120})),
+        ({**NO_RED_FLAGS}, "130", Text("app.hint.number", {"min": 0, "max": 120})),
+        ({**NO_RED_FLAGS, "age": "40", "leg_pain": "yes"}, "11",
+         Text("app.hint.number", {"min": 0, "max": 10})),
+        ({**NO_RED_FLAGS, "age": "40", "leg_pain": "yes", "pain_score": "5"}, "perhaps",
+         Text("app.hint.choice")),
+    ],
+    ids=["yes_no", "age_words", "age_too_high", "pain_too_high", "choice"],
+)
+def test_garbage_asks_the_same_question_again_with_the_right_hint(
+    engine: Engine, answers: dict[str, str], garbage: str, hint: Text
+) -> None:
+    session, turn, _ = play(engine, answers)
+    assert turn.question is not None
+    fact, seq, facts = turn.question.fact, turn.question.seq, dict(session.facts)
+
+    again = engine.answer(session, garbage, seq=seq)
+
+    assert again.messages[0].parts == (hint,)
+    assert again.question is not None
+    assert again.question.fact == fact
+    assert again.question.hint == hint
+    assert session.facts == facts
+    assert again.answered is None
+
+
+def test_an_answer_after_the_end_shows_the_closing_note(engine: Engine) -> None:
+    session, turn, _ = play(engine, {"saddle_numbness": "yes"})
+    assert turn.finished
+
+    turn = engine.answer(session, "no")
+
+    assert keys(turn) == ["app.finished"]
+    assert turn.question is None
+    assert session.facts == {"saddle_numbness": "yes"}
+
+
+# --- questions as the channel sees them -------------------------------------------------------
+
+
+def test_yes_no_questions_offer_yes_and_no_buttons(engine: Engine) -> None:
+    _, turn = engine.start("en")
+    assert turn.question is not None
+
+    assert [o.value for o in turn.question.options] == ["yes", "no"]
+    assert [o.label.key for o in turn.question.options] == ["opt.yes", "opt.no"]
+    assert turn.question.text.key == "q.saddle_numbness"
+
+
+def test_age_is_typed_and_pain_has_a_button_per_score(engine: Engine) -> None:
+    _, turn, _ = play(engine, NO_RED_FLAGS)
+    assert turn.question is not None
+    assert turn.question.fact == "age"
+    assert turn.question.options == ()
+
+    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "30", "leg_pain": "yes"})
+    assert turn.question is not None
+    assert turn.question.fact == "pain_score"
+    assert [o.value for o in turn.question.options] == [str(n) for n in range(11)]
+
+
+def test_report_questions_offer_a_not_sure_button(engine: Engine) -> None:
+    _, turn, _ = play(engine, {**STEP_UP_DUE, "imaging": "protrusion"})
+    assert turn.question is not None
+    assert turn.question.fact == "stenosis"
+
+    values = [o.value for o in turn.question.options]
+    assert values == ["none", "lateral", "central", "+0"]
+    assert turn.question.options[-1].label == Text("opt.not_sure")
+
+
+def test_start_greets_and_states_the_intended_use(engine: Engine) -> None:
+    session, turn = engine.start("en")
+
+    assert keys(turn) == ["app.welcome", "app.intended_use"]
+    assert session.state == "saddle_numbness"
+    assert turn.question is not None
+    assert turn.question.seq == session.seq
+
+
+# --- the session record ---------------------------------------------------------------------
+
+
+def test_session_json_round_trip_keeps_everything(engine: Engine) -> None:
+    answers = {**STEP_UP_DUE, "imaging": "protrusion", "stenosis": "+0"}
+    session, turn, _ = play(engine, answers, language="zh")
+    assert turn.finished
+    engine.back(session)  # history entry with 'before', plus a raised seq
+    assert session.state == "stenosis"
+
+    data = json.loads(json.dumps(session.to_json(), ensure_ascii=False))
+    restored = Session.from_json(data)
+
+    assert restored == session
+    assert restored.to_json() == session.to_json()
+    # The restored record steps exactly like the original.
+    a = engine.answer(session, "lateral", seq=session.seq)
+    b = engine.answer(restored, "lateral", seq=restored.seq)
+    assert a == b
+    assert restored == session

@@ -1,0 +1,169 @@
+"""``ldh-bot check`` and ``ldh-bot graph`` as a user runs them, in a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content import DIALOGUES_DIR, load_content
+
+pytestmark = pytest.mark.slow
+
+
+def ldh_bot(
+    cwd: Path, *args: str, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True, text=True, encoding="utf-8", cwd=cwd, env=env,
+        timeout=60, check=False,
+    )
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def test_check_passes_the_shipped_dialogues(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "check")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == f"{DIALOGUES_DIR}: all dialogue files are valid"
+    assert done.stderr == ""
+
+
+def test_check_names_file_and_line_of_each_problem(tmp_path: Path) -> None:
+    broken = tmp_path / "dialogues"
+    shutil.copytree(DIALOGUES_DIR, broken)
+    screening = broken / "screening.yaml"
+    text = screening.read_text(encoding="utf-8")
+    assert text.count("{guard: step_up_due}") == 1
+    screening.write_text(text.replace("{guard: step_up_due}", "{guard: step_up_now}"),
+                         encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "step_up_due}" in row)
+
+    done = ldh_bot(tmp_path, "check", str(broken))
+
+    assert done.returncode == 1
+    message = "state 'imaging_due': unknown guard 'step_up_now' (known guards: step_up_due)"
+    assert done.stdout.splitlines() == [f"{screening}:{line}: {message}"]
+    assert "1 problem(s) found" in done.stderr
+
+
+def test_check_of_a_folder_without_dialogues_fails_with_the_file(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "check", str(tmp_path))
+
+    assert done.returncode == 1
+    assert re.match(rf"{re.escape(str(tmp_path / 'facts.yaml'))}:\d+: ", done.stdout)
+
+
+# --- graph ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mermaid(tmp_path_factory: pytest.TempPathFactory) -> str:
+    done = ldh_bot(tmp_path_factory.mktemp("graph"), "graph")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_graph_draws_every_state_and_every_route(mermaid: str) -> None:
+    dialogue = load_content().engines["screening"].dialogue
+    lines = mermaid.splitlines()
+
+    assert lines[0] == "stateDiagram-v2"
+    assert f"    [*] --> {dialogue.start}" in lines
+    for name, state in dialogue.states.items():
+        assert re.search(rf"\b{name}\b", mermaid), f"state {name} is not drawn"
+        for route in state.routes:
+            assert any(line.startswith(f"    {name} --> {route.to}") for line in lines), (
+                f"route {name} --> {route.to} is not drawn"
+            )
+        for extra in state.spec.extra_options:
+            assert f"    {name} --> {extra.to}: {extra.label}" in lines
+        if state.spec.ask:
+            assert f"    {name}: {name} (asks {state.spec.ask})" in lines
+    assert "    result --> [*]" in lines
+
+
+def test_graph_labels_keep_the_meaning_of_conditions(mermaid: str) -> None:
+    (edge,) = [line for line in mermaid.splitlines()
+               if line.startswith("    conservative_course --> conservative_response")]
+
+    # An "any" must not be drawn as a bare list, which in the condition language means "all".
+    assert "any=" in edge
+    assert "6_weeks_or_more" in edge
+    assert "    imaging_due --> imaging: guard=step_up_due" in mermaid.splitlines()
+
+
+def test_graph_in_dot_written_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "screening.dot"
+
+    done = ldh_bot(tmp_path, "graph", "--format", "dot", "--output", str(out))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    dot = out.read_text(encoding="utf-8")
+    assert dot.startswith('digraph "screening" {')
+    assert '"saddle_numbness" -> "result"' in dot
+    assert '"result" [shape=doublecircle];' in dot
+
+
+def test_graph_svg_without_graphviz_exits_2_naming_it(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+
+    done = ldh_bot(tmp_path, "graph", "--format", "svg", path=str(empty))
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Graphviz" in done.stderr
+    assert "'dot'" in done.stderr
+
+
+def test_graph_svg_is_drawn_by_graphviz_dot(tmp_path: Path) -> None:
+    # A stand-in for Graphviz's dot: checks it is given DOT on stdin and answers with an SVG.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dot = bin_dir / "dot"
+    dot.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "source = sys.stdin.read()\n"
+        "assert sys.argv[1:] == ['-Tsvg'], sys.argv\n"
+        "assert source.startswith('digraph'), source[:40]\n"
+        "sys.stdout.write('<svg><!-- %d states --></svg>' % source.count('shape='))\n",
+        encoding="utf-8",
+    )
+    dot.chmod(0o755)
+
+    done = ldh_bot(tmp_path, "graph", "--format", "svg", path=str(bin_dir))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("<svg>")
+    states = len(load_content().engines["screening"].dialogue.states)
+    assert f"<!-- {states + 1} states -->" in done.stdout  # every state, plus the node style
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed here")
+def test_graph_svg_with_the_real_graphviz(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "graph", "--format", "svg")
+
+    assert done.returncode == 0, done.stderr
+    assert "<svg" in done.stdout
+    assert "saddle_numbness" in done.stdout
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "frobnicate")
+
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr

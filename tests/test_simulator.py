@@ -1,0 +1,281 @@
+"""``ldh-bot simulate`` as a user runs it: a real process, a facts file, JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+
+pytestmark = pytest.mark.slow
+
+RED_FLAGS = [
+    "saddle_numbness", "bladder_bowel", "bilateral_leg",
+    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+]
+OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks"}
+
+# A routine adult after 6+ weeks of conservative care that helped partly, with a protrusion.
+STEP_UP: dict[str, Any] = {
+    **dict.fromkeys(RED_FLAGS, "no"),
+    "age": 40,
+    "leg_pain": "yes",
+    "pain_score": 7,
+    "previous_procedure": "none",
+    "conservative_course": "6_weeks_or_more",
+    "conservative_response": "partial",
+    "imaging": "protrusion",
+    "stenosis": "none",
+    "instability": "no",
+    "huge_herniation": "no",
+}
+# The same patient before any conservative care: pain 6 at the start of the course.
+FIRST_VISIT: dict[str, Any] = {
+    **{k: v for k, v in STEP_UP.items() if k != "conservative_response"},
+    "pain_score": 6,
+    "conservative_course": "none",
+}
+
+
+def simulate(
+    tmp_path: Path, facts: dict[str, Any], *args: str
+) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "simulate", str(path), *args],
+        capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env,
+        timeout=60, check=False,
+    )
+
+
+def result_of(tmp_path: Path, facts: dict[str, Any], *args: str) -> dict[str, Any]:
+    done = simulate(tmp_path, facts, *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+@pytest.fixture(scope="module")
+def step_up(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run for the patient every contract test reads."""
+    return result_of(tmp_path_factory.mktemp("step_up"), STEP_UP)
+
+
+def test_the_json_contract(step_up: dict[str, Any]) -> None:
+    result = step_up
+
+    assert set(result) == {"recommendation", "asked", "transcript"}
+    assert set(result["recommendation"]) == OUTPUT_KEYS
+    assert result["recommendation"] == {
+        "disposition": "routine",
+        "step": "minimally_invasive",
+        "options": ["percutaneous_decompression", "endoscopic_discectomy"],
+        "excluded": [],
+        "next": "surgical",
+        "followup_weeks": [],
+    }
+    # In the order asked, red flags first; only what can change the outcome.
+    assert result["asked"] == [
+        *RED_FLAGS, "age", "leg_pain", "pain_score", "previous_procedure",
+        "conservative_course", "conservative_response", "imaging", "stenosis", "instability",
+        "huge_herniation",
+    ]
+
+
+def test_the_transcript_alternates_bot_and_patient(step_up: dict[str, Any]) -> None:
+    result = step_up
+    transcript = result["transcript"]
+
+    assert all(set(item) == {"bot", "patient"} for item in transcript)
+    assert all(isinstance(item["bot"], str) and item["bot"] for item in transcript)
+    # One exchange per question asked, then the recommendation with nothing to answer.
+    assert len(transcript) == len(result["asked"]) + 1
+    assert transcript[0]["bot"].startswith("Hello.")
+    assert "saddle" in transcript[0]["bot"]
+    assert [item["patient"] for item in transcript[:9]] == ["No"] * 8 + ["40"]
+    assert transcript[11]["patient"] == "No earlier procedure"
+    assert transcript[14]["patient"] == "Herniation (protrusion)"
+    assert transcript[-1]["patient"] is None
+    closing = transcript[-1]["bot"]
+    assert "Minimally invasive treatment" in closing
+    assert closing.rstrip().endswith("leg weakness that is quickly getting worse")
+    assert "<b>" not in closing  # plain text, not Telegram markup
+
+
+def test_the_chinese_transcript_is_in_chinese(tmp_path: Path, step_up: dict[str, Any]) -> None:
+    english = step_up
+    chinese = result_of(tmp_path, STEP_UP, "--lang", "zh")
+
+    assert chinese["recommendation"] == english["recommendation"]
+    assert chinese["asked"] == english["asked"]
+    transcript = chinese["transcript"]
+    assert transcript[0]["bot"].startswith("您好")
+    assert transcript[0]["patient"] == "否"
+    assert transcript[14]["patient"] == "椎间盘突出"
+    assert "微创治疗" in transcript[-1]["bot"]
+    assert "Hello" not in json.dumps(transcript, ensure_ascii=False)
+
+
+def test_an_emergency_stops_the_questions(tmp_path: Path) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "bladder_bowel": "yes", "fever": "yes"})
+
+    assert result["asked"] == ["saddle_numbness", "bladder_bowel"]
+    assert result["recommendation"] == {
+        "disposition": "emergency", "step": None, "options": [], "excluded": [],
+        "next": None, "followup_weeks": [],
+    }
+    assert "cauda equina" in result["transcript"][-1]["bot"]
+
+
+def test_no_conservative_course_is_not_asked_about_imaging(tmp_path: Path) -> None:
+    result = result_of(tmp_path, FIRST_VISIT)
+
+    assert result["asked"][-1] == "conservative_course"
+    assert "imaging" not in result["asked"]
+    assert result["recommendation"]["step"] == "conservative"
+    assert result["recommendation"]["followup_weeks"] == [2, 6, 12]
+
+
+def test_checkins_step_up_at_week_6_when_relief_is_partial(tmp_path: Path) -> None:
+    result = result_of(tmp_path, FIRST_VISIT, "--checkin", "2:5", "--checkin", "6:5")
+
+    assert set(result) == {"recommendation", "asked", "transcript", "checkins"}
+    assert result["recommendation"]["step"] == "conservative"
+    week2, week6 = result["checkins"]
+    assert all(set(c) == {"week", "pain_score", "response", "recommendation"}
+               for c in (week2, week6))
+    # Baseline 6 (the facts' pain_score): 5 fell by 1 point, less than 2 points and 30 %.
+    assert (week2["week"], week2["pain_score"], week2["response"]) == (2, 5, "partial")
+    assert week2["recommendation"] == result["recommendation"]  # too early to step up
+    assert (week6["week"], week6["pain_score"], week6["response"]) == (6, 5, "partial")
+    assert week6["recommendation"] == {
+        "disposition": "routine",
+        "step": "minimally_invasive",
+        "options": ["percutaneous_decompression", "endoscopic_discectomy"],
+        "excluded": [],
+        "next": "surgical",
+        "followup_weeks": [],
+    }
+
+
+def test_a_good_response_stays_conservative(tmp_path: Path) -> None:
+    # Baseline 6, today 4: a fall of 2 points and 33 %, which is good.
+    result = result_of(tmp_path, FIRST_VISIT, "--checkin", "2:4", "--checkin", "6:4")
+
+    assert [c["response"] for c in result["checkins"]] == ["good", "good"]
+    assert all(c["recommendation"]["step"] == "conservative" for c in result["checkins"])
+
+
+def test_no_relief_at_week_6_steps_up_with_the_reported_findings(tmp_path: Path) -> None:
+    facts = {**FIRST_VISIT, "age": 62, "imaging": "extrusion"}
+    result = result_of(tmp_path, facts, "--checkin", "6:7")
+
+    (week6,) = result["checkins"]
+    assert week6["response"] == "none"
+    assert week6["recommendation"]["step"] == "minimally_invasive"
+    assert week6["recommendation"]["options"] == ["endoscopic_discectomy"]
+    assert week6["recommendation"]["excluded"] == [
+        {"method": "percutaneous_decompression",
+         "reasons": ["age_over_55", "herniation_broken_through"]},
+    ]
+
+
+def _fails_with(tmp_path: Path, facts: dict[str, Any], *needles: str) -> str:
+    done = simulate(tmp_path, facts)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_a_question_whose_fact_is_missing_exits_2_naming_it(tmp_path: Path) -> None:
+    facts = dict(STEP_UP)
+    del facts["pain_score"]
+
+    _fails_with(tmp_path, facts, "'pain_score'", "no value")
+
+
+def test_a_missing_fact_the_dialogue_does_not_ask_is_fine(tmp_path: Path) -> None:
+    facts = {**STEP_UP, "saddle_numbness": "yes"}
+    del facts["age"]  # asked only after the red flags
+
+    assert result_of(tmp_path, facts)["recommendation"]["disposition"] == "emergency"
+
+
+def test_an_unknown_fact_exits_2_naming_it(tmp_path: Path) -> None:
+    _fails_with(tmp_path, {**STEP_UP, "sciatica": "yes"}, "unknown fact 'sciatica'")
+
+
+def test_an_invalid_value_exits_2_naming_the_fact(tmp_path: Path) -> None:
+    line = _fails_with(tmp_path, {**STEP_UP, "fever": "maybe"}, "'fever'")
+
+    assert "invalid value 'maybe'" in line
+
+
+@pytest.mark.parametrize(
+    ("fact", "value"),
+    [("age", 200), ("age", -1), ("age", "40"), ("fever", True), ("imaging", "huge"),
+     ("pain_score", 7.5)],
+)
+def test_every_kind_of_invalid_value_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fact: str, value: Any
+) -> None:
+    # The same command in this process, to try many values quickly.
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps({**STEP_UP, fact: value}), encoding="utf-8")
+
+    code = main(["simulate", str(path)])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert f"invalid value {value!r} for fact '{fact}'" in err
+
+
+def test_a_step_up_needing_a_missing_finding_exits_2_naming_it(tmp_path: Path) -> None:
+    facts = dict(FIRST_VISIT)
+    del facts["imaging"]
+
+    done = simulate(tmp_path, facts, "--checkin", "6:6")
+
+    assert done.returncode == 2
+    assert "'imaging'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("checkin", ["6-5", "6:11", "six:5"])
+def test_a_malformed_checkin_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checkin: str
+) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(FIRST_VISIT), encoding="utf-8")
+
+    code = main(["simulate", str(path), "--checkin", checkin])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert f"--checkin {checkin!r} must be WEEK:PAIN" in err
+
+
+def test_a_facts_file_that_is_not_one_json_object_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "facts.json"
+    for text, needle in (("[1, 2]", "must hold one JSON object"), ("{oops", "cannot read")):
+        path.write_text(text, encoding="utf-8")
+        assert main(["simulate", str(path)]) == 2
+        assert needle in capsys.readouterr().err
