@@ -23,6 +23,7 @@ class Settings:
     api_url: str
     database_url: str
     clinic_chat_id: int | None
+    clinic_language: str
     staff_ids: frozenset[int]
     timezone: str
     webhook_url: str | None
@@ -56,6 +57,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     clinic = _integer(values, "LDH_CLINIC_CHAT_ID", faults)
     staff = _integers(values, "LDH_STAFF_IDS", faults)
+    clinic_language = values.get("LDH_CLINIC_LANGUAGE", "").strip() or "en"
+    if clinic_language not in {"en", "zh"}:
+        faults.append(f"LDH_CLINIC_LANGUAGE must be en or zh, not {clinic_language!r}")
 
     timezone = values.get("LDH_TIMEZONE", "").strip() or "UTC"
     try:
@@ -81,6 +85,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_url=api_url,
         database_url=default_database_url(values),
         clinic_chat_id=clinic,
+        clinic_language=clinic_language,
         staff_ids=staff,
         timezone=timezone,
         webhook_url=webhook_url,

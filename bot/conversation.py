@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bot.content import Content
 from bot.dialogue.session import Session
+from bot.outbox import CLINIC_NOTIFICATION, Payload
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Effect, Message, Option, Text, Turn
 from bot.storage.base import Patient, Store, Transaction
@@ -72,12 +73,14 @@ class Conversations:
         store: Store,
         clock: Clock = system_clock,
         clinic_chat_id: int | None = None,
+        clinic_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         """Serve patients with ``content``, keeping their sessions in ``store``."""
         self.content = content
         self.store = store
         self.clock = clock
         self.clinic_chat_id = clinic_chat_id
+        self.clinic_language = clinic_language
         self.engine = content.engines["screening"]
 
     async def handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
@@ -207,9 +210,18 @@ class Conversations:
 
     async def _apply(self, tx: Transaction, session: Session, effect: Effect) -> None:
         await tx.record_event(effect.kind, dict(effect.data))
-        if effect.kind == "notify_clinic" and self.clinic_chat_id is not None:
-            payload = {"patient": tx.chat_id, "language": session.language, **effect.data}
-            await tx.enqueue("clinic_notification", self.clinic_chat_id, payload, tx.now)
+        if effect.kind == "notify_clinic":
+            disposition = str(effect.data["disposition"])
+            flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
+            note = Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})
+            await self.notify_clinic(tx, note)
+
+    async def notify_clinic(self, tx: Transaction, note: Text) -> None:
+        """Tell the clinic's chat, through the outbox of this same transaction."""
+        if self.clinic_chat_id is None:
+            return
+        payload = Payload(self.clinic_language, (Message((note,)),))
+        await tx.enqueue(CLINIC_NOTIFICATION, self.clinic_chat_id, payload.to_json(), tx.now)
 
 
 # The reply to a confirmed /forget: nothing is saved afterwards, and the channel says so.

@@ -11,6 +11,8 @@ import pytest
 from bot.content import Content, load_content
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.session import Session
+from bot.dialogue.turn import Text
+from bot.outbox import Payload
 from bot.storage import Store, open_store
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -265,9 +267,11 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
     assert len(due) == 1
     assert due[0].kind == "clinic_notification"
     assert due[0].chat_id == CLINIC
-    assert due[0].payload["patient"] == CHAT
-    assert due[0].payload["disposition"] == "emergency"
-    assert due[0].payload["flags"] == ["bladder_bowel"]
+    payload = Payload.from_json(due[0].payload)
+    note = payload.messages[0].parts[0]
+    assert note.key == "clinic.emergency"
+    assert note.values["patient"] == str(CHAT)
+    assert note.values["flags"] == [Text("flag.bladder_bowel")]
     kinds = [e.kind for e in await store.events(CHAT)]
     assert "recommendation" in kinds
     assert "notify_clinic" in kinds

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Text:
     """A message key in the text catalog plus the values for its placeholders.
@@ -24,12 +23,46 @@ class Text:
         """A literal string that needs no translation, e.g. a number on a button."""
         return Text(key="", values={"": literal})
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data, e.g. for an outbox row rendered later in the patient's language."""
+        return {"key": self.key, "values": {k: _value_json(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Text:
+        """Rebuild a Text saved by ``to_json``."""
+        return cls(str(data["key"]), {k: _value_from_json(v) for k, v in data["values"].items()})
+
+
+def _value_json(value: object) -> object:
+    if isinstance(value, Text):
+        return {"text": value.to_json()}
+    if isinstance(value, list):
+        return {"list": [_value_json(item) for item in value]}
+    return value
+
+
+def _value_from_json(value: object) -> object:
+    if isinstance(value, Mapping) and "text" in value:
+        return Text.from_json(value["text"])
+    if isinstance(value, Mapping) and "list" in value:
+        return [_value_from_json(item) for item in value["list"]]
+    return value
+
 
 @dataclass(frozen=True)
 class Message:
     """One chat message: its parts are rendered and joined by blank lines."""
 
     parts: tuple[Text, ...]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """JSON-ready data."""
+        return [part.to_json() for part in self.parts]
+
+    @classmethod
+    def from_json(cls, data: list[Mapping[str, Any]]) -> Message:
+        """Rebuild a Message saved by ``to_json``."""
+        return cls(tuple(Text.from_json(part) for part in data))
 
 
 @dataclass(frozen=True)

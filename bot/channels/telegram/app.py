@@ -34,7 +34,8 @@ def _file_url(api_url: str) -> str:
 
 def build_application(settings: Settings, content: Content, store: Store) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation."""
-    conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id)
+    conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
+                                  clinic_language=settings.clinic_language)
     channel = TelegramChannel(conversations)
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above

@@ -1,0 +1,53 @@
+"""What an outbox row carries: messages as text keys, rendered in the recipient's language
+when sent, so a reminder written today reads right whatever happens before it is due."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.dialogue.turn import Message, Text
+
+# Outbox kinds: who a row is for and why. The dispatcher sends them all the same way.
+CLINIC_NOTIFICATION = "clinic_notification"
+CHECKIN = "checkin"
+APPOINTMENT_REMINDER = "appointment_reminder"
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button of an outbox message: a label and its callback data."""
+
+    label: Text
+    data: str
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One message to deliver: its parts, language, buttons, and an optional chart."""
+
+    language: str
+    messages: tuple[Message, ...]
+    buttons: tuple[Button, ...] = ()
+    chart_of: int | None = None  # a patient whose pain chart is sent with the message
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data for ``Transaction.enqueue``."""
+        return {
+            "language": self.language,
+            "messages": [message.to_json() for message in self.messages],
+            "buttons": [{"label": b.label.to_json(), "data": b.data} for b in self.buttons],
+            "chart_of": self.chart_of,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Payload:
+        """Rebuild a payload read from an outbox row."""
+        buttons: Sequence[Mapping[str, Any]] = data.get("buttons", [])
+        return cls(
+            language=str(data["language"]),
+            messages=tuple(Message.from_json(m) for m in data["messages"]),
+            buttons=tuple(Button(Text.from_json(b["label"]), str(b["data"])) for b in buttons),
+            chart_of=data.get("chart_of"),
+        )
