@@ -153,6 +153,10 @@ class Store(Protocol):
         """Return a chat's history, oldest first."""
         ...
 
+    async def pending(self, chat_id: int) -> list[OutboxItem]:
+        """A chat's unsent, uncancelled outbox rows, soonest first."""
+        ...
+
     async def patients(self, limit: int, offset: int) -> list[Patient]:
         """Return one page of patients ordered by chat id."""
         ...

@@ -367,6 +367,16 @@ class PostgresStore:
         )
         return [Event(r[0], r[1], r[2], r[3], utc(r[4])) for r in rows]
 
+    async def pending(self, chat_id: int) -> list[OutboxItem]:
+        """A chat's unsent, uncancelled outbox rows, soonest first."""
+        rows = await self._execute(
+            """SELECT id, kind, chat_id, payload, due_at, attempts, dedupe_key FROM outbox
+               WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
+               ORDER BY due_at, id""",
+            (chat_id,),
+        )
+        return [_outbox_item(r) for r in rows]
+
     async def patients(self, limit: int, offset: int) -> list[Patient]:
         """Return one page of patients ordered by chat id."""
         if limit <= 0:

@@ -203,6 +203,14 @@ class SqliteStore:
             for r in rows
         ]
 
+    async def pending(self, chat_id: int) -> list[OutboxItem]:
+        """A chat's unsent, uncancelled outbox rows, soonest first."""
+        sql = f"""SELECT {OUTBOX_COLUMNS} FROM outbox
+                  WHERE chat_id = ? AND sent_at IS NULL AND cancelled_at IS NULL
+                  ORDER BY due_at, id"""  # noqa: S608 -- constant column list
+        rows = await self._run(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
+        return [outbox_item_from_row(r) for r in rows]
+
     async def patients(self, limit: int, offset: int) -> list[Patient]:
         """Return one page of patients ordered by chat id."""
         if limit <= 0:

@@ -333,3 +333,19 @@ async def test_a_finished_transaction_cannot_be_used(store: Store) -> None:
         pass
     with pytest.raises(StorageError, match="transaction is over"):
         await tx.load()
+
+
+async def test_pending_lists_a_chats_unsent_rows_soonest_first(store: Store) -> None:
+    async with store.transaction(1, T0) as tx:
+        await tx.enqueue("checkin", 1, {"week": 6}, minutes(60))
+        await tx.enqueue("checkin", 1, {"week": 2}, minutes(20))
+        await tx.enqueue("checkin", 1, {"week": 0}, T0)
+        await tx.enqueue("checkin", 2, {"other": True}, minutes(1))
+    [now] = await store.claim_due(T0, 1, LEASE)
+    await store.mark_sent(now.id, T0)
+    async with store.transaction(1, T0) as tx:
+        await tx.cancel(1, ["nothing-of-this-kind"])
+    assert [i.payload["week"] for i in await store.pending(1)] == [2, 6]
+    async with store.transaction(1, T0) as tx:
+        await tx.cancel(1)
+    assert await store.pending(1) == []
