@@ -22,7 +22,7 @@ from bot.dialogue.yamlio import YamlError
 DIALOGUES_DIR = Path(
     os.environ.get("LDH_DIALOGUES_DIR") or Path(__file__).resolve().parent.parent / "dialogues"
 )
-DIALOGUE_NAMES = ("screening",)
+DIALOGUE_NAMES = ("screening", "followup")
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,17 @@ Channels (Telegram, the terminal) turn what the patient did into an ``Action`` a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from bot import checkins
 from bot.content import Content
+from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
-from bot.outbox import CLINIC_NOTIFICATION, Payload
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Effect, Message, Option, Text, Turn
+from bot.outbox import APPOINTMENT_REMINDER, CHECKIN, CLINIC_NOTIFICATION, Payload
 from bot.storage.base import Patient, Store, Transaction
 
 Clock = Callable[[], datetime]
@@ -23,6 +26,9 @@ BeforeCommit = Callable[["Reply"], Awaitable[None]]
 # Service menus share the button space with answers; their values carry these prefixes.
 LANGUAGE_CHOICE = "lang:"
 FORGET_CHOICE = "forget:"
+REMINDERS_CHOICE = "reminders:"
+# The reminders a patient may stop; clinic notifications are the clinic's, not theirs.
+PATIENT_REMINDERS = (CHECKIN, APPOINTMENT_REMINDER)
 # A message the bot cannot read (sticker, photo, voice): answered with a note, never ignored.
 UNSUPPORTED = "_unsupported"
 
@@ -52,7 +58,6 @@ class Reply:
     turn: Turn
     menu: tuple[Option, ...] = ()
     duplicate: bool = False
-    notify: tuple[Effect, ...] = field(default_factory=tuple)
 
 
 def language_from_hint(hint: str | None) -> str:
@@ -64,8 +69,14 @@ def _say(*keys: str, **values: object) -> Turn:
     return Turn(messages=(Message(tuple(Text(key, values) for key in keys)),))
 
 
-class Conversations:
-    """The screening conversation for every patient, kept in a Store."""
+def _then(first: Turn, second: Turn) -> Turn:
+    """Two turns as one: all the messages, and the second's question and effects."""
+    return Turn((*first.messages, *second.messages), second.question, second.effects,
+                first.answered)
+
+
+class Conversations:  # noqa: PLR0904  # one public entry; the rest are its patient actions
+    """The screening and follow-up conversation for every patient, kept in a Store."""
 
     def __init__(
         self,
@@ -74,6 +85,7 @@ class Conversations:
         clock: Clock = system_clock,
         clinic_chat_id: int | None = None,
         clinic_language: str = DEFAULT_LANGUAGE,
+        timezone: str = "UTC",
     ) -> None:
         """Serve patients with ``content``, keeping their sessions in ``store``."""
         self.content = content
@@ -81,7 +93,8 @@ class Conversations:
         self.clock = clock
         self.clinic_chat_id = clinic_chat_id
         self.clinic_language = clinic_language
-        self.engine = content.engines["screening"]
+        self.timezone = ZoneInfo(timezone)
+        self.screening = content.engines["screening"]
 
     async def handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         """Apply one action in one transaction; a repeated update id changes nothing.
@@ -105,6 +118,7 @@ class Conversations:
             session = Session.from_json(patient.session)
             reply = await self._step(tx, action, session)
             if reply.turn is not _FORGOTTEN:
+                reply = await self._settle(tx, session, reply)
                 await self._save(tx, session, reply.turn)
             if before_commit is not None:
                 await before_commit(reply)
@@ -114,30 +128,39 @@ class Conversations:
         if patient is None or not patient.session:
             return Reply(language_from_hint(action.language_hint), Turn(), duplicate=True)
         session = Session.from_json(patient.session)
-        return Reply(session.language, self.engine.current(session), duplicate=True)
+        return Reply(session.language, self._engine(session).current(session), duplicate=True)
 
     async def _begin(self, tx: Transaction, action: Action, language: str) -> Reply:
         del action  # whatever a new patient sends first, they are greeted and asked question one
-        session, turn = self.engine.start(language)
+        session, turn = self.screening.start(language)
         await self._save(tx, session, turn)
         return Reply(language, turn)
 
+    def _engine(self, session: Session) -> Engine:
+        return self.content.engines[session.dialogue]
+
     async def _step(self, tx: Transaction, action: Action, session: Session) -> Reply:
         if action.command is not None:
-            return self._command(session, action.command)
+            return await self._command(tx, session, action.command)
         if action.text.startswith(LANGUAGE_CHOICE):
             return self._set_language(session, action.text.removeprefix(LANGUAGE_CHOICE))
         if action.text.startswith(FORGET_CHOICE):
             return await self._forget(tx, session, action.text.removeprefix(FORGET_CHOICE))
-        return Reply(session.language, self.engine.answer(session, action.text, action.seq))
+        if action.text.startswith(checkins.CHECKIN_CHOICE):
+            return await self._checkin_choice(tx, session, action.text)
+        if action.text.startswith(REMINDERS_CHOICE):
+            return await self._stop_reminders(tx, session)
+        engine = self._engine(session)
+        return Reply(session.language, engine.answer(session, action.text, action.seq))
 
-    def _command(self, session: Session, command: str) -> Reply:
+    async def _command(self, tx: Transaction, session: Session, command: str) -> Reply:
         """A /command; an unknown one is named back to the patient with the open question."""
         language = session.language
         simple: dict[str, Callable[[Session], Turn]] = {
             "start": self._welcome_back,
-            "back": self.engine.back,
-            "restart": self.engine.restart,
+            "back": self._engine(session).back,
+            "restart": self.screening.restart,
+            "checkin": self._start_checkin,
             "help": lambda s: self._with_current(s, Text("app.help")),
             "mydata": self._mydata,
             UNSUPPORTED: lambda s: self._with_current(s, Text("app.unsupported")),
@@ -148,10 +171,12 @@ class Conversations:
             return Reply(language, _say("app.language_prompt"), self._language_menu())
         if command == "forget":
             return Reply(language, _say("app.forget_confirm"), self._forget_menu())
+        if command == "reminders":
+            return await self._reminders(tx, session)
         return Reply(language, self._unknown(session, command))
 
     def _welcome_back(self, session: Session) -> Turn:
-        current = self.engine.current(session)
+        current = self._engine(session).current(session)
         if current.question is None:
             return current
         return Turn((Message((Text("app.welcome"),)), *current.messages), current.question)
@@ -161,7 +186,7 @@ class Conversations:
 
     def _with_current(self, session: Session, note: Text) -> Turn:
         """A note, then the open question again (or the closing note)."""
-        current = self.engine.current(session)
+        current = self._engine(session).current(session)
         return Turn((Message((note,)), *current.messages), current.question)
 
     def _language_menu(self) -> tuple[Option, ...]:
@@ -174,7 +199,7 @@ class Conversations:
     def _set_language(self, session: Session, code: str) -> Reply:
         if code in LANGUAGES:
             session.language = code
-        current = self.engine.current(session)
+        current = self._engine(session).current(session)
         return Reply(session.language, Turn((Message((Text("app.language_set"),)),
                                              *current.messages), current.question))
 
@@ -182,39 +207,99 @@ class Conversations:
         catalog, language = self.content.catalog, session.language
         answers = []
         for fact, value in session.facts.items():
-            state = self.engine.dialogue.states.get(fact)
-            label = self.engine.label(fact, value)
+            state = self.screening.dialogue.states.get(fact)
+            label = self.screening.label(fact, value)
             question = catalog.plain(Text(f"q.{fact}"), language) if state else fact
             answers.append(f"{question.splitlines()[0]} — {catalog.plain(label, language)}")
-        current = self.engine.current(session)
+        current = self._engine(session).current(session)
         note = Text("app.mydata", {"language": Text(f"lang.{language}"),
                                    "state": session.state, "answers": answers or ["—"]})
         return Turn((Message((note,)), *current.messages), current.question)
 
     async def _forget(self, tx: Transaction, session: Session, choice: str) -> Reply:
         if choice != "yes":
-            current = self.engine.current(session)
+            current = self._engine(session).current(session)
             return Reply(session.language, Turn((Message((Text("app.forget_cancelled"),)),
                                                  *current.messages), current.question))
         await tx.forget()
         return Reply(session.language, _FORGOTTEN)
 
     async def _save(self, tx: Transaction, session: Session, turn: Turn) -> None:
-        for effect in turn.effects:
-            await self._apply(tx, session, effect)
         if turn.answered is not None and session.history:
             last = session.history[-1]
             await tx.record_event("answer", {f: session.facts.get(f) for f in last.facts})
         await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
                               session=session.to_json()))
 
-    async def _apply(self, tx: Transaction, session: Session, effect: Effect) -> None:
-        await tx.record_event(effect.kind, dict(effect.data))
-        if effect.kind == "notify_clinic":
-            disposition = str(effect.data["disposition"])
-            flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-            note = Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})
-            await self.notify_clinic(tx, note)
+    async def _settle(self, tx: Transaction, session: Session, reply: Reply) -> Reply:
+        """Record the turn's effects and carry out those that change the conversation."""
+        turn, menu = reply.turn, reply.menu
+        done: list[Effect] = []
+        while turn.effects[len(done):]:
+            effect = turn.effects[len(done)]
+            done.append(effect)
+            await tx.record_event(effect.kind, dict(effect.data))
+            if effect.kind == "notify_clinic":
+                await self._clinic_red_flag(tx, effect)
+            elif effect.kind == "offer_checkins" and not menu:
+                weeks = list(effect.data["weeks"])
+                checkins.offer(session, weeks, tx.now)
+                offer = Text("rec.checkin_offer", {"weeks": ", ".join(map(str, weeks))})
+                turn = replace(turn, messages=(*turn.messages, Message((offer,))))
+                menu = self._checkin_menu()
+            elif effect.kind == "step_up":
+                note = Text("clinic.step_up", {"patient": str(tx.chat_id),
+                                               "week": effect.data["week"],
+                                               "response": Text(f"checkin.response.{effect.data['response']}")})
+                await self.notify_clinic(tx, note)
+                following = checkins.step_up(self.content, session, effect.data["facts"])
+                turn = _then(turn, following)
+                turn = replace(turn, effects=(*done, *following.effects))
+        return replace(reply, turn=turn, menu=menu)
+
+    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> None:
+        disposition = str(effect.data["disposition"])
+        flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
+        note = Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})
+        await self.notify_clinic(tx, note)
+
+    # -- check-ins and reminders ------------------------------------------------------------
+
+    def _checkin_menu(self) -> tuple[Option, ...]:
+        return (Option(Text("opt.checkin_accept"), f"{checkins.CHECKIN_CHOICE}accept"),
+                Option(Text("opt.checkin_decline"), f"{checkins.CHECKIN_CHOICE}decline"))
+
+    def _start_checkin(self, session: Session) -> Turn:
+        turn = checkins.start(self.content, session, self.clock())
+        if turn is None:
+            return self._with_current(session, Text("checkin.no_screening"))
+        return turn
+
+    async def _checkin_choice(self, tx: Transaction, session: Session, choice: str) -> Reply:
+        language = session.language
+        what = choice.removeprefix(checkins.CHECKIN_CHOICE)
+        if what == "start":
+            return Reply(language, self._start_checkin(session))
+        if what == "accept" and session.care.get("weeks"):
+            await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start")
+            return Reply(language, self._with_current(session, Text("rec.checkin_accepted")))
+        return Reply(language, self._with_current(session, Text("rec.checkin_declined")))
+
+    async def _reminders(self, tx: Transaction, session: Session) -> Reply:
+        """What is scheduled for this patient, with a button to stop it all."""
+        rows = [r for r in await self.store.pending(tx.chat_id) if r.kind in PATIENT_REMINDERS]
+        if not rows:
+            return Reply(session.language, self._with_current(session, Text("reminders.none")))
+        items = [Text("reminders.item", {"when": r.due_at.astimezone(self.timezone)
+                                          .strftime("%Y-%m-%d %H:%M"),
+                                          "what": Text(f"reminders.kind.{r.kind}")})
+                 for r in rows]
+        stop = Option(Text("opt.stop_reminders"), f"{REMINDERS_CHOICE}stop")
+        return Reply(session.language, _say("reminders.list", items=items), (stop,))
+
+    async def _stop_reminders(self, tx: Transaction, session: Session) -> Reply:
+        await tx.cancel(tx.chat_id, PATIENT_REMINDERS)
+        return Reply(session.language, self._with_current(session, Text("reminders.stopped")))
 
     async def notify_clinic(self, tx: Transaction, note: Text) -> None:
         """Tell the clinic's chat, through the outbox of this same transaction."""

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.clinical.followup import checkin_facts, classify_response
+from bot import checkins
 from bot.content import Content
 from bot.dialogue.conditions import FactValue
 from bot.dialogue.session import Session
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import Effect, Turn
 
-# Where the screening decides whether imaging is needed; a step-up at a check-in enters here.
-STEP_UP_STATE = "imaging_due"
+# Check-in weeks are given on the command line; the calendar start only anchors them.
+SIMULATION_START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
 class SimulationError(ValueError):
@@ -75,34 +76,42 @@ class _Player:
         self.language = language
         self.asked: list[str] = []
         self.transcript: list[dict[str, str | None]] = []
+        self.effects: list[Effect] = []
 
-    def play(self, session: Session, turn: Turn) -> dict[str, Any]:
-        """Answer until the dialogue ends; return the recommendation it made."""
+    def play(self, session: Session, turn: Turn) -> dict[str, Any] | None:
+        """Answer until the dialogue ends; return the recommendation it made, if any.
+
+        A step-up at a check-in carries the session into the screening's imaging questions,
+        as the conversation does for a patient.
+        """
         catalog, language = self.content.catalog, self.language
-        engine = self.content.engines[session.dialogue]
         recommendation: dict[str, Any] | None = None
         while True:
+            self.effects.extend(turn.effects)
             recommendation = _recommendation(turn) or recommendation
             said = [catalog.message_plain(m, language) for m in turn.messages]
+            step_up = next((e for e in turn.effects if e.kind == "step_up"), None)
+            if step_up is not None:
+                following = checkins.step_up(self.content, session, step_up.data["facts"])
+                turn = Turn((*turn.messages, *following.messages), following.question,
+                            following.effects, turn.answered)
+                continue
             question = turn.question
             if question is None:
                 if said:
                     # Every item has both keys; the closing message has no answer to it.
                     self.transcript.append({"bot": "\n\n".join(said), "patient": None})
-                break
+                return recommendation
             fact = question.fact or ""
             if fact not in self.known:
                 msg = f"the dialogue asks '{fact}' but the facts file has no value for it"
                 raise SimulationError(msg)
             self.asked.append(fact)
             said.append(catalog.plain(question.text, language))
+            engine = self.content.engines[session.dialogue]
             turn = engine.answer(session, str(self.known[fact]), seq=question.seq)
             answer = catalog.plain(turn.answered, language) if turn.answered else ""
             self.transcript.append({"bot": "\n\n".join(said), "patient": answer})
-        if recommendation is None:
-            msg = f"the dialogue '{session.dialogue}' ended without a recommendation"
-            raise SimulationError(msg)
-        return recommendation
 
 
 def _recommendation(turn: Turn) -> dict[str, Any] | None:
@@ -114,26 +123,28 @@ def _recommendation(turn: Turn) -> dict[str, Any] | None:
 
 def _play_checkins(
     content: Content,
-    screened: Session,
+    session: Session,
     known: Mapping[str, FactValue],
     current: dict[str, Any],
-    checkins: Sequence[Checkin],
+    played_checkins: Sequence[Checkin],
 ) -> list[dict[str, Any]]:
-    """Each check-in of spec §5; a step-up re-enters the screening where imaging is asked."""
-    baseline = screened.facts.get("pain_score")
-    if not isinstance(baseline, int):
+    """Each check-in of spec §5 through the real follow-up dialogue, in order."""
+    if not isinstance(session.facts.get("pain_score"), int):
         msg = "check-ins need the baseline 'pain_score', which the screening did not ask"
         raise SimulationError(msg)
-    engine = content.engines["screening"]
-    facts = dict(screened.facts)
+    if not session.care:  # check-ins are offered after conservative care; play them anyway
+        checkins.offer(session, [], SIMULATION_START)
     played: list[dict[str, Any]] = []
-    for checkin in checkins:
-        response = classify_response(baseline, checkin.pain_score)
-        _, stepped = checkin_facts(facts, checkin.week, checkin.pain_score, content.ladder)
-        if stepped is not None:
-            session, turn = engine.enter(screened.language, STEP_UP_STATE, stepped)
-            current = _Player(content, known, screened.language).play(session, turn)
-            facts = dict(session.facts)
+    for checkin in played_checkins:
+        answers = {**known, "pain_today": checkin.pain_score, "adherence": "yes"}
+        player = _Player(content, answers, session.language)
+        turn = checkins.start(content, session, SIMULATION_START, week=checkin.week)
+        if turn is None:  # pragma: no cover - offer() above always leaves a course
+            msg = "no course to check in on"
+            raise SimulationError(msg)
+        current = player.play(session, turn) or current
+        outcome = next(e for e in player.effects if e.kind in {"checkin", "recommendation"})
+        response = outcome.data.get("response")
         played.append({"week": checkin.week, "pain_score": checkin.pain_score,
                        "response": response, "recommendation": current})
     return played

@@ -83,30 +83,33 @@ class Engine:
 
     # -- patient actions -------------------------------------------------------------------
 
-    def start(self, language: str, facts: Mapping[str, FactValue] | None = None) -> tuple[Session, Turn]:
+    def start(
+        self, language: str, facts: Mapping[str, FactValue] | None = None
+    ) -> tuple[Session, Turn]:
         """A new session: the introduction and the first question."""
-        session = Session(
-            dialogue=self.dialogue.name,
-            state=self.dialogue.start,
-            language=language,
-            facts=dict(facts or {}),
-            version=self.dialogue.version,
-        )
-        intro = [Message((Text(key),)) for key in self.dialogue.intro]
-        return session, self._arrive(session, intro, [])
+        session = Session(dialogue=self.dialogue.name, state=self.dialogue.start,
+                          language=language)
+        return session, self.move_in(session, facts or {})
 
     def enter(
         self, language: str, state: str, facts: Mapping[str, FactValue]
     ) -> tuple[Session, Turn]:
-        """A session that starts at ``state`` with facts already known (e.g. a step-up)."""
-        session = Session(
-            dialogue=self.dialogue.name,
-            state=state,
-            language=language,
-            facts=dict(facts),
-            version=self.dialogue.version,
-        )
-        return session, self._arrive(session, [], [])
+        """A new session that starts at ``state`` with facts already known (e.g. a step-up)."""
+        session = Session(dialogue=self.dialogue.name, state=state, language=language)
+        return session, self.move_in(session, facts, state)
+
+    def move_in(
+        self, session: Session, facts: Mapping[str, FactValue], state: str | None = None
+    ) -> Turn:
+        """Carry a session into this dialogue (at its start, with its introduction, or at
+        ``state``), keeping its language, care plan and question counter."""
+        session.dialogue = self.dialogue.name
+        session.state = state or self.dialogue.start
+        session.facts = dict(facts)
+        session.history = []
+        session.version = self.dialogue.version
+        intro = [] if state else [Message((Text(key),)) for key in self.dialogue.intro]
+        return self._arrive(session, intro, [])
 
     def current(self, session: Session) -> Turn:
         """The open question again (or the closing note when the dialogue has ended)."""
@@ -154,11 +157,9 @@ class Engine:
 
     def restart(self, session: Session, facts: Mapping[str, FactValue] | None = None) -> Turn:
         """Clear the answers and begin again from the first question."""
-        session.state = self.dialogue.start
-        session.facts = dict(facts or {})
-        session.history = []
-        session.version = self.dialogue.version
-        return self._arrive(session, [Message((Text("app.restart"),))], [])
+        turn = self.move_in(session, facts or {}, self.dialogue.start)
+        return Turn((Message((Text("app.restart"),)), *turn.messages), turn.question,
+                    turn.effects, turn.answered)
 
     def question(self, session: Session) -> Question | None:
         """The question the session is waiting on, or None at an end state."""

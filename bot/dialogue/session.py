@@ -28,6 +28,8 @@ class Session:
     history: list[Answered] = field(default_factory=list)
     seq: int = 0
     version: int = 0
+    # What outlives one dialogue (e.g. the follow-up plan); owned by the conversation layer.
+    care: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data."""
@@ -48,4 +50,5 @@ class Session:
             history=history,
             seq=int(data["seq"]),
             version=int(data.get("version", 0)),
+            care=dict(data.get("care", {})),
         )

@@ -154,7 +154,7 @@ def test_an_unknown_action(dialogues: Path) -> None:
 
     assert check_content(dialogues) == [
         Problem(path, line_of(path, "on_enter: [advise]"),
-                "state 'result' names unknown action 'advise' (known: recommend)"),
+                "state 'result' names unknown action 'advise' (known: checkin_outcome, recommend)"),
     ]
 
 
