@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.content import Content
@@ -16,6 +16,7 @@ from bot.storage import Transaction
 # Where the screening decides whether imaging is needed; a step-up at a check-in enters here.
 STEP_UP_STATE = "imaging_due"
 CHECKIN_CHOICE = "checkin:"
+CHECKIN_TIME = time(10, 0)  # local time a check-in reminder is sent on its day
 RED_FLAGS_AGAIN = (
     "saddle_numbness", "bladder_bowel", "bilateral_leg", "progressive_weakness", "fever",
     "cancer_history", "weight_loss", "major_trauma",
@@ -30,18 +31,22 @@ def offer(session: Session, weeks: list[int], now: datetime) -> None:
                     "baseline": session.facts.get("pain_score")}
 
 
-async def schedule(tx: Transaction, session: Session, button_data: str) -> None:
-    """Write one reminder row per planned check-in week, due that many weeks after the start."""
+async def schedule(
+    tx: Transaction, session: Session, button_data: str, timezone: tzinfo
+) -> None:
+    """Write one reminder row per planned check-in week, at mid-morning local time that many
+    weeks after the start (never at night, whenever the screening happened)."""
     since = datetime.fromisoformat(str(session.care["since"]))
+    start_day = since.astimezone(timezone).date()
     for week in session.care.get("weeks", []):
+        due = datetime.combine(start_day + timedelta(weeks=week), CHECKIN_TIME, timezone)
         payload = Payload(
             session.language,
             (Message((Text("checkin.due", {"week": week}),)),),
             (Button(Text("opt.checkin_start"), button_data),),
         )
         key = f"checkin:{tx.chat_id}:{since.date().isoformat()}:{week}"
-        await tx.enqueue(CHECKIN, tx.chat_id, payload.to_json(), since + timedelta(weeks=week),
-                         dedupe_key=key)
+        await tx.enqueue(CHECKIN, tx.chat_id, payload.to_json(), due, dedupe_key=key)
 
 
 def start(

@@ -281,7 +281,7 @@ class Conversations:  # noqa: PLR0904  # one public entry; the rest are its pati
         if what == "start":
             return Reply(language, self._start_checkin(session))
         if what == "accept" and session.care.get("weeks"):
-            await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start")
+            await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start", self.timezone)
             return Reply(language, self._with_current(session, Text("rec.checkin_accepted")))
         return Reply(language, self._with_current(session, Text("rec.checkin_declined")))
 

@@ -21,7 +21,9 @@ from bot.storage import Store, open_store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "back", "restart", "help", "language", "mydata", "forget")
+COMMANDS = (
+    "start", "back", "restart", "checkin", "reminders", "help", "language", "mydata", "forget",
+)
 # Many chats are served at once; the channel's per-chat lock keeps each chat in order.
 CONCURRENT_UPDATES = 64
 
@@ -35,7 +37,8 @@ def _file_url(api_url: str) -> str:
 def build_application(settings: Settings, content: Content, store: Store) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation."""
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
-                                  clinic_language=settings.clinic_language)
+                                  clinic_language=settings.clinic_language,
+                                  timezone=settings.timezone)
     channel = TelegramChannel(conversations)
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above

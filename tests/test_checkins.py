@@ -1,0 +1,234 @@
+"""The ladder over time (spec §5): a patient followed for 12 simulated weeks, the clock moved."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.content import Content, load_content
+from bot.conversation import Action, Conversations, Reply
+from bot.dialogue.turn import Text
+from bot.outbox import CHECKIN, CLINIC_NOTIFICATION, Payload
+from bot.storage import Store, open_store
+
+START = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 07:30 next morning in Shanghai
+CHAT = 2002
+CLINIC = -700
+RED_FLAGS_NO = ["no"] * 8
+
+
+class Clock:
+    """Time the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    return load_content()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = open_store(f"sqlite:///{tmp_path / 'bot.db'}")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def conversations(content: Content, store: Store, clock: Clock) -> Conversations:
+    return Conversations(content, store, clock=clock, clinic_chat_id=CLINIC,
+                         timezone="Asia/Shanghai")
+
+
+async def say(conversations: Conversations, *inputs: str) -> Reply:
+    reply: Reply | None = None
+    for text in inputs:
+        if text.startswith("/"):
+            reply = await conversations.handle(Action(CHAT, command=text[1:]))
+        else:
+            reply = await conversations.handle(Action(CHAT, text=text))
+    assert reply is not None
+    return reply
+
+
+def keys(reply: Reply) -> list[str]:
+    return [part.key for message in reply.turn.messages for part in message.parts]
+
+
+def effect(reply: Reply, kind: str) -> dict[str, object] | None:
+    found = [dict(e.data) for e in reply.turn.effects if e.kind == kind]
+    return found[0] if found else None
+
+
+async def screened_conservative(conversations: Conversations, pain: str = "8") -> Reply:
+    """A routine patient with sciatica who has not tried treatment without surgery yet."""
+    return await say(conversations, "/start", *RED_FLAGS_NO, "40", "yes", pain, "none", "none")
+
+
+async def clinic_notes(store: Store, at: datetime) -> list[str]:
+    due = await store.claim_due(at, 100, timedelta(minutes=5))
+    for item in due:
+        await store.mark_sent(item.id, at)
+    return [Payload.from_json(i.payload).messages[0].parts[0].key
+            for i in due if i.kind == CLINIC_NOTIFICATION]
+
+
+async def test_a_conservative_result_offers_checkins_at_2_6_and_12_weeks(
+    conversations: Conversations,
+) -> None:
+    reply = await screened_conservative(conversations)
+
+    assert "rec.checkin_offer" in keys(reply)
+    offer = next(p for m in reply.turn.messages for p in m.parts if p.key == "rec.checkin_offer")
+    assert offer.values["weeks"] == "2, 6, 12"
+    assert [o.value for o in reply.menu] == ["checkin:accept", "checkin:decline"]
+
+
+async def test_accepting_schedules_three_reminders_at_ten_in_the_morning_local(
+    conversations: Conversations, store: Store
+) -> None:
+    await screened_conservative(conversations)
+    reply = await say(conversations, "checkin:accept")
+
+    assert "rec.checkin_accepted" in keys(reply)
+    rows = await store.pending(CHAT)
+    assert [r.kind for r in rows] == [CHECKIN] * 3
+    # The screening was on 3 March, Shanghai time; each reminder is at 10:00 there (02:00 UTC).
+    assert [r.due_at for r in rows] == [
+        datetime(2026, 3, 17, 2, 0, tzinfo=UTC),
+        datetime(2026, 4, 14, 2, 0, tzinfo=UTC),
+        datetime(2026, 5, 26, 2, 0, tzinfo=UTC),
+    ]
+    payload = Payload.from_json(rows[0].payload)
+    assert payload.messages[0].parts[0] == Text("checkin.due", {"week": 2})
+    assert [b.data for b in payload.buttons] == ["checkin:start"]
+
+
+async def test_declining_schedules_nothing(conversations: Conversations, store: Store) -> None:
+    await screened_conservative(conversations)
+    reply = await say(conversations, "checkin:decline")
+
+    assert "rec.checkin_declined" in keys(reply)
+    assert await store.pending(CHAT) == []
+
+
+async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
+    conversations: Conversations, store: Store, clock: Clock
+) -> None:
+    await screened_conservative(conversations, pain="8")
+    await say(conversations, "checkin:accept")
+
+    clock.now = START + timedelta(weeks=2, hours=3)
+    week2 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes")
+    # 8 → 6 fell by 2 points but only 25 %: partial, and before week 6 no step-up.
+    assert effect(week2, "checkin") == {"week": 2, "pain_score": 6, "response": "partial",
+                                        "adherence": "yes"}
+    assert effect(week2, "pain_chart") == {"baseline": 8}
+    assert "checkin.give_it_time" in keys(week2)
+    assert effect(week2, "step_up") is None
+    assert week2.turn.question is None
+
+    clock.now = START + timedelta(weeks=6, hours=3)
+    week6 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "7", "yes")
+    assert effect(week6, "checkin") == {"week": 6, "pain_score": 7, "response": "partial",
+                                        "adherence": "yes"}
+    assert "checkin.step_up" in keys(week6)
+    assert week6.turn.question is not None
+    assert week6.turn.question.fact == "imaging"  # imaging is asked now, not before
+    assert await clinic_notes(store, clock.now) == ["clinic.step_up"]
+
+    result = await say(conversations, "protrusion", "none", "no", "no")
+    recommendation = effect(result, "recommendation")
+    assert recommendation is not None
+    assert recommendation["recommendation"] == {
+        "disposition": "routine",
+        "step": "minimally_invasive",
+        "options": ["percutaneous_decompression", "endoscopic_discectomy"],
+        "excluded": [],
+        "next": "surgical",
+        "followup_weeks": [],
+    }
+
+
+async def test_a_good_response_keeps_conservative_care(
+    conversations: Conversations, clock: Clock
+) -> None:
+    await screened_conservative(conversations, pain="8")
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "5", "yes")
+
+    # 8 → 5 fell by 3 points and 37.5 %: good; no step-up even at week 6.
+    assert effect(reply, "checkin") == {"week": 6, "pain_score": 5, "response": "good",
+                                        "adherence": "yes"}
+    assert "checkin.keep_going" in keys(reply)
+    assert effect(reply, "step_up") is None
+
+
+async def test_not_following_the_treatment_gets_a_note(
+    conversations: Conversations, clock: Clock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "8", "no")
+
+    assert effect(reply, "checkin") == {"week": 2, "pain_score": 8, "response": "none",
+                                        "adherence": "no"}
+    assert "checkin.adherence_no" in keys(reply)
+
+
+async def test_a_red_flag_at_a_checkin_stops_it_and_tells_the_clinic(
+    conversations: Conversations, store: Store, clock: Clock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", "no", "yes")
+
+    assert reply.turn.question is None
+    assert "rec.emergency" in keys(reply)
+    assert effect(reply, "checkin") is None
+    assert await clinic_notes(store, clock.now) == ["clinic.emergency"]
+
+
+async def test_a_checkin_before_any_screening_result_says_what_to_do(
+    conversations: Conversations,
+) -> None:
+    await say(conversations, "/start", "no")
+    reply = await say(conversations, "/checkin")
+
+    assert keys(reply)[0] == "checkin.no_screening"
+    assert reply.turn.question is not None
+    assert reply.turn.question.fact == "bladder_bowel"  # the screening goes on where it was
+
+
+async def test_reminders_lists_what_is_scheduled_and_stops_it(
+    conversations: Conversations, store: Store
+) -> None:
+    await screened_conservative(conversations)
+    await say(conversations, "checkin:accept")
+
+    listing = await say(conversations, "/reminders")
+    items = listing.turn.messages[0].parts[0].values["items"]
+    assert [item.values["when"] for item in items] == [
+        "2026-03-17 10:00", "2026-04-14 10:00", "2026-05-26 10:00"]
+    assert [o.value for o in listing.menu] == ["reminders:stop"]
+
+    stopped = await say(conversations, "reminders:stop")
+    assert "reminders.stopped" in keys(stopped)
+    assert await store.pending(CHAT) == []
+    assert "reminders.none" in keys(await say(conversations, "/reminders"))
