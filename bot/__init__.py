@@ -1,0 +1,1 @@
+"""Screening and follow-up of lumbar disc herniation on Telegram."""

@@ -34,8 +34,10 @@ def offer(session: Session, weeks: list[int], now: datetime) -> None:
 async def schedule(
     tx: Transaction, session: Session, button_data: str, timezone: tzinfo
 ) -> None:
-    """Write one reminder row per planned check-in week, at mid-morning local time that many
-    weeks after the start (never at night, whenever the screening happened)."""
+    """Write one reminder row per planned check-in week, at mid-morning local time.
+
+    Each is due that many weeks after the start, never at night, whenever the screening was.
+    """
     since = datetime.fromisoformat(str(session.care["since"]))
     start_day = since.astimezone(timezone).date()
     for week in session.care.get("weeks", []):
@@ -52,8 +54,10 @@ async def schedule(
 def start(
     content: Content, session: Session, now: datetime, week: int | None = None
 ) -> Turn | None:
-    """Begin a check-in now (``week`` of the course, else counted from its start); None when
-    there is no course to compare with yet."""
+    """Begin a check-in now; None when there is no course to compare with yet.
+
+    ``week`` is the week of the course; by default it is counted from the course's start.
+    """
     care = session.care
     if not care.get("facts") or care.get("baseline") is None:
         return None

@@ -75,13 +75,14 @@ def _then(first: Turn, second: Turn) -> Turn:
                 first.answered)
 
 
-class Conversations:  # noqa: PLR0904  # one public entry; the rest are its patient actions
+class Conversations:  # one public entry; the rest are its patient actions
     """The screening and follow-up conversation for every patient, kept in a Store."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # the clinic's settings travel with the service
         self,
         content: Content,
         store: Store,
+        *,
         clock: Clock = system_clock,
         clinic_chat_id: int | None = None,
         clinic_language: str = DEFAULT_LANGUAGE,
@@ -248,9 +249,9 @@ class Conversations:  # noqa: PLR0904  # one public entry; the rest are its pati
                 turn = replace(turn, messages=(*turn.messages, Message((offer,))))
                 menu = self._checkin_menu()
             elif effect.kind == "step_up":
+                response = Text(f"checkin.response.{effect.data['response']}")
                 note = Text("clinic.step_up", {"patient": str(tx.chat_id),
-                                               "week": effect.data["week"],
-                                               "response": Text(f"checkin.response.{effect.data['response']}")})
+                                               "week": effect.data["week"], "response": response})
                 await self.notify_clinic(tx, note)
                 following = checkins.step_up(self.content, session, effect.data["facts"])
                 turn = _then(turn, following)

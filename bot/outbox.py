@@ -1,5 +1,7 @@
-"""What an outbox row carries: messages as text keys, rendered in the recipient's language
-when sent, so a reminder written today reads right whatever happens before it is due."""
+"""What an outbox row carries: messages as text keys, rendered when sent.
+
+A reminder written today is rendered in the recipient's language on the day it is due.
+"""
 
 from __future__ import annotations
 

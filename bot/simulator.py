@@ -60,6 +60,9 @@ def simulate(
     session, turn = engine.start(language)
     played = _Player(content, known, language)
     recommendation = played.play(session, turn)
+    if recommendation is None:  # pragma: no cover - every end of the screening recommends
+        msg = "the screening ended without a recommendation"
+        raise SimulationError(msg)
     result: dict[str, Any] = {"recommendation": recommendation, "asked": played.asked,
                               "transcript": played.transcript}
     if checkins:

@@ -1,0 +1,1 @@
+"""Channels carry the conversation to patients: Telegram and the terminal."""

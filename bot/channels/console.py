@@ -60,8 +60,9 @@ class Console:
         self.output.flush()
 
 
-async def chat(
+async def chat(  # noqa: PLR0913  # both ends of the terminal plus whom and what to talk about
     content: Content,
+    *,
     conversations: Conversations,
     patient: int,
     language: str | None,
@@ -99,7 +100,8 @@ def run_console(language: str | None, database_url: str | None, patient: int) ->
         await store.open()
         try:
             conversations = Conversations(content, store)
-            await chat(content, conversations, patient, language, _read_line, sys.stdout)
+            await chat(content, conversations=conversations, patient=patient, language=language,
+                       read_line=_read_line, output=sys.stdout)
         finally:
             await store.close()
 

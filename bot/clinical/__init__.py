@@ -1,0 +1,1 @@
+"""What the clinical spec decides, as functions over facts."""

@@ -31,7 +31,8 @@ def explain(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> l
 def _routine(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> list[Message]:
     step = recommendation.step or "specialist_review"
     reasons = [Text(f"why.{code}") for code in recommendation.why]
-    opening = [Text("rec.step", {"step": Text(f"step.{step}")}), Text("rec.why", {"reasons": reasons})]
+    opening = [Text("rec.step", {"step": Text(f"step.{step}")}),
+               Text("rec.why", {"reasons": reasons})]
     if recommendation.options:
         opening.append(Text("rec.options_title"))
     messages = [Message(tuple(opening))]

@@ -1,0 +1,1 @@
+"""The dialogue engine: YAML dialogues compiled into one state machine each."""

@@ -184,7 +184,9 @@ def _combine(
     return _merge(parts, how, items)
 
 
-def _merge(parts: list[Condition], how: Callable[[Iterable[object]], bool], source: object) -> Condition:
+def _merge(
+    parts: list[Condition], how: Callable[[Iterable[object]], bool], source: object
+) -> Condition:
     return Condition(
         predicate=lambda facts: how(part(facts) for part in parts),
         source=source,

@@ -101,8 +101,10 @@ class Engine:
     def move_in(
         self, session: Session, facts: Mapping[str, FactValue], state: str | None = None
     ) -> Turn:
-        """Carry a session into this dialogue (at its start, with its introduction, or at
-        ``state``), keeping its language, care plan and question counter."""
+        """Carry a session into this dialogue, keeping its language, care and question counter.
+
+        Without ``state`` it starts at the beginning, with the dialogue's introduction.
+        """
         session.dialogue = self.dialogue.name
         session.state = state or self.dialogue.start
         session.facts = dict(facts)

@@ -26,17 +26,15 @@ def _edges(dialogue: Dialogue) -> list[tuple[str, str, str]]:
         for route in state.routes:
             label = "" if route.condition.source is None else _label(route.condition.source)
             edges.append((state.name, route.to, label))
-        for extra in state.spec.extra_options:
-            edges.append((state.name, extra.to, extra.label))
+        edges.extend((state.name, extra.to, extra.label) for extra in state.spec.extra_options)
     return edges
 
 
 def to_mermaid(dialogue: Dialogue) -> str:
     """The dialogue as a Mermaid state diagram."""
     lines = ["stateDiagram-v2", f"    [*] --> {dialogue.start}"]
-    for state in dialogue.states.values():
-        if state.spec.ask:
-            lines.append(f"    {state.name}: {state.name} (asks {state.spec.ask})")
+    lines.extend(f"    {state.name}: {state.name} (asks {state.spec.ask})"
+                 for state in dialogue.states.values() if state.spec.ask)
     for source, target, label in _edges(dialogue):
         suffix = f": {label}" if label else ""
         lines.append(f"    {source} --> {target}{suffix}")

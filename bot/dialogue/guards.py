@@ -44,7 +44,8 @@ def build_registry(ladder: Ladder) -> Registry:
             effects.append(Effect("step_up", {"week": week, "response": response,
                                               "facts": dict(stepped)}))
         else:
-            parts.append(Text("checkin.keep_going" if response == "good" else "checkin.give_it_time"))
+            advice = "checkin.keep_going" if response == "good" else "checkin.give_it_time"
+            parts.append(Text(advice))
         return [Message(tuple(parts))], effects
 
     return Registry(

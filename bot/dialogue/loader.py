@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -64,19 +64,28 @@ def option_text_key(fact: str, value: str, domain: FactDomain) -> str | None:
     return f"opt.{fact}.{value}"
 
 
+@dataclass
 class _Checker:
     """Collects every problem of one dialogue file instead of stopping at the first."""
 
-    def __init__(self, path: Path, data: object) -> None:
-        self.path = path
-        self.data = data
-        self.problems: list[Problem] = []
+    path: Path
+    data: object
+    domains: Mapping[str, FactDomain]
+    catalog: Catalog
+    registry: Registry
+    problems: list[Problem] = field(default_factory=list)
 
     def at(self, location: Iterable[str | int], message: str) -> None:
+        """Record a problem at the line of ``location`` in the file."""
         self.problems.append(Problem(self.path, line_of(self.data, list(location)), message))
 
+    def text(self, key: str, location: Iterable[str | int]) -> None:
+        """Every text a dialogue names must exist in every language."""
+        if not self.catalog.has(key):
+            self.at(location, f"text '{key}' is missing from the text files of some language")
 
-def load_dialogue(  # noqa: PLR0913  # everything a dialogue is checked against
+
+def load_dialogue(
     path: Path,
     domains: Mapping[str, FactDomain],
     catalog: Catalog,
@@ -87,16 +96,15 @@ def load_dialogue(  # noqa: PLR0913  # everything a dialogue is checked against
         data = load_yaml(path)
     except YamlError as error:
         return None, [Problem(path, error.line, error.message)]
-    check = _Checker(path, data)
+    check = _Checker(path, data, domains, catalog, registry)
     try:
         spec = DialogueSpec.model_validate(data)
     except ValidationError as error:
         for fault in error.errors():
             check.at(list(fault["loc"]), _schema_message(fault["loc"], fault["type"], fault["msg"]))
         return None, check.problems
-    states = {name: _compile_state(name, state, domains, registry, check)
-              for name, state in spec.states.items()}
-    _check_structure(spec, states, domains, catalog, registry, check)
+    states = {name: _compile_state(name, state, check) for name, state in spec.states.items()}
+    _check_structure(spec, states, check)
     if check.problems:
         return None, check.problems
     dialogue = Dialogue(spec.name, spec.version, spec.start, tuple(spec.intro), states, path)
@@ -114,17 +122,11 @@ def _schema_message(loc: tuple[str | int, ...], kind: str, detail: str) -> str:
     return f"'{'.'.join(parts)}': {detail}" if parts else detail
 
 
-def _compile_state(
-    name: str,
-    spec: StateSpec,
-    domains: Mapping[str, FactDomain],
-    registry: Registry,
-    check: _Checker,
-) -> State:
+def _compile_state(name: str, spec: StateSpec, check: _Checker) -> State:
     routes: list[Route] = []
     for index, route in enumerate(spec.next):
         try:
-            condition = compile_condition(route.when, domains, registry.guards)
+            condition = compile_condition(route.when, check.domains, check.registry.guards)
         except ConditionError as error:
             check.at(["states", name, "next", index, "when"], f"state '{name}': {error}")
             continue
@@ -132,90 +134,83 @@ def _compile_state(
     return State(name, spec, tuple(routes))
 
 
-def _check_structure(  # noqa: PLR0913  # one pass over the cross-references
-    spec: DialogueSpec,
-    states: Mapping[str, State],
-    domains: Mapping[str, FactDomain],
-    catalog: Catalog,
-    registry: Registry,
-    check: _Checker,
-) -> None:
+def _check_structure(spec: DialogueSpec, states: Mapping[str, State], check: _Checker) -> None:
     if spec.start not in states:
         check.at(["start"], f"start state '{spec.start}' is not defined under 'states'")
     for key in spec.intro:
-        _check_text(key, ["intro"], catalog, check)
+        check.text(key, ["intro"])
     for name, state in states.items():
-        _check_state(name, state, states, domains, catalog, registry, check)
+        _check_targets(name, state.spec, states, check)
+        _check_extras(name, state.spec, check)
+        _check_actions(name, state.spec, check)
+        _check_ending(name, state.spec, check)
+        if state.spec.ask is not None:
+            _check_question(name, state, check)
     for name in sorted(set(states) - _reachable(spec.start, states)):
         check.at(["states", name], f"state '{name}' cannot be reached from '{spec.start}'")
 
 
-def _check_state(  # noqa: PLR0913  # one state against everything it may refer to
-    name: str,
-    state: State,
-    states: Mapping[str, State],
-    domains: Mapping[str, FactDomain],
-    catalog: Catalog,
-    registry: Registry,
-    check: _Checker,
+def _check_targets(
+    name: str, spec: StateSpec, states: Mapping[str, State], check: _Checker
 ) -> None:
-    where = ["states", name]
-    spec = state.spec
+    """Every route and extra button leads to a defined state."""
     for index, route in enumerate(spec.next):
         if route.to not in states:
-            check.at([*where, "next", index, "to"], f"state '{name}' goes to '{route.to}', "
-                     "which is not defined")
+            check.at(["states", name, "next", index, "to"],
+                     f"state '{name}' goes to '{route.to}', which is not defined")
     for index, extra in enumerate(spec.extra_options):
         if extra.to not in states:
-            check.at([*where, "extra_options", index], f"state '{name}' goes to '{extra.to}', "
-                     "which is not defined")
-        _check_text(extra.label, [*where, "extra_options", index], catalog, check)
+            check.at(["states", name, "extra_options", index],
+                     f"state '{name}' goes to '{extra.to}', which is not defined")
+
+
+def _check_extras(name: str, spec: StateSpec, check: _Checker) -> None:
+    """An extra button has a label in every language and sets only declared facts."""
+    for index, extra in enumerate(spec.extra_options):
+        where: list[str | int] = ["states", name, "extra_options", index]
+        check.text(extra.label, where)
         for fact, value in extra.sets.items():
-            domain = domains.get(fact)
+            domain = check.domains.get(fact)
             if domain is None or not domain.admits(value):
-                check.at([*where, "extra_options", index], f"state '{name}' sets '{fact}' to "
-                         f"{value!r}, which is not a declared fact and value")
+                check.at(where, f"state '{name}' sets '{fact}' to {value!r}, "
+                         "which is not a declared fact and value")
+
+
+def _check_actions(name: str, spec: StateSpec, check: _Checker) -> None:
+    """Actions resolve through the registry; said texts exist."""
+    known = ", ".join(sorted(check.registry.actions)) or "none"
     for action in spec.on_enter:
-        if action not in registry.actions:
-            check.at([*where, "on_enter"], f"state '{name}' names unknown action '{action}' "
-                     f"(known: {', '.join(sorted(registry.actions)) or 'none'})")
+        if action not in check.registry.actions:
+            check.at(["states", name, "on_enter"],
+                     f"state '{name}' names unknown action '{action}' (known: {known})")
     for key in spec.say:
-        _check_text(key, [*where, "say"], catalog, check)
+        check.text(key, ["states", name, "say"])
+
+
+def _check_ending(name: str, spec: StateSpec, check: _Checker) -> None:
+    """A state either ends the dialogue or always has a way on: nobody is ever stuck."""
+    where: list[str | int] = ["states", name]
     if spec.final and spec.next:
         check.at(where, f"final state '{name}' must not have 'next'")
-    if not spec.final:
-        if not spec.next:
-            check.at(where, f"state '{name}' is a dead end: give it 'next' or mark it 'final'")
-        elif spec.next[-1].when is not None:
-            check.at([*where, "next", len(spec.next) - 1], f"the last route of state '{name}' "
-                     "must have no 'when', so the patient is never stuck")
-    if spec.ask is not None:
-        _check_question(name, state, domains, catalog, check)
+    elif not spec.final and not spec.next:
+        check.at(where, f"state '{name}' is a dead end: give it 'next' or mark it 'final'")
+    elif not spec.final and spec.next[-1].when is not None:
+        check.at([*where, "next", len(spec.next) - 1], f"the last route of state '{name}' "
+                 "must have no 'when', so the patient is never stuck")
 
 
-def _check_question(
-    name: str,
-    state: State,
-    domains: Mapping[str, FactDomain],
-    catalog: Catalog,
-    check: _Checker,
-) -> None:
+def _check_question(name: str, state: State, check: _Checker) -> None:
     fact = state.spec.ask or ""
-    where: list[str | int] = ["states", name, "ask"]
-    domain = domains.get(fact)
+    where = ["states", name, "ask"]
+    domain = check.domains.get(fact)
     if domain is None:
         check.at(where, f"state '{name}' asks undeclared fact '{fact}'")
         return
-    _check_text(question_text_key(state), where, catalog, check)
+    check.text(question_text_key(state), where)
     for value in domain.values:
         key = option_text_key(fact, value, domain)
         if key is not None:
-            _check_text(key, where, catalog, check)
-
-
-def _check_text(key: str, where: list[str | int], catalog: Catalog, check: _Checker) -> None:
-    if not catalog.has(key):
-        check.at(where, f"text '{key}' is missing from the text files of some language")
+            check.text(key, where)
 
 
 def _reachable(start: str, states: Mapping[str, State]) -> set[str]:

@@ -96,7 +96,7 @@ def load_catalog(dialogues_dir: Path) -> tuple[Catalog, list[Problem]]:
     return catalog, problems
 
 
-def _flatten(  # noqa: PLR0913  # a recursive walk carrying its accumulators
+def _flatten(  # noqa: PLR0913, PLR0917  # a recursive walk carrying its accumulators
     node: LineDict,
     prefix: str,
     path: Path,

@@ -63,7 +63,8 @@ def _construct_mapping(loader: _StrictLoader, node: MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int):
-            raise yaml.MarkedYAMLError(problem="keys must be words", problem_mark=key_node.start_mark)
+            raise yaml.MarkedYAMLError(problem="keys must be words",
+                                       problem_mark=key_node.start_mark)
         name = str(key)
         if name in result:
             first = result.key_lines[name]

@@ -51,7 +51,8 @@ async def converse(
     output = io.StringIO()
     try:
         conversations = Conversations(content, store, clock=lambda: NOW)
-        await chat(content, conversations, PATIENT, language, lambda: next(script, None), output)
+        await chat(content, conversations=conversations, patient=PATIENT, language=language,
+                   read_line=lambda: next(script, None), output=output)
     finally:
         await store.close()
     return output.getvalue()

@@ -69,11 +69,12 @@ def _split_lines(paragraph: str, limit: int) -> list[str]:
         if current:
             pieces.append(current)
         # A single line over the limit has no markup in our texts; cut it plainly.
-        while visible_length(line) > limit:
-            plain = html.unescape(_TAG.sub("", line))
+        rest = line
+        while visible_length(rest) > limit:
+            plain = html.unescape(_TAG.sub("", rest))
             pieces.append(html.escape(plain[: limit // 2], quote=False))
-            line = html.escape(plain[limit // 2 :], quote=False)
-        current = line
+            rest = html.escape(plain[limit // 2 :], quote=False)
+        current = rest
     if current:
         pieces.append(current)
     return pieces
@@ -118,8 +119,7 @@ def render(reply: Reply, catalog: Catalog) -> list[Outgoing]:
     if question is not None:
         buttons = [(_label(o, catalog, language), answer_data(question.seq, o.value))
                    for o in question.options]
-        for piece in split_html(catalog.html(question.text, language)):
-            outgoing.append(Outgoing(piece))
+        outgoing.extend(Outgoing(p) for p in split_html(catalog.html(question.text, language)))
         return _attach(outgoing, _keyboard(buttons))
     return outgoing
 
