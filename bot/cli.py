@@ -90,6 +90,13 @@ def _run(args: argparse.Namespace) -> int:
     return run_telegram()
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Measure the speed and memory targets on this machine."""
+    from bot.bench import run  # noqa: PLC0415  # only this command needs it
+
+    return run(patients=args.patients, screenings=args.screenings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ldh-bot",
@@ -123,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("dialogue", nargs="?", default="screening", choices=DIALOGUE_NAMES)
     graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     graph.add_argument("--output", "-o", help="file to write (default: standard output)")
+    bench = command("bench", _bench)
+    bench.add_argument("--patients", type=int, default=50,
+                       help="patients screened through SQLite for the update latency")
+    bench.add_argument("--screenings", type=int, default=200,
+                       help="screenings stepped through the engine for the step time")
     return parser
 
 
