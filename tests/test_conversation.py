@@ -295,3 +295,21 @@ async def test_patients_do_not_share_sessions(conversations: Conversations, stor
     assert two is not None
     assert one.facts == {"saddle_numbness": "no"}
     assert two.facts == {}
+
+
+class _BrokenStore:
+    """A store whose every transaction fails, as a lost database connection would."""
+
+    def transaction(self, chat_id: int, now: datetime) -> object:
+        msg = f"database unreachable for {chat_id} at {now}"
+        raise OSError(msg)
+
+
+async def test_a_fault_on_our_side_is_a_calm_note_never_a_stack_trace(content: Content) -> None:
+    broken = Conversations(content, _BrokenStore(), clock=lambda: NOW)  # type: ignore[arg-type]
+
+    reply = await broken.respond(Action(CHAT, text="yes", language_hint="zh-hans"))
+
+    assert keys(reply) == ["app.error"]
+    assert reply.language == "zh"
+    assert reply.turn.question is None

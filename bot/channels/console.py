@@ -71,9 +71,9 @@ async def chat(  # noqa: PLR0913  # both ends of the terminal plus whom and what
 ) -> None:
     """Converse until the patient quits or input ends; every step is saved as it happens."""
     console = Console(content, output)
-    first = await conversations.handle(Action(patient, command="start", language_hint=language))
+    first = await conversations.respond(Action(patient, command="start", language_hint=language))
     if language is not None and first.language != language:
-        first = await conversations.handle(Action(patient, text=f"{LANGUAGE_CHOICE}{language}"))
+        first = await conversations.respond(Action(patient, text=f"{LANGUAGE_CHOICE}{language}"))
     console.show(first)
     while True:
         line = await asyncio.to_thread(read_line)
@@ -81,7 +81,7 @@ async def chat(  # noqa: PLR0913  # both ends of the terminal plus whom and what
             return
         if not line.strip():
             continue
-        console.show(await conversations.handle(console.action(patient, line, language)))
+        console.show(await conversations.respond(console.action(patient, line, language)))
 
 
 def _read_line() -> str | None:
