@@ -6,6 +6,7 @@ Channels (Telegram, the terminal) turn what the patient did into an ``Action`` a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,12 +14,15 @@ from zoneinfo import ZoneInfo
 
 from bot import checkins
 from bot.content import Content
+from bot.logsafe import chat_ref
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Effect, Message, Option, Text, Turn
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN, CLINIC_NOTIFICATION, Payload
 from bot.storage.base import Patient, Store, Transaction
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 BeforeCommit = Callable[["Reply"], Awaitable[None]]
@@ -96,6 +100,18 @@ class Conversations:  # one public entry; the rest are its patient actions
         self.clinic_language = clinic_language
         self.timezone = ZoneInfo(timezone)
         self.screening = content.engines["screening"]
+
+    async def respond(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
+        """Like ``handle``, but a fault on our side becomes a calm note, never a stack trace.
+
+        Nothing of the failed step is kept (its transaction rolled back), so the patient can
+        simply try again.
+        """
+        try:
+            return await self.handle(action, before_commit)
+        except Exception:
+            log.exception("update for chat %s failed", chat_ref(action.chat_id))
+            return Reply(language_from_hint(action.language_hint), _say("app.error"))
 
     async def handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         """Apply one action in one transaction; a repeated update id changes nothing.
