@@ -99,8 +99,8 @@ def _act(standin: StandIn, patient: Patient) -> bool:  # noqa: PLR0911  # one re
     if message is None or message.message_id <= patient.acted_on:
         return False
     text = message.text or ""
-    if any(mark in text for mark in FINISHED):
-        patient.finished = True
+    if any(mark in (m.text or "") for m in standin.messages(patient.user) for mark in FINISHED):
+        patient.finished = True  # the recommendation arrived (a check-in offer may follow it)
         return False
     buttons = _buttons(message)
     if not buttons and not any(mark in text for mark in AGE_QUESTION):
