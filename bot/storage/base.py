@@ -145,6 +145,13 @@ class Store(Protocol):
         """Release a claimed row to be due again at ``at``, keeping the error."""
         ...
 
+    async def retire(self, item_id: int, at: datetime, error: str) -> None:
+        """Give up on an unsent row Telegram refused: never claimed again, the error kept.
+
+        The row counts as cancelled, so its dedupe key is free to schedule the message anew.
+        """
+        ...
+
     async def deactivate(self, chat_id: int, at: datetime) -> None:
         """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
         ...

@@ -354,6 +354,14 @@ class PostgresStore:
             (utc(at), trim_error(error), item_id),
         )
 
+    async def retire(self, item_id: int, at: datetime, error: str) -> None:
+        """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
+        await self._execute(
+            """UPDATE outbox SET cancelled_at = %s, lease_until = NULL, last_error = %s
+               WHERE id = %s AND sent_at IS NULL AND cancelled_at IS NULL""",
+            (utc(at), trim_error(error), item_id),
+        )
+
     async def deactivate(self, chat_id: int, at: datetime) -> None:
         """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
         async with self.transaction(chat_id, at) as tx:

@@ -189,6 +189,13 @@ class SqliteStore:
         values = (stamp(at), trim_error(error), item_id)
         await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
+    async def retire(self, item_id: int, at: datetime, error: str) -> None:
+        """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
+        sql = """UPDATE outbox SET cancelled_at = ?, lease_until = NULL, last_error = ?
+                 WHERE id = ? AND sent_at IS NULL AND cancelled_at IS NULL"""
+        values = (stamp(at), trim_error(error), item_id)
+        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+
     async def deactivate(self, chat_id: int, at: datetime) -> None:
         """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
         async with self.transaction(chat_id, at) as tx:

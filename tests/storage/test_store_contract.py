@@ -206,6 +206,30 @@ async def test_retry_later_releases_the_row_until_its_new_time(store: Store) -> 
     assert (again.id, again.due_at, again.attempts) == (item.id, minutes(30), 2)
 
 
+async def test_a_retired_row_is_never_claimed_again_and_keeps_its_error(
+    backend: Backend,
+) -> None:
+    store = await backend.open()
+    await enqueue(store, 1, T0, dedupe_key="k")
+    await enqueue(store, 1, T0)
+    first, second = await store.claim_due(T0, 10, LEASE)
+    await store.retire(first.id, minutes(1), "BadRequest: chat not found " * 100)
+    await store.mark_sent(second.id, minutes(1))
+    await store.retire(second.id, minutes(2), "a late refusal cannot undo a delivery")
+    assert await store.claim_due(minutes(60 * 24 * 365), 10, LEASE) == []
+    rows = await backend.sql(
+        "SELECT id, sent_at IS NOT NULL, cancelled_at IS NOT NULL, length(last_error) "
+        "FROM outbox ORDER BY id"
+    )
+    assert [(r[0], bool(r[1]), bool(r[2]), r[3]) for r in rows] == [
+        (first.id, False, True, 1000),
+        (second.id, True, False, None),
+    ]
+    # Retired counts as cancelled: the dedupe key is free to schedule the message anew.
+    await enqueue(store, 1, T0, dedupe_key="k")
+    assert len(await store.claim_due(minutes(3), 10, LEASE)) == 1
+
+
 async def test_cancel_by_kind_counts_rows(store: Store) -> None:
     async with store.transaction(1, T0) as tx:
         await tx.enqueue("checkin", 1, {}, T0)

@@ -17,6 +17,10 @@ from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
+from bot.reminders.dispatcher import Dispatcher
+from bot.reminders.pacing import DEFAULT_RATE, Pacer
+from bot.reminders.settings import send_rate
+from bot.reminders.telegram_sender import TelegramSender
 from bot.storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -34,21 +38,42 @@ def _file_url(api_url: str) -> str:
     return f"{head}/file/bot" if head else api_url
 
 
-def build_application(settings: Settings, content: Content, store: Store) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
-    """The Application with every handler wired to the conversation."""
+def build_application(
+    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE
+) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
+    """The Application with every handler wired to the conversation, and the outbox dispatcher."""
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
     channel = TelegramChannel(conversations)
+    dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
+        nonlocal dispatcher
         await store.open()
         await _set_commands(app, content)
+        # Started once the store is open: rows overdue from before a restart go out at once.
+        dispatcher = Dispatcher(store, TelegramSender(app.bot, content.catalog), pacer=Pacer(rate))
+        dispatcher.start()
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
         del app
+        # While the bot can still send, and always before the store closes.
+        if dispatcher is not None:
+            await dispatcher.stop()
+
+    async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
+        await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
         await store.close()
+
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await channel.on_update(update, context)
+        finally:
+            # The update may have enqueued a clinic notification: send it without waiting a poll.
+            if dispatcher is not None:
+                dispatcher.wake()
 
     app = (
         ApplicationBuilder()
@@ -57,10 +82,11 @@ def build_application(settings: Settings, content: Content, store: Store) -> App
         .base_file_url(_file_url(settings.api_url))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(on_start)
-        .post_shutdown(on_stop)
+        .post_stop(on_stop)
+        .post_shutdown(on_shutdown)
         .build()
     )
-    app.add_handler(TypeHandler(Update, channel.on_update))
+    app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
     return app
 
@@ -81,7 +107,8 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # transitions logs every state change at INFO: one line per answer, of no use to operators.
@@ -93,12 +120,13 @@ def main() -> int:
     _configure_logging()
     try:
         settings = load_settings()
+        rate = send_rate()
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     content = load_content()
     store = open_store(settings.database_url)
-    app = build_application(settings, content, store)
+    app = build_application(settings, content, store, rate)
     if settings.webhook_url is None:
         asyncio.run(run_polling(app))
     else:

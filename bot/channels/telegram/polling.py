@@ -83,5 +83,8 @@ async def run_polling(app: Application) -> None:  # type: ignore[type-arg]  # se
             await poll(app, stop)
         finally:
             await app.stop()
+            # While the bot can still send: the outbox dispatcher finishes its sends here.
+            if app.post_stop is not None:
+                await app.post_stop(app)
     if app.post_shutdown is not None:
         await app.post_shutdown(app)

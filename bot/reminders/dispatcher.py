@@ -1,0 +1,288 @@
+"""The outbox dispatcher: claims due rows, sends them paced, and records what Telegram said.
+
+A row is leased when claimed and marked sent only after Telegram accepts it, so a crash loses
+nothing: the rows a killed process held become claimable again when their lease runs out.
+The price is at-least-once delivery: a row Telegram accepted just before the kill, but not yet
+marked sent, is sent again. At most ``concurrency`` rows are between "sending" and "marked"
+at any moment, which bounds those duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.conversation import Clock, system_clock
+from bot.logsafe import chat_ref
+from bot.reminders.pacing import Pacer
+from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
+from bot.storage.base import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_CONCURRENCY = 16  # rows sending at once; ~rate x round trip is enough, more only waits
+# Short, so rows held by a killed process come back soon after a restart; long enough for the
+# pacer's wait plus one send's timeouts, which the gate checks before every message.
+LEASE = timedelta(seconds=30)
+SEND_BUDGET = 20.0  # seconds of lease a message needs left: the pacer's wait plus PTB's timeouts
+MAX_HOLD = 5.0  # a chat not sendable within this goes back to the outbox instead of waiting
+POLL = 1.0  # seconds between looks at the outbox when nothing wakes the dispatcher
+FLOOD_ROUNDS = 5  # 429s in a row on one row before it goes back to the outbox
+BACKOFF_BASE = 5.0  # seconds before the first retry after a network error, doubling after
+BACKOFF_MAX = 900.0
+MARK_ATTEMPTS = 3
+STORE_BACKOFF_MAX = 30.0
+STOP_GRACE = 10.0  # seconds in-flight sends get to finish at shutdown
+MAX_PROGRESS = 10_000  # partly sent rows remembered; beyond, the oldest may resend a part
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retrying a row that failed on its ``attempts``-th claim."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, min(attempts - 1, 20)))
+
+
+class Dispatcher:
+    """Sends due outbox rows through a Sender, within Telegram's limits, until stopped."""
+
+    def __init__(  # noqa: PLR0913  # every collaborator is injected, so tests can replace it
+        self,
+        store: Store,
+        sender: Sender,
+        *,
+        clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
+        pacer: Pacer | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        lease: timedelta = LEASE,
+        poll: float = POLL,
+    ) -> None:
+        """Deliver ``store``'s rows through ``sender``; ``clock`` and ``sleep`` are injected."""
+        if concurrency < 1:
+            msg = f"concurrency must be at least 1, not {concurrency}"
+            raise ValueError(msg)
+        self._store = store
+        self._sender = sender
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer = pacer or Pacer(clock=lambda: clock().timestamp(), sleep=sleep)
+        self._lease = lease
+        self._poll = poll
+        self._slots = asyncio.Semaphore(concurrency)
+        # Claimed rows wait here for a slot; twice the slots keeps the pipe full between claims.
+        self._capacity = 2 * concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._holding: set[int] = set()  # ids of rows this process holds now
+        # Parts of a row already delivered, so a retry in this process sends only the rest.
+        self._progress: dict[int, int] = {}
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def concurrency(self) -> int:
+        """Rows sending at once at most: the bound on duplicates after a crash."""
+        return self._capacity // 2
+
+    def wake(self) -> None:
+        """Look at the outbox now: something was just enqueued."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until ``stop``."""
+        if self._runner is None:
+            self._stopping.clear()
+            self._runner = asyncio.create_task(self.run(), name="outbox-dispatcher")
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Claim nothing more, let sends in flight finish (up to ``grace`` s), then return."""
+        self._stopping.set()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in late:
+                task.cancel()  # its row stays leased and comes back when the lease runs out
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def run(self) -> None:
+        """Claim and send due rows until ``stop``; storage faults are logged and retried."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                claimed, asked = await self._fill()
+            except Exception as error:  # noqa: BLE001  # any database fault: wait and retry
+                failures += 1
+                pause = min(STORE_BACKOFF_MAX, self._poll * 2.0**failures)
+                log.warning("cannot claim outbox rows (%s); retrying in %.0f s",
+                            type(error).__name__, pause)
+                await self._idle(pause)
+                continue
+            failures = 0
+            if asked > 0 and claimed < asked:
+                await self._idle(self._poll)  # nothing more is due: wait for a wake or a poll
+            elif len(self._tasks) >= self._capacity:
+                await self._until(self._room)
+
+    async def drain(self) -> int:
+        """Send every row due now and wait for each outcome; return how many were claimed."""
+        handled = 0
+        while True:
+            claimed, _ = await self._fill()
+            handled += claimed
+            if not self._tasks:
+                return handled
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _fill(self) -> tuple[int, int]:
+        """Claim due rows into free room; return (claimed, asked for)."""
+        self._room.clear()
+        asked = self._capacity - len(self._tasks)
+        if asked <= 0:
+            return 0, 0
+        now = self._clock()
+        items = await self._store.claim_due(now, asked, self._lease)
+        for item in items:
+            if item.id in self._holding:
+                continue  # still ours (its lease ran out while it waited): never send it twice
+            self._holding.add(item.id)
+            task = asyncio.create_task(self._deliver(item, now + self._lease))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return len(items), asked
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox delivery task failed", exc_info=task.exception())
+
+    async def _idle(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if woken or stopped."""
+        await self._until(self._wake, seconds)
+        self._wake.clear()
+
+    async def _until(self, event: asyncio.Event, seconds: float | None = None) -> None:
+        """Wait for ``event``, ``stop`` or ``seconds`` on the injected sleep, the first of them."""
+        waits: set[asyncio.Future[object]] = {
+            asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._stopping.wait())
+        }
+        if seconds is not None:
+            waits.add(asyncio.ensure_future(self._sleep(seconds)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _deliver(self, item: OutboxItem, deadline: datetime) -> None:
+        """Send one claimed row and record the outcome; the row is released on every path."""
+        try:
+            async with self._slots:
+                await self._attempt(item, deadline)
+        finally:
+            self._holding.discard(item.id)
+
+    async def _attempt(self, item: OutboxItem, deadline: datetime) -> None:
+        skip = self._progress.pop(item.id, 0)
+        flooded = ""  # the last 429 on this row, kept as the reason when it goes back
+        for _ in range(FLOOD_ROUNDS):
+            passed = 0
+
+            async def gate() -> None:
+                nonlocal passed
+                await self._gate(item, deadline)
+                passed += 1
+
+            try:
+                outcome = await self._sender.send(item, gate, skip)
+            except Deferred as deferred:
+                reason = f"{flooded}; {deferred.reason}" if flooded else deferred.reason
+                await self._release(item, deadline, skip + passed, deferred.delay, reason)
+                return
+            except Exception as error:  # a sender bug must not lose the row
+                log.exception("sending outbox row %d raised %s", item.id, type(error).__name__)
+                outcome = Outcome(Verdict.FAILED, skip, cause=type(error).__name__,
+                                  detail=repr(error))
+            if outcome.verdict is not Verdict.FLOOD:
+                await self._record(item, outcome)
+                return
+            # 429: the pacer holds the chat for retry_after and slows down; the gate then waits
+            # (or sends the row back to the outbox when the wait is long).
+            self._pacer.penalise(item.chat_id, outcome.retry_after)
+            skip = outcome.delivered
+            flooded = f"{outcome.cause}: {outcome.detail}" if outcome.detail else outcome.cause
+        wait = self._pacer.chat_wait(item.chat_id)
+        await self._release(item, deadline, skip, wait, flooded)
+
+    async def _gate(self, item: OutboxItem, deadline: datetime) -> None:
+        """Before each message: stop when stopping or the lease is short, else wait the pacer."""
+        if self._stopping.is_set():
+            raise Deferred(0.0, "the dispatcher stopped before sending")
+        if (deadline - self._clock()).total_seconds() < SEND_BUDGET:
+            raise Deferred(0.0, "the lease ran short before sending")
+        hold = self._pacer.chat_wait(item.chat_id)
+        if hold > MAX_HOLD:
+            raise Deferred(hold, "waiting for the chat's rate limit")
+        await self._pacer.acquire(item.chat_id)
+
+    async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
+        now = self._clock()
+        verdict = outcome.verdict
+        if verdict is Verdict.SENT:
+            await self._mark_sent(item)
+        elif verdict is Verdict.BLOCKED:
+            log.info("chat %s blocks the bot (%s): marked inactive, its reminders cancelled",
+                     chat_ref(item.chat_id), outcome.cause)
+            await self._store.deactivate(item.chat_id, now)
+        elif verdict is Verdict.REJECTED:
+            log.warning("Telegram refused outbox row %d (%s) for chat %s (%s); retired",
+                        item.id, item.kind, chat_ref(item.chat_id), outcome.cause)
+            await self._store.retire(item.id, now, f"{outcome.cause}: {outcome.detail}")
+        else:
+            delay = backoff(item.attempts)
+            log.warning("sending outbox row %d failed (%s); retrying in %.0f s",
+                        item.id, outcome.cause, delay)
+            self._remember(item.id, outcome.delivered)
+            await self._store.retry_later(item.id, now + timedelta(seconds=delay),
+                                          f"{outcome.cause}: {outcome.detail}")
+
+    async def _release(
+        self, item: OutboxItem, deadline: datetime, delivered: int, delay: float, reason: str
+    ) -> None:
+        """Give the row back to the outbox, due at once (keeping its place) or after ``delay``."""
+        now = self._clock()
+        self._remember(item.id, delivered)
+        if now >= deadline:
+            return  # the lease ran out: the row is claimable already, maybe claimed elsewhere
+        at = item.due_at if delay <= 0 else max(item.due_at, now + timedelta(seconds=delay))
+        await self._store.retry_later(item.id, at, reason)
+
+    def _remember(self, item_id: int, delivered: int) -> None:
+        """Keep how many parts of a row went out, so its retry here sends only the rest."""
+        if delivered <= 0:
+            return
+        self._progress[item_id] = delivered
+        if len(self._progress) > MAX_PROGRESS:
+            del self._progress[next(iter(self._progress))]
+
+    async def _mark_sent(self, item: OutboxItem) -> None:
+        """Record delivery, retrying briefly: an unmarked row would be sent again."""
+        self._progress.pop(item.id, None)
+        for attempt in range(MARK_ATTEMPTS):
+            try:
+                await self._store.mark_sent(item.id, self._clock())
+            except Exception as error:
+                if attempt == MARK_ATTEMPTS - 1:
+                    raise
+                log.warning("cannot mark outbox row %d sent (%s); retrying",
+                            item.id, type(error).__name__)
+                await self._sleep(0.5 * 2**attempt)
+            else:
+                return

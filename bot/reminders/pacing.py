@@ -1,0 +1,134 @@
+"""Telegram's sending limits as a booking schedule, on an injected clock.
+
+Every message books a moment: at least ``1/rate`` seconds from every other booked moment
+(so no one-second window holds more than ``rate`` messages), at least a second after the
+previous message to the same chat, and for a group no more than 20 in any minute. Bookings
+are made in advance, so a chat that must wait never holds up messages to other chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
+CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+GROUP_PER_MINUTE = 20  # messages to one group in any minute
+GROUP_WINDOW = 60.0
+SLOWDOWN = 0.75  # the overall rate is cut by this factor at each 429 ...
+RECOVERY = 0.01  # ... and regains this fraction of the configured rate per quiet second
+MIN_FACTOR = 0.1
+PRUNE_EVERY = 1024  # bookings between sweeps of chats whose limits no longer bind
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def is_group(chat_id: int) -> bool:
+    """Groups, supergroups and channels have negative ids; private chats positive ones."""
+    return chat_id < 0
+
+
+class Pacer:
+    """Books send moments that keep within Telegram's overall, per-chat and per-group limits."""
+
+    def __init__(
+        self,
+        rate: float = DEFAULT_RATE,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        chat_interval: float = CHAT_INTERVAL,
+        group_per_minute: int = GROUP_PER_MINUTE,
+    ) -> None:
+        """Pace at ``rate`` messages per second overall; ``clock`` counts seconds."""
+        if not rate > 0 or not math.isfinite(rate):
+            msg = f"the send rate must be a positive number of messages per second, not {rate}"
+            raise ValueError(msg)
+        self._rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._chat_interval = chat_interval
+        self._group_limit = group_per_minute
+        self._booked: list[float] = []  # sorted; only those recent enough to bind a new one
+        self._chat_next: dict[int, float] = {}  # a chat's earliest next moment (spacing, holds)
+        self._groups: dict[int, deque[float]] = {}  # a group's latest bookings, oldest first
+        self._factor = 1.0  # share of the configured rate in force right after the last 429
+        self._penalised_at = -math.inf
+        self._since_prune = 0
+
+    def rate(self) -> float:
+        """The overall rate in force now: lower for a while after a 429."""
+        return self._rate * self._factor_at(self._clock())
+
+    def _factor_at(self, now: float) -> float:
+        return min(1.0, self._factor + RECOVERY * (now - self._penalised_at))
+
+    def chat_ready(self, chat_id: int) -> float:
+        """The earliest moment a message to this chat may go, the overall limit aside."""
+        now = self._clock()
+        ready = max(now, self._chat_next.get(chat_id, now))
+        window = self._groups.get(chat_id)
+        if window is not None and len(window) >= self._group_limit:
+            ready = max(ready, window[0] + GROUP_WINDOW)
+        return ready
+
+    def chat_wait(self, chat_id: int) -> float:
+        """Seconds until a message to this chat may go, the overall limit aside."""
+        return self.chat_ready(chat_id) - self._clock()
+
+    def reserve(self, chat_id: int) -> float:
+        """Book the earliest moment a message to this chat may go, and return it."""
+        now = self._clock()
+        interval = 1.0 / (self._rate * self._factor_at(now))
+        # Bookings further back than one interval can no longer bind a new one.
+        del self._booked[: bisect.bisect_left(self._booked, now - interval)]
+        moment = self._free_slot(self.chat_ready(chat_id), interval)
+        bisect.insort(self._booked, moment)
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, moment),
+                                       moment + self._chat_interval)
+        if is_group(chat_id):
+            window = self._groups.setdefault(chat_id, deque(maxlen=self._group_limit))
+            window.append(moment)
+        self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY:
+            self._prune(now)
+        return moment
+
+    def _free_slot(self, earliest: float, interval: float) -> float:
+        """The first moment from ``earliest`` at least ``interval`` away from every booking."""
+        moment = earliest
+        start = bisect.bisect_left(self._booked, moment - interval)
+        for booked in self._booked[start:]:
+            if booked >= moment + interval:
+                break  # a gap wide enough before this booking
+            moment = max(moment, booked + interval)
+        return moment
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait for a booked moment to send one message to this chat."""
+        moment = self.reserve(chat_id)
+        wait = moment - self._clock()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def penalise(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429: hold the chat for ``retry_after`` and slow down overall."""
+        now = self._clock()
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, now), now + retry_after)
+        self._factor = max(MIN_FACTOR, self._factor_at(now) * SLOWDOWN)
+        self._penalised_at = now
+
+    def _prune(self, now: float) -> None:
+        """Forget chats whose limits no longer bind, so memory follows the active chats only."""
+        self._since_prune = 0
+        self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+        self._groups = {g: w for g, w in self._groups.items() if w[-1] + GROUP_WINDOW > now}
+
+    def tracked_chats(self) -> int:
+        """How many chats the pacer remembers (bounded by those sent to recently)."""
+        return len(self._chat_next)

@@ -1,0 +1,48 @@
+"""Dispatcher tests run on a real SQLite file; claim semantics also on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fakes import FakeClock, FakeSender, RecordingPacer
+from storage.storage_backends import Backend, postgres_backend, sqlite_backend
+
+from bot.storage import Store
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
+    async with sqlite_backend(tmp_path / "bot.db") as backend:
+        yield backend
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        async with sqlite_backend(tmp_path / "bot.db") as sqlite_db:
+            yield sqlite_db
+    else:
+        async with postgres_backend() as postgres:
+            yield postgres
+
+
+@pytest.fixture
+async def store(sqlite: Backend) -> Store:
+    return await sqlite.open()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def pacer(clock: FakeClock) -> RecordingPacer:
+    return RecordingPacer(clock)
+
+
+@pytest.fixture
+def sender(clock: FakeClock) -> FakeSender:
+    return FakeSender(clock)
