@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot import checkins
+from bot.clinic import appointments
 from bot.content import Content
-from bot.logsafe import chat_ref
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Effect, Message, Option, Text, Turn
+from bot.logsafe import chat_ref
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN, CLINIC_NOTIFICATION, Payload
 from bot.storage.base import Patient, Store, Transaction
 
@@ -156,7 +157,7 @@ class Conversations:  # one public entry; the rest are its patient actions
     def _engine(self, session: Session) -> Engine:
         return self.content.engines[session.dialogue]
 
-    async def _step(self, tx: Transaction, action: Action, session: Session) -> Reply:
+    async def _step(self, tx: Transaction, action: Action, session: Session) -> Reply:  # noqa: PLR0911  # one branch per kind of action
         if action.command is not None:
             return await self._command(tx, session, action.command)
         if action.text.startswith(LANGUAGE_CHOICE):
@@ -167,6 +168,10 @@ class Conversations:  # one public entry; the rest are its patient actions
             return await self._checkin_choice(tx, session, action.text)
         if action.text.startswith(REMINDERS_CHOICE):
             return await self._stop_reminders(tx, session)
+        if action.text.startswith(appointments.CHOICE):  # a reminder's button (bot/clinic)
+            note = await appointments.choose(self.store, tx, session.language, action.text,
+                                             self.notify_clinic)
+            return Reply(session.language, self._with_current(session, note))
         engine = self._engine(session)
         return Reply(session.language, engine.answer(session, action.text, action.seq))
 

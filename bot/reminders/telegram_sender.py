@@ -13,7 +13,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.telegram.render import MAX_CALLBACK, split_html
+from bot.channels.telegram.render import MAX_CALLBACK, menu_data, split_html
 from bot.dialogue.texts import Catalog
 from bot.logsafe import chat_ref
 from bot.outbox import Payload
@@ -36,16 +36,17 @@ class Part:
 
 
 def keyboard(payload: Payload, catalog: Catalog) -> InlineKeyboardMarkup | None:
-    """The payload's buttons, one per row, with their callback data as given."""
+    """The payload's buttons, one per row; each sends its value back as a menu choice."""
     if not payload.buttons:
         return None
     rows = []
     for button in payload.buttons:
-        if len(button.data.encode()) > MAX_CALLBACK:
-            msg = f"callback data of {len(button.data.encode())} bytes, over {MAX_CALLBACK}"
+        data = menu_data(button.data)
+        if len(data.encode()) > MAX_CALLBACK:
+            msg = f"callback data of {len(data.encode())} bytes, over {MAX_CALLBACK}"
             raise ValueError(msg)
         label = catalog.plain(button.label, payload.language)
-        rows.append([InlineKeyboardButton(label, callback_data=button.data)])
+        rows.append([InlineKeyboardButton(label, callback_data=data)])
     return InlineKeyboardMarkup(rows)
 
 

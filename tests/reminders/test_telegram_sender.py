@@ -71,7 +71,7 @@ async def test_a_row_is_rendered_in_its_language_with_buttons_on_the_last_messag
 ) -> None:
     user = standin.new_user()
     payload = reminder("zh", Text("rec.disclaimer"), Text.raw("<b>not markup</b> & " + "x" * 5000),
-                       buttons=(Button(Text("opt.cancel"), "m:checkin:later"),))
+                       buttons=(Button(Text("opt.cancel"), "checkin:later"),))
     gates = Gates()
     outcome = await TelegramSender(bot, catalog).send(row(user.chat_id, payload), gates, 0)
     sent = standin.messages(user)

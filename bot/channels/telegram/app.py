@@ -12,6 +12,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.polling import run_polling
+from bot.clinic.charts import chart_source
+from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError, load_settings
 from bot.content import Content, load_content
 from bot.conversation import Conversations
@@ -45,15 +47,19 @@ def build_application(
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
-    channel = TelegramChannel(conversations)
+    staff = staff_channel(settings, content, store, conversations.clock)
+    channel = TelegramChannel(conversations, staff=staff)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
         nonlocal dispatcher
         await store.open()
-        await _set_commands(app, content)
+        patient_commands = await _set_commands(app, content)
+        if staff is not None:
+            await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
         # Started once the store is open: rows overdue from before a restart go out at once.
-        dispatcher = Dispatcher(store, TelegramSender(app.bot, content.catalog), pacer=Pacer(rate))
+        sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
+        dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
         dispatcher.start()
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
@@ -91,13 +97,18 @@ def build_application(
     return app
 
 
-async def _set_commands(app: Application, content: Content) -> None:  # type: ignore[type-arg]  # see above
-    """Register the command menu in every language (the default in English)."""
+async def _set_commands(
+    app: Application,  # type: ignore[type-arg]  # see above
+    content: Content,
+) -> dict[str, list[BotCommand]]:
+    """Register the command menu in every language (the default in English); return them."""
+    menus: dict[str, list[BotCommand]] = {}
     for language in LANGUAGES:
-        commands = [BotCommand(name, content.catalog.plain(Text(f"cmd.{name}"), language))
-                    for name in COMMANDS]
+        menus[language] = [BotCommand(name, content.catalog.plain(Text(f"cmd.{name}"), language))
+                           for name in COMMANDS]
         code = None if language == DEFAULT_LANGUAGE else language
-        await app.bot.set_my_commands(commands, language_code=code)
+        await app.bot.set_my_commands(menus[language], language_code=code)
+    return menus
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

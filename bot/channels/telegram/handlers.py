@@ -12,6 +12,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
+from bot.clinic.charts import patient_chart
+from bot.clinic.telegram import StaffChannel
 from bot.conversation import (
     UNSUPPORTED,
     Action,
@@ -33,11 +35,12 @@ SEND_ATTEMPTS = 5  # a reply is retried this often before the failure is logged
 class TelegramChannel:
     """Carries the conversation to Telegram and back."""
 
-    def __init__(self, conversations: Conversations) -> None:
-        """Serve ``conversations``; sends for one chat never interleave."""
+    def __init__(self, conversations: Conversations, staff: StaffChannel | None = None) -> None:
+        """Serve ``conversations`` (and ``staff`` commands); sends for one chat never interleave."""
         self.conversations = conversations
         self.catalog = conversations.content.catalog
         self.locks = ChatLocks()
+        self.staff = staff
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route any update: private messages and buttons are answered, the rest politely."""
@@ -45,7 +48,12 @@ class TelegramChannel:
         if update.callback_query is not None:
             await self._on_button(context.bot, update, update.callback_query)
         elif update.message is not None and chat is not None:
-            if chat.type != ChatType.PRIVATE:
+            # Staff commands (bot/clinic) from staff only; anyone else's fall through below and
+            # are answered like any unknown command, with no hint that they exist.
+            if self.staff is not None and (request := self.staff.request(update)) is not None:
+                async with self.locks.hold(chat.id):
+                    await self.staff.serve(context.bot, request)
+            elif chat.type != ChatType.PRIVATE:
                 await self._not_private(update.message)
             else:
                 await self._on_message(context.bot, update, update.message)
@@ -67,7 +75,7 @@ class TelegramChannel:
                             language_hint=hint)
         async with self.locks.hold(message.chat.id):
             reply = await self._handle(action)
-            await _send(bot, message.chat.id, render(reply, self.catalog))
+            await self._deliver(bot, message.chat.id, reply)
 
     async def _on_button(self, bot: Bot, update: Update, query: CallbackQuery) -> None:
         message = query.message
@@ -92,7 +100,7 @@ class TelegramChannel:
                 await _answer_query(query)
             if reply.turn.answered is not None and not reply.duplicate:
                 await self._record_answer(message, reply)
-            await _send(bot, chat_id, render(reply, self.catalog))
+            await self._deliver(bot, chat_id, reply)
 
     async def _handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         try:
@@ -101,6 +109,25 @@ class TelegramChannel:
             log.exception("update for chat %s failed", chat_ref(action.chat_id))
             language = language_from_hint(action.language_hint)
             return Reply(language, Turn(messages=(TurnMessage((Text("app.error"),)),)))
+
+    async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        """Send a reply; a check-in's pain chart goes before the question that follows it."""
+        outgoing = render(reply, self.catalog)
+        chart = None
+        if any(effect.kind == "pain_chart" for effect in reply.turn.effects):
+            chart = await patient_chart(self.conversations.store, chat_id)
+        if chart is None:
+            await _send(bot, chat_id, outgoing)
+            return
+        waiting = reply.turn.question is not None or bool(reply.menu)
+        head, tail = (outgoing[:-1], outgoing[-1:]) if waiting else (outgoing, [])
+        await _send(bot, chat_id, head)
+        caption = self.catalog.html(Text("checkin.chart_caption"), reply.language)
+        try:
+            await bot.send_photo(chat_id, chart, caption=caption, parse_mode=ParseMode.HTML)
+        except TelegramError as error:  # the chart is a courtesy; the words already went out
+            log.info("pain chart not sent to %s: %s", chat_ref(chat_id), type(error).__name__)
+        await _send(bot, chat_id, tail)
 
     async def _record_answer(self, message: Message, reply: Reply) -> None:
         """Edit the question message to show the answer pressed, so the chat reads as a record."""

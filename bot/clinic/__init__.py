@@ -1,0 +1,1 @@
+"""The clinic's side: appointments and their reminders, staff commands, exports."""

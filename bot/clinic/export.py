@@ -1,0 +1,199 @@
+"""Every screening as CSV and as HL7 FHIR R4 (a Questionnaire from the YAML, and responses).
+
+A screening is a patient's current one: the screening dialogue's facts as the record holds them
+(during a check-in, the course's facts the follow-up compares against), the outcome of the last
+recommendation, and whether it reached its result. Restarted screenings are not kept by the
+store, so they cannot be exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.content import Content
+from bot.dialogue.conditions import FactDomain
+from bot.dialogue.loader import option_text_key, question_text_key
+from bot.dialogue.texts import LANGUAGES
+from bot.dialogue.turn import Text
+from bot.storage.base import Patient, Store
+
+QUESTIONNAIRE_URL = "urn:ldh-bot:questionnaire:screening"
+FACT_SYSTEM = "urn:ldh-bot:fact:"  # a code system per fact: its values are the codes
+PATIENT_SYSTEM = "urn:ldh-bot:telegram-chat"
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+SCREENING = "screening"
+PAGE = 200  # patients read per query: the export never holds the store's rows twice
+CSV_HEAD = ("patient", "language", "status", "started", "updated", "disposition", "step")
+
+
+@dataclass(frozen=True)
+class Screening:
+    """One patient's screening as exported."""
+
+    patient: Patient
+    facts: dict[str, Any]
+    completed: bool
+    disposition: str
+    step: str
+    authored: datetime | None
+
+
+def asked_facts(content: Content) -> list[str]:
+    """The facts the screening asks, in the order of its YAML."""
+    states = content.engines[SCREENING].dialogue.states.values()
+    return list(dict.fromkeys(state.spec.ask for state in states if state.spec.ask))
+
+
+async def screenings(store: Store, content: Content) -> AsyncIterator[Screening]:
+    """Every patient's screening, a page of patients at a time."""
+    offset = 0
+    while page := await store.patients(PAGE, offset):
+        for patient in page:
+            yield await _screening(store, content, patient)
+        offset += len(page)
+
+
+async def _screening(store: Store, content: Content, patient: Patient) -> Screening:
+    session = patient.session
+    dialogue = content.engines[SCREENING].dialogue
+    in_screening = session.get("dialogue") == SCREENING
+    care = session.get("care")
+    stored = session.get("facts") if in_screening else (
+        care.get("facts") if isinstance(care, dict) else None)
+    wanted = set(asked_facts(content))
+    facts = {fact: value for fact, value in (stored or {}).items()
+             if fact in wanted and content.domains[fact].admits(value)}
+    state = dialogue.states.get(str(session.get("state")))
+    completed = not in_screening or (state is not None and state.spec.final)
+    outcome: dict[str, Any] = {}
+    authored = patient.updated_at
+    for event in await store.events(patient.chat_id):
+        if event.kind == "recommendation":
+            outcome, authored = dict(event.data.get("recommendation", {})), event.at
+    return Screening(patient, facts, completed, str(outcome.get("disposition") or ""),
+                     str(outcome.get("step") or ""), authored)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+def to_csv(rows: Sequence[Screening], facts: Sequence[str]) -> bytes:
+    """One row per screening: who, status, outcome, then one column per asked fact."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_HEAD, *facts])
+    for row in rows:
+        patient = row.patient
+        writer.writerow([patient.chat_id, patient.language,
+                         "completed" if row.completed else "in-progress",
+                         _iso(patient.created_at), _iso(patient.updated_at), row.disposition,
+                         row.step, *(row.facts.get(fact, "") for fact in facts)])
+    return out.getvalue().encode()
+
+
+class Fhir:
+    """FHIR R4 resources of the screening, worded from the text catalog."""
+
+    def __init__(self, content: Content, language: str) -> None:
+        """Word resources in ``language``, with the other languages as translations."""
+        self.content = content
+        self.language = language
+        self.dialogue = content.engines[SCREENING].dialogue
+
+    def _text(self, key: str) -> tuple[str, dict[str, Any]]:
+        """A text and its ``_element`` translation extension."""
+        catalog = self.content.catalog
+        translations = [
+            {"url": TRANSLATION, "extension": [
+                {"url": "lang", "valueCode": other},
+                {"url": "content", "valueString": catalog.plain(Text(key), other)}]}
+            for other in LANGUAGES if other != self.language
+        ]
+        return catalog.plain(Text(key), self.language), {"extension": translations}
+
+    def _coding(self, fact: str, value: str, domain: FactDomain) -> dict[str, Any]:
+        key = option_text_key(fact, value, domain)
+        coding: dict[str, Any] = {"system": f"{FACT_SYSTEM}{fact}", "code": value}
+        if key is not None:
+            coding["display"], coding["_display"] = self._text(key)
+        return coding
+
+    def _item(self, fact: str) -> dict[str, Any]:
+        state = next(s for s in self.dialogue.states.values() if s.spec.ask == fact)
+        text, translations = self._text(question_text_key(state))
+        item: dict[str, Any] = {"linkId": fact, "text": text, "_text": translations}
+        domain = self.content.domains[fact]
+        if domain.is_integer:
+            item["type"] = "integer"
+            item["extension"] = [{"url": MIN_VALUE, "valueInteger": domain.minimum},
+                                 {"url": MAX_VALUE, "valueInteger": domain.maximum}]
+        else:
+            item["type"] = "choice"
+            item["answerOption"] = [{"valueCoding": self._coding(fact, value, domain)}
+                                    for value in domain.values]
+        return item
+
+    def questionnaire(self) -> dict[str, Any]:
+        """The screening's questions (linkId = fact) with their answer options from facts.yaml."""
+        title, translations = self._text("staff.export.title")
+        return {
+            "resourceType": "Questionnaire",
+            "id": "ldh-screening",
+            "url": QUESTIONNAIRE_URL,
+            "version": str(self.dialogue.version),
+            "name": "LdhScreening",
+            "title": title,
+            "_title": translations,
+            "status": "active",
+            "subjectType": ["Patient"],
+            "language": self.language,
+            "item": [self._item(fact) for fact in asked_facts(self.content)],
+        }
+
+    def response(self, screening: Screening) -> dict[str, Any]:
+        """One screening's answers as a QuestionnaireResponse."""
+        items = []
+        for fact in asked_facts(self.content):
+            if fact not in screening.facts:
+                continue
+            value = screening.facts[fact]
+            domain = self.content.domains[fact]
+            answer = ({"valueInteger": value} if domain.is_integer
+                      else {"valueCoding": self._coding(fact, str(value), domain)})
+            items.append({"linkId": fact, "answer": [answer]})
+        resource: dict[str, Any] = {
+            "resourceType": "QuestionnaireResponse",
+            "id": f"screening-{screening.patient.chat_id}",
+            "questionnaire": f"{QUESTIONNAIRE_URL}|{self.dialogue.version}",
+            "status": "completed" if screening.completed else "in-progress",
+            "subject": {"identifier": {"system": PATIENT_SYSTEM,
+                                       "value": str(screening.patient.chat_id)}},
+            "language": screening.patient.language,
+        }
+        if screening.authored is not None:
+            resource["authored"] = screening.authored.isoformat()
+        if items:
+            resource["item"] = items
+        return resource
+
+    def bundle(self, rows: Sequence[Screening], now: datetime) -> dict[str, Any]:
+        """Every screening's response in one collection Bundle."""
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection",
+                                  "timestamp": now.isoformat()}
+        if rows:
+            bundle["entry"] = [{"resource": self.response(row)} for row in rows]
+        return bundle
+
+
+def to_json(resource: dict[str, Any]) -> bytes:
+    """A resource as a UTF-8 JSON file."""
+    return json.dumps(resource, ensure_ascii=False, indent=1).encode()

@@ -1,0 +1,221 @@
+"""The staff desk: /patients, /patient, /appointment and /export, for clinic staff only.
+
+Only users listed in ``LDH_STAFF_IDS``, writing in a private chat or in the clinic's chat, are
+served; the channel hands anyone else's command to the patient conversation, which answers it
+like any unknown command, so nothing even hints that staff commands exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.clinic import appointments, export
+from bot.clinic.booking import parse_booking
+from bot.clinic.charts import patient_chart
+from bot.clinic.history import event_lines, step_text
+from bot.clinic.replies import Document, Output, Photo, StaffRequest, clock_time, say
+from bot.content import Content
+from bot.dialogue.turn import Message, Text
+from bot.storage.base import Patient, Store
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("patients", "patient", "appointment", "export")
+PAGE = 20  # patients per /patients page: one screen of a phone
+Clock = Callable[[], datetime]
+
+
+class StaffDesk:
+    """Answers staff commands from the store; books appointments in the patient's transaction."""
+
+    def __init__(  # noqa: PLR0913  # the settings a desk needs, each named at the call
+        self,
+        content: Content,
+        store: Store,
+        *,
+        staff_ids: Collection[int],
+        clinic_chat_id: int | None,
+        language: str,
+        timezone: str,
+        clock: Clock,
+    ) -> None:
+        """Serve ``staff_ids`` in ``language``, showing times in the clinic's ``timezone``."""
+        self.content = content
+        self.store = store
+        self.staff_ids = frozenset(staff_ids)
+        self.clinic_chat_id = clinic_chat_id
+        self.language = language
+        self.zone = ZoneInfo(timezone)
+        self.clock = clock
+
+    def authorised(self, user_id: int, chat_id: int, *, private: bool) -> bool:
+        """Staff, in their private chat with the bot or in the clinic's chat."""
+        return user_id in self.staff_ids and (private or chat_id == self.clinic_chat_id)
+
+    async def handle(self, request: StaffRequest) -> list[Output]:
+        """The answer to a staff command; nothing at all for anyone who is not staff."""
+        if request.user_id not in self.staff_ids:
+            return []
+        commands: dict[str, Callable[[StaffRequest], Awaitable[list[Output]]]] = {
+            "patients": self._patients,
+            "patient": self._patient,
+            "appointment": self._appointment,
+            "export": self._export,
+        }
+        command = commands.get(request.command)
+        if command is None:
+            return []
+        try:
+            return await command(request)
+        except Exception:
+            log.exception("staff command /%s failed", request.command)
+            return [say("staff.error")]
+
+    # -- /patients ------------------------------------------------------------------------------
+
+    async def _patients(self, request: StaffRequest) -> list[Output]:
+        page = _page(request.args)
+        if page is None:
+            return [say("staff.usage.patients")]
+        found = await self.store.patients(PAGE + 1, (page - 1) * PAGE)
+        if not found:
+            return [say("staff.patients.none", page=page)]
+        rows = [await self._row(patient) for patient in found[:PAGE]]
+        parts = [Text("staff.patients.title", {"page": page, "zone": self.zone.key, "rows": rows})]
+        if len(found) > PAGE:
+            parts.append(Text("staff.patients.more", {"page": page + 1}))
+        return [Message(tuple(parts))]
+
+    async def _row(self, patient: Patient) -> Text:
+        step: Text = Text("staff.patients.no_step")
+        for event in await self.store.events(patient.chat_id):
+            if event.kind == "recommendation":
+                step = step_text(dict(event.data.get("recommendation", {})))
+        pending = await self.store.pending(patient.chat_id)
+        upcoming = (Text("staff.patients.next", {"when": clock_time(pending[0].due_at, self.zone),
+                                                 "kind": Text(f"staff.kind.{pending[0].kind}")})
+                    if pending else Text("staff.patients.no_next"))
+        session = patient.session
+        where = f"{session.get('dialogue', '?')}/{session.get('state', '?')}"
+        key = "staff.patients.row" if patient.active else "staff.patients.row_inactive"
+        return Text(key, {"patient": str(patient.chat_id), "language": patient.language,
+                          "where": where, "step": step, "next": upcoming})
+
+    # -- /patient ID ----------------------------------------------------------------------------
+
+    async def _load(self, chat_id: int) -> Patient | None:
+        async with self.store.transaction(chat_id, self.clock()) as tx:
+            patient = await tx.load()
+        return patient if patient is not None and patient.session else None
+
+    async def _patient(self, request: StaffRequest) -> list[Output]:
+        chat_id = _number(request.args)
+        if chat_id is None:
+            return [say("staff.usage.patient")]
+        patient = await self._load(chat_id)
+        if patient is None:
+            return [say("staff.unknown_patient", patient=str(chat_id))]
+        events = await self.store.events(chat_id)
+        label = self.content.engines[export.SCREENING].label
+        lines = [line for event in events for line in event_lines(event, self.zone, label)]
+        since = clock_time(patient.created_at, self.zone) if patient.created_at else "?"
+        out: list[Output] = [
+            Message((Text("staff.patient.title", {"patient": str(chat_id),
+                                                  "language": patient.language, "since": since}),
+                     Text("staff.patient.history", {"zone": self.zone.key, "events": lines})
+                     if lines else Text("staff.patient.empty"))),
+        ]
+        chart = await patient_chart(self.store, chat_id)
+        if chart is not None:
+            out.append(Photo(chart, Text("staff.patient.chart", {"patient": str(chat_id)})))
+        return out
+
+    # -- /appointment ID YYYY-MM-DD HH:MM PLACE [; NOTE] ----------------------------------------
+
+    async def _appointment(self, request: StaffRequest) -> list[Output]:
+        now = self.clock()
+        booking = parse_booking(request.args, self.zone, now)
+        if isinstance(booking, Text):
+            return [Message((booking,))]
+        async with self.store.transaction(booking.patient, now) as tx:
+            patient = await tx.load()
+            if patient is None or not patient.session:
+                return [say("staff.unknown_patient", patient=str(booking.patient))]
+            earlier = appointments.latest(await self.store.events(booking.patient))
+            if request.update_id is not None and not await tx.first_time(request.update_id):
+                # Telegram delivered the command again: it was booked the first time.
+                return self._booked(booking.patient, earlier, None, None)
+            zone = appointments.patient_zone(patient, self.zone.key)
+            # The id orders a patient's bookings and keeps callback data short (12 digits).
+            visit = appointments.Appointment(
+                id=now.astimezone(self.zone).strftime("%y%m%d%H%M%S"),
+                at=booking.at.astimezone(ZoneInfo(zone)), timezone=zone,
+                place=booking.place, note=booking.note, by=request.user_id)
+            reminders = await appointments.book(tx, visit, patient.language)
+        replaced = earlier if earlier is not None and earlier.at > now else None
+        return self._booked(booking.patient, visit, reminders, replaced)
+
+    def _booked(
+        self,
+        patient: int,
+        visit: appointments.Appointment | None,
+        reminders: list[appointments.Reminder] | None,
+        replaced: appointments.Appointment | None,
+    ) -> list[Output]:
+        if visit is None:
+            return [say("staff.error")]
+        at = visit.at.astimezone(self.zone)
+        parts = [Text("staff.appointment.booked", {
+            "patient": str(patient), "when": appointments.when(at), "zone": self.zone.key,
+            "place": visit.place})]
+        if visit.note:
+            parts.append(Text("appointment.note", {"note": visit.note}))
+        if reminders is not None:
+            listed = [Text("staff.appointment.reminder", {
+                "when": clock_time(r.due, self.zone), "which": Text(f"staff.which.{r.which}")})
+                for r in reminders]
+            parts.append(Text("staff.appointment.reminders", {"reminders": listed}) if listed
+                         else Text("staff.appointment.no_reminders"))
+        if replaced is not None:
+            parts.append(Text("staff.appointment.replaced",
+                              {"when": appointments.when(replaced.at.astimezone(self.zone))}))
+        return [Message(tuple(parts))]
+
+    # -- /export --------------------------------------------------------------------------------
+
+    async def _export(self, request: StaffRequest) -> list[Output]:
+        del request
+        now = self.clock()
+        rows = [row async for row in export.screenings(self.store, self.content)]
+        fhir = export.Fhir(self.content, self.language)
+        stamp = now.astimezone(self.zone).strftime("%Y%m%d-%H%M")
+        count = len(rows)
+        table = export.to_csv(rows, export.asked_facts(self.content))
+        return [
+            Document(f"screenings-{stamp}.csv", table, Text("staff.export.csv", {"count": count})),
+            Document(f"screenings-{stamp}.fhir.json", export.to_json(fhir.bundle(rows, now)),
+                     Text("staff.export.bundle", {"count": count})),
+            Document("questionnaire.fhir.json", export.to_json(fhir.questionnaire()),
+                     Text("staff.export.questionnaire")),
+        ]
+
+
+def _number(args: str) -> int | None:
+    words = args.split()
+    if len(words) != 1:
+        return None
+    try:
+        return int(words[0])
+    except ValueError:
+        return None
+
+
+def _page(args: str) -> int | None:
+    if not args.strip():
+        return 1
+    number = _number(args)
+    return number if number is not None and number >= 1 else None
+

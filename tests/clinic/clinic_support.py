@@ -1,0 +1,41 @@
+"""Helpers of the clinic tests: a movable clock, the test's constants, staff replies as text."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.clinic.replies import Output
+from bot.content import Content
+from bot.conversation import Reply
+from bot.dialogue.turn import Message
+
+NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
+CLINIC = -500
+STAFF = 7
+CLINIC_ZONE = "Europe/London"
+# Eight red flags "no", age, no leg pain, then the pain score: a routine, conservative result.
+SCREENING_ANSWERS = ("no",) * 8 + ("45", "no")
+
+# screen(chat, pain=6, hint="en"): a patient's whole screening; ask(command, args=""): staff.
+Screen = Callable[..., Awaitable[Reply]]
+Ask = Callable[..., Awaitable[list[Output]]]
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def plain(content: Content, outputs: list[Output], language: str = "en") -> str:
+    """Every message of a staff reply as plain text."""
+    return "\n\n".join(content.catalog.message_plain(o, language)
+                       for o in outputs if isinstance(o, Message))
