@@ -134,7 +134,10 @@ class Conversations:  # one public entry; the rest are its patient actions
                     await before_commit(reply)
                 return reply
             session = Session.from_json(patient.session)
-            reply = await self._step(tx, action, session)
+            if not self._place_exists(session):
+                reply = Reply(session.language, self._start_over(session))
+            else:
+                reply = await self._step(tx, action, session)
             if reply.turn is not _FORGOTTEN:
                 reply = await self._settle(tx, session, reply)
                 await self._save(tx, session, reply.turn)
@@ -146,7 +149,19 @@ class Conversations:  # one public entry; the rest are its patient actions
         if patient is None or not patient.session:
             return Reply(language_from_hint(action.language_hint), Turn(), duplicate=True)
         session = Session.from_json(patient.session)
+        if not self._place_exists(session):
+            return Reply(session.language, Turn(), duplicate=True)
         return Reply(session.language, self._engine(session).current(session), duplicate=True)
+
+    def _place_exists(self, session: Session) -> bool:
+        """Whether the stored place is still in the dialogues (they may have been revised)."""
+        engine = self.content.engines.get(session.dialogue)
+        return engine is not None and session.state in engine.dialogue.states
+
+    def _start_over(self, session: Session) -> Turn:
+        """A place the revised dialogues no longer have: say so and ask question one again."""
+        turn = self.screening.move_in(session, {})
+        return Turn((Message((Text("app.revised"),)), *turn.messages), turn.question)
 
     async def _begin(self, tx: Transaction, action: Action, language: str) -> Reply:
         del action  # whatever a new patient sends first, they are greeted and asked question one

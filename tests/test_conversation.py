@@ -313,3 +313,23 @@ async def test_a_fault_on_our_side_is_a_calm_note_never_a_stack_trace(content: C
     assert keys(reply) == ["app.error"]
     assert reply.language == "zh"
     assert reply.turn.question is None
+
+
+async def test_a_place_the_revised_dialogues_no_longer_have_starts_over_politely(
+    conversations: Conversations, store: Store
+) -> None:
+    await say(conversations, "/start", "no", "no")
+    async with store.transaction(CHAT, NOW) as tx:
+        patient = await tx.load()
+        assert patient is not None
+        patient.session["state"] = "a_question_since_removed"
+        await tx.save(patient)
+
+    reply = await say(conversations, "yes")
+
+    assert keys(reply)[0] == "app.revised"
+    assert asked(reply) == "saddle_numbness"
+    session = await stored(store)
+    assert session is not None
+    assert session.state == "saddle_numbness"
+    assert session.facts == {}
