@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from support.clock import ManualClock
 
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.turn import Text
 from bot.outbox import CHECKIN, CLINIC_NOTIFICATION, Payload
-from bot.storage import Store, open_store
+from bot.storage import Store
 
 START = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 07:30 next morning in Shanghai
 CHAT = 2002
@@ -20,38 +19,13 @@ CLINIC = -700
 RED_FLAGS_NO = ["no"] * 8
 
 
-class Clock:
-    """Time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'bot.db'}")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def conversations(content: Content, store: Store, clock: Clock) -> Conversations:
+def conversations(content: Content, store: Store, clock: ManualClock) -> Conversations:
     return Conversations(content, store, clock=clock, clinic_chat_id=CLINIC,
                          timezone="Asia/Shanghai")
 
@@ -129,7 +103,7 @@ async def test_declining_schedules_nothing(conversations: Conversations, store: 
 
 
 async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
-    conversations: Conversations, store: Store, clock: Clock
+    conversations: Conversations, store: Store, clock: ManualClock
 ) -> None:
     await screened_conservative(conversations, pain="8")
     await say(conversations, "checkin:accept")
@@ -167,7 +141,7 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
 
 
 async def test_a_good_response_keeps_conservative_care(
-    conversations: Conversations, clock: Clock
+    conversations: Conversations, clock: ManualClock
 ) -> None:
     await screened_conservative(conversations, pain="8")
     clock.now = START + timedelta(weeks=6)
@@ -181,7 +155,7 @@ async def test_a_good_response_keeps_conservative_care(
 
 
 async def test_not_following_the_treatment_gets_a_note(
-    conversations: Conversations, clock: Clock
+    conversations: Conversations, clock: ManualClock
 ) -> None:
     await screened_conservative(conversations)
     clock.now = START + timedelta(weeks=2)
@@ -193,7 +167,7 @@ async def test_not_following_the_treatment_gets_a_note(
 
 
 async def test_a_red_flag_at_a_checkin_stops_it_and_tells_the_clinic(
-    conversations: Conversations, store: Store, clock: Clock
+    conversations: Conversations, store: Store, clock: ManualClock
 ) -> None:
     await screened_conservative(conversations)
     clock.now = START + timedelta(weeks=2)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.clinical.explain import explain
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.dialogue.texts import LANGUAGES, placeholders
 from bot.dialogue.turn import Message, Text
 
@@ -30,11 +30,6 @@ _TAG = re.compile(r"<(/?)([a-z]+)>")
 _WORD = re.compile(r"\w")
 # Texts that read the same in both languages.
 SAME_IN_BOTH = {"app.answered", "lang.en", "lang.zh", "rec.option_title"}
-
-
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
 
 
 def fact_combinations() -> Iterator[dict[str, Any]]:

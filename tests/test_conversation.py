@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Text
@@ -18,26 +16,6 @@ from bot.storage import Store, open_store
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CHAT = 1001
 CLINIC = -500
-
-
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'bot.db'}"
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    store = open_store(database)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture

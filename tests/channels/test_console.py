@@ -13,18 +13,13 @@ from pathlib import Path
 import pytest
 
 from bot.channels.console import chat
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.conversation import Conversations
 from bot.dialogue.turn import Text
 from bot.storage import open_store
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 PATIENT = 1
-
-
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
 
 
 @pytest.fixture(scope="module")

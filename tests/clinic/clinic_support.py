@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+
+from support.clock import ManualClock
 
 from bot.clinic.replies import Output
 from bot.content import Content
@@ -22,17 +24,11 @@ Screen = Callable[..., Awaitable[Reply]]
 Ask = Callable[..., Awaitable[list[Output]]]
 
 
-class Clock:
-    """A clock tests move by hand."""
+class Clock(ManualClock):
+    """The clinic tests' clock, starting at their ``NOW``."""
 
     def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+        super().__init__(now)
 
 
 def plain(content: Content, outputs: list[Output], language: str = "en") -> str:

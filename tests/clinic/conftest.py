@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from clinic_support import CLINIC, CLINIC_ZONE, SCREENING_ANSWERS, STAFF, Ask, Clock, Screen
 
 from bot.clinic.replies import Output, StaffRequest
 from bot.clinic.staff import StaffDesk
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
-from bot.storage import Store, open_store
-
-
-@pytest.fixture(scope="session")
-def content() -> Content:
-    return load_content()
+from bot.storage import Store
 
 
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'bot.db'}")
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ The conversation runs through ``Conversations`` on an SQLite store, as the chann
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.session import Session
 from bot.dialogue.yamlio import load_yaml
-from bot.storage import Store, open_store
+from bot.storage import Store
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 STORIES = sorted(SCENARIOS.glob("*.yaml"))
@@ -50,16 +49,6 @@ _RECOMMENDATION_KEYS = {
     "expect_disposition": "disposition", "expect_step": "step", "expect_options": "options",
     "expect_next": "next", "expect_followup_weeks": "followup_weeks",
 }
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'stories.db'}")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def test_there_are_stories_for_both_languages() -> None:

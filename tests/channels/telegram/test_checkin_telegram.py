@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from support.bot_harness import Bot, running
 from support.botapi_standin import ChatMessage, StandIn, User
+from support.clock import ManualClock
 
 from bot.channels.telegram.handlers import TelegramChannel
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.conversation import Conversations
 from bot.outbox import CHECKIN
 from bot.reminders.telegram_sender import TelegramSender
-from bot.storage import Store, open_store
+from bot.storage import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """Time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
 
 
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn() as server:
         yield server
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'bot.db'}")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def answer(bot: Bot, user: User, *choices: str) -> list[ChatMessage]:
@@ -65,7 +40,7 @@ async def answer(bot: Bot, user: User, *choices: str) -> list[ChatMessage]:
 async def test_a_checkin_from_its_reminder_to_the_chart(
     standin: StandIn, content: Content, store: Store
 ) -> None:
-    clock = Clock()
+    clock = ManualClock(START)
     conversations = Conversations(content, store, clock=clock, timezone="Asia/Shanghai")
     patient = standin.new_user("Pat", language_code="en")
     async with running(standin, TelegramChannel(conversations)) as bot:

@@ -1,0 +1,34 @@
+"""Fixtures most tests share: the shipped content, and a fresh SQLite store per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.content import Content, load_content
+from bot.storage import Store, open_store
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    """The shipped dialogues, loaded and checked once."""
+    return load_content()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    """The URL of a new SQLite file, for tests that open it more than once."""
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    """An open SQLite store on a new file (tests/storage runs every backend instead)."""
+    opened = open_store(database)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
