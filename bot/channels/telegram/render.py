@@ -37,44 +37,31 @@ def visible_length(markup: str) -> int:
 
 
 def split_html(markup: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph (then line) boundaries so each piece fits Telegram's limit."""
+    """Split at paragraph, then line boundaries so each piece fits Telegram's limit."""
+    return _pack(markup, ("\n\n", "\n"), limit)
+
+
+def _pack(markup: str, separators: tuple[str, ...], limit: int) -> list[str]:
+    """Join parts back up to ``limit``; a part still too long is split at the next separator."""
     if visible_length(markup) <= limit:
         return [markup]
+    if not separators:
+        # A single line over the limit has no markup in our texts; cut it plainly.
+        plain = html.unescape(_TAG.sub("", markup))
+        cut = limit // 2
+        return [html.escape(plain[i : i + cut], quote=False) for i in range(0, len(plain), cut)]
+    separator, finer = separators[0], separators[1:]
     pieces: list[str] = []
     current = ""
-    for separator, parts in (("\n\n", markup.split("\n\n")),):
-        for part in parts:
-            candidate = f"{current}{separator}{part}" if current else part
-            if visible_length(candidate) <= limit:
-                current = candidate
-                continue
-            if current:
-                pieces.append(current)
-            current = part if visible_length(part) <= limit else ""
-            if not current:
-                pieces.extend(_split_lines(part, limit))
-    if current:
-        pieces.append(current)
-    return pieces
-
-
-def _split_lines(paragraph: str, limit: int) -> list[str]:
-    pieces: list[str] = []
-    current = ""
-    for line in paragraph.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
+    for part in markup.split(separator):
+        candidate = f"{current}{separator}{part}" if current else part
         if visible_length(candidate) <= limit:
             current = candidate
             continue
         if current:
             pieces.append(current)
-        # A single line over the limit has no markup in our texts; cut it plainly.
-        rest = line
-        while visible_length(rest) > limit:
-            plain = html.unescape(_TAG.sub("", rest))
-            pieces.append(html.escape(plain[: limit // 2], quote=False))
-            rest = html.escape(plain[limit // 2 :], quote=False)
-        current = rest
+        *done, current = _pack(part, finer, limit)
+        pieces.extend(done)
     if current:
         pieces.append(current)
     return pieces
