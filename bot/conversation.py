@@ -80,7 +80,7 @@ def _then(first: Turn, second: Turn) -> Turn:
                 first.answered)
 
 
-class Conversations:  # one public entry; the rest are its patient actions
+class Conversations:
     """The screening and follow-up conversation for every patient, kept in a Store."""
 
     def __init__(  # noqa: PLR0913  # the clinic's settings travel with the service
