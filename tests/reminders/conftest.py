@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeClock, FakeSender, RecordingPacer
-from storage.storage_backends import Backend, postgres_backend, sqlite_backend
+from support.storage_backends import Backend, postgres_backend, sqlite_backend
 
 from bot.storage import Store
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fakes import FAILED, REJECTED, SENT, T0, FakeClock, FakeSender, RecordingPacer
-from storage.storage_backends import Backend
+from support.storage_backends import Backend
 
 from bot.logsafe import chat_ref
 from bot.reminders.dispatcher import BACKOFF_MAX, LEASE, Dispatcher, backoff

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from storage_backends import postgres_backend, sqlite_backend
+from support.storage_backends import postgres_backend, sqlite_backend
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from storage_backends import Backend, PostgresBackend, SqliteBackend
+    from support.storage_backends import Backend, PostgresBackend, SqliteBackend
 
     from bot.storage import Store
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from durability_child import CHATS
-from storage_backends import T0
+from support.storage_backends import T0
 
 from bot.storage import SqliteStore
 

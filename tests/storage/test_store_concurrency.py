@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
-from storage_backends import T0, Backend, PostgresBackend, SqliteBackend
+from support.storage_backends import T0, Backend, PostgresBackend, SqliteBackend
 
 from bot.storage import ConflictError, Patient, Store
 from bot.storage.locks import ChatLocks

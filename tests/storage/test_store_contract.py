@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from storage_backends import T0, Backend
+from support.storage_backends import T0, Backend
 
 from bot.storage import Patient, StorageError, Store
 

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from storage_backends import T0, Backend
+from support.storage_backends import T0, Backend
 
 from bot.storage import (
     Patient,

@@ -14,13 +14,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from support.botapi_standin import StandIn
 from support.botapi_state import ChatMessage, User
+from support.storage_backends import PG_URL, PostgresBackend
 
 from bot.content import load_content
 from bot.dialogue.turn import Text
@@ -53,14 +56,44 @@ def standin() -> Iterator[StandIn]:
         yield server
 
 
-def _start_bot(standin: StandIn, data_dir: Path) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Database:
+    """Where the bot keeps its data in a run: its URL, and how the test counts rows there."""
+
+    url: str
+
+    def answers_per_chat(self) -> dict[int, int]:
+        """How many answers each chat gave, from the bot's history table."""
+        sql = "SELECT chat_id, COUNT(*) FROM events WHERE kind = 'answer' GROUP BY chat_id"
+        if self.url.startswith("sqlite:///"):
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as db:
+                return dict(db.execute(sql).fetchall())
+        with psycopg.connect(self.url) as db:
+            return dict(db.execute(sql).fetchall())  # type: ignore[arg-type]  # (int, int) rows
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An SQLite file, or a PostgreSQL schema of its own (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield Database(f"sqlite:///{tmp_path / 'ldh-bot.db'}")
+        return
+    schema = f"ldh_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield Database(PostgresBackend.url_with(options=f"-c search_path={schema}"))
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _start_bot(standin: StandIn, data_dir: Path, database: Database) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": standin.token,
         "LDH_TELEGRAM_API_URL": standin.base_url,
-        "LDH_DATA_DIR": str(data_dir),
+        "LDH_DATABASE_URL": database.url,
     }
-    env.pop("LDH_DATABASE_URL", None)
     log = (data_dir / "bot.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=log, stderr=log)
 
@@ -161,8 +194,10 @@ def _settle(standin: StandIn, seconds: float = 1.0) -> None:
     pytest.fail("the bot never went quiet")
 
 
-def test_patients_survive_sigkill_and_finish(standin: StandIn, tmp_path: Path) -> None:
-    bot = _start_bot(standin, tmp_path)
+def test_patients_survive_sigkill_and_finish(
+    standin: StandIn, tmp_path: Path, database: Database
+) -> None:
+    bot = _start_bot(standin, tmp_path, database)
     try:
         standin.wait_for(lambda: standin.calls_to("setMyCommands"), timeout=TIMEOUT)
         patients = [
@@ -181,7 +216,7 @@ def test_patients_survive_sigkill_and_finish(standin: StandIn, tmp_path: Path) -
         answered_before_kill = {c.params["callback_query_id"]
                                 for c in standin.calls_to("answerCallbackQuery") if c.ok}
         ready_calls = len(standin.calls_to("setMyCommands"))
-        bot = _start_bot(standin, tmp_path)
+        bot = _start_bot(standin, tmp_path, database)
         standin.wait_for(lambda: len(standin.calls_to("setMyCommands")) > ready_calls,
                          timeout=TIMEOUT)
         _settle(standin)
@@ -217,9 +252,6 @@ def test_patients_survive_sigkill_and_finish(standin: StandIn, tmp_path: Path) -
     assert len(group_replies) == 1
 
     # Nobody lost their place: each answered every question once, none started over.
-    with sqlite3.connect(tmp_path / "ldh-bot.db") as db:
-        counts = dict(db.execute(
-            "SELECT chat_id, COUNT(*) FROM events WHERE kind = 'answer' GROUP BY chat_id"
-        ).fetchall())
+    counts = database.answers_per_chat()
     for patient in patients:
         assert counts.get(patient.user.id) == ANSWERS_TO_FINISH, (patient.index, counts)
