@@ -318,6 +318,7 @@ class Conversations:
         if what == "start":
             return Reply(language, self._start_checkin(session))
         if what == "accept" and session.care.get("weeks"):
+            await tx.cancel(tx.chat_id, [CHECKIN])  # a new course's plan replaces the old one
             await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start", self.timezone)
             return Reply(language, self._with_current(session, Text("rec.checkin_accepted")))
         return Reply(language, self._with_current(session, Text("rec.checkin_declined")))

@@ -136,8 +136,29 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
         "options": ["percutaneous_decompression", "endoscopic_discectomy"],
         "excluded": [],
         "next": "surgical",
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
+    # The new step is followed up too; accepting replaces the plan instead of adding to it.
+    assert [o.value for o in result.menu] == ["checkin:accept", "checkin:decline"]
+    await say(conversations, "checkin:accept")
+    rows = await store.pending(CHAT)
+    assert [r.kind for r in rows] == [CHECKIN] * 3
+    assert rows[0].due_at > clock.now + timedelta(days=13)
+
+
+async def test_after_a_step_already_due_at_screening_a_checkin_does_not_step_up_again(
+    conversations: Conversations, clock: ManualClock
+) -> None:
+    await say(conversations, "/start", *RED_FLAGS_NO, "60", "yes", "7", "none",
+              "6_weeks_or_more", "none", "protrusion", "none", "no", "no")
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes")
+
+    assert effect(reply, "checkin") == {"week": 6, "pain_score": 7, "response": "none",
+                                        "adherence": "yes"}
+    assert effect(reply, "step_up") is None
+    assert "checkin.planned_step" in keys(reply)
+    assert reply.turn.question is None
 
 
 async def test_a_good_response_keeps_conservative_care(

@@ -81,7 +81,7 @@ def test_the_json_contract(step_up: dict[str, Any]) -> None:
         "options": ["percutaneous_decompression", "endoscopic_discectomy"],
         "excluded": [],
         "next": "surgical",
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
     # In the order asked, red flags first; only what can change the outcome.
     assert result["asked"] == [
@@ -163,7 +163,7 @@ def test_checkins_step_up_at_week_6_when_relief_is_partial(tmp_path: Path) -> No
         "options": ["percutaneous_decompression", "endoscopic_discectomy"],
         "excluded": [],
         "next": "surgical",
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
 
 

@@ -100,7 +100,6 @@ class Rung:
 
     id: str
     methods: tuple[Method, ...]
-    checkins: bool
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,8 @@ class Ladder:
             return self._on_rung(0, options, (), (why,))
         if self.needs_imaging.condition(facts):
             return Recommendation(
-                ROUTINE, SPECIALIST_REVIEW, (), (), None, (), (why, self.needs_imaging.code)
+                ROUTINE, SPECIALIST_REVIEW, (), (), None, self.followup_weeks,
+                (why, self.needs_imaging.code),
             )
         excluded: list[Exclusion] = []
         for index, rung in enumerate(self.rungs[1:], start=1):
@@ -214,7 +214,8 @@ class Ladder:
             if options:
                 return self._on_rung(index, options, tuple(excluded), (why,))
         return Recommendation(
-            ROUTINE, SPECIALIST_REVIEW, (), tuple(excluded), None, (), (why, self.no_method_suits)
+            ROUTINE, SPECIALIST_REVIEW, (), tuple(excluded), None, self.followup_weeks,
+            (why, self.no_method_suits),
         )
 
     def _rung_choice(self, facts: Facts) -> tuple[bool, str]:
@@ -236,8 +237,7 @@ class Ladder:
     ) -> Recommendation:
         rung = self.rungs[index]
         above = self.rungs[index + 1].id if index + 1 < len(self.rungs) else None
-        weeks = self.followup_weeks if rung.checkins else ()
-        return Recommendation(ROUTINE, rung.id, options, excluded, above, weeks, why)
+        return Recommendation(ROUTINE, rung.id, options, excluded, above, self.followup_weeks, why)
 
 
 def load_ladder(dialogues_dir: Path) -> Ladder:
@@ -360,20 +360,18 @@ class _Reader:
         seen: set[str] = set()
         for i in self.items(("rungs",)):
             where: Location = ("rungs", i)
-            node = self.mapping(where, {"id", "methods"}, frozenset({"checkins"}))
+            self.mapping(where, {"id", "methods"})
             rung = self.code((*where, "id"))
             if rung in seen or rung in {ROUTINE, SPECIALIST_REVIEW}:
                 self.fail((*where, "id"), f"rung '{rung}' is reserved or repeated")
             seen.add(rung)
-            if not isinstance(node.get("checkins", False), bool):
-                self.fail((*where, "checkins"), "checkins is true or false")
             methods = []
             for j in self.items((*where, "methods")):
                 method = self.method((*where, "methods", j), rung, seen)
                 if i == 0 and method.checks:
                     self.fail((*where, "methods", j), "the first rung is for everyone: no checks")
                 methods.append(method)
-            rungs.append(Rung(rung, tuple(methods), checkins=node.get("checkins", False)))
+            rungs.append(Rung(rung, tuple(methods)))
         if len(rungs) < 2:  # noqa: PLR2004  # a ladder needs a rung to stay on and one to climb
             self.fail(("rungs",), "a ladder needs at least two rungs")
         return tuple(rungs)

@@ -32,6 +32,10 @@ def build_registry(ladder: Ladder) -> Registry:
         baseline, today = int(facts["pain_score"]), int(facts["pain_today"])
         week = int(facts.get("checkin_week", 0))
         response, stepped = checkin_facts(facts, week, today, ladder)
+        if ladder.step_up_due(facts):
+            # The screening already moved past conservative care: the clinic plans that step,
+            # and a check-in only tells how the patient is doing.
+            stepped = None
         parts = [Text("checkin.result", {"baseline": baseline, "today": today,
                                          "response": Text(f"checkin.response.{response}")})]
         if facts.get("adherence") == "no":
@@ -43,6 +47,8 @@ def build_registry(ladder: Ladder) -> Registry:
             parts.append(Text("checkin.step_up"))
             effects.append(Effect("step_up", {"week": week, "response": response,
                                               "facts": dict(stepped)}))
+        elif ladder.step_up_due(facts):
+            parts.append(Text("checkin.planned_step"))
         else:
             advice = "checkin.keep_going" if response == "good" else "checkin.give_it_time"
             parts.append(Text(advice))

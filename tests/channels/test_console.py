@@ -143,7 +143,9 @@ async def test_typed_numbers_choices_and_a_whole_screening(
     assert "Minimally invasive treatment" in out
     assert "Percutaneous disc decompression" in out
     assert texts["rec.disclaimer"] in out
-    assert out.rstrip().endswith("leg weakness that is quickly getting worse")
+    assert "leg weakness that is quickly getting worse" in out
+    # Every routine result ends by offering the check-ins, as numbered buttons.
+    assert out.rstrip().endswith("1) Yes, please   2) No, thanks")
 
 
 async def test_the_chosen_language_is_used_from_the_start(

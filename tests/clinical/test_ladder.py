@@ -293,7 +293,7 @@ def test_six_weeks_without_enough_help_steps_up_to_minimally_invasive(ladder, re
         "options": MI,
         "excluded": [],
         "next": "surgical",
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
     assert rec.why == ("course_not_enough",)
     assert ladder.step_up_due(facts)
@@ -314,7 +314,7 @@ def test_no_imaging_means_specialist_review(ladder, imaging):
         "options": [],
         "excluded": [],
         "next": None,
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
     assert rec.why == ("course_not_enough", "no_imaging")
 
@@ -343,7 +343,7 @@ def test_the_spec_example_exactly(ladder):
         "options": ["endoscopic_discectomy"],
         "excluded": [{"method": "percutaneous_decompression", "reasons": ["age_over_55"]}],
         "next": "surgical",
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
 
 
@@ -474,7 +474,7 @@ def test_surgical_step_lists_every_unsuitable_method_below_it(ladder):
             {"method": "elastic_fixation", "reasons": ["no_huge_herniation"]},
         ],
         "next": None,
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
     assert rec.why == ("course_not_enough",)
 
@@ -572,7 +572,7 @@ def test_no_method_suits_means_specialist_review(ladder):
             {"method": "elastic_fixation", "reasons": ["no_huge_herniation"]},
         ],
         "next": None,
-        "followup_weeks": [],
+        "followup_weeks": [2, 6, 12],
     }
     assert rec.why == ("course_not_enough", "no_method_suits")
 

@@ -47,9 +47,8 @@ def _pack(markup: str, separators: tuple[str, ...], limit: int) -> list[str]:
         return [markup]
     if not separators:
         # A single line over the limit has no markup in our texts; cut it plainly.
-        plain = html.unescape(_TAG.sub("", markup))
-        cut = limit // 2
-        return [html.escape(plain[i : i + cut], quote=False) for i in range(0, len(plain), cut)]
+        return [html.escape(piece, quote=False)
+                for piece in _cut(html.unescape(_TAG.sub("", markup)), limit)]
     separator, finer = separators[0], separators[1:]
     pieces: list[str] = []
     current = ""
@@ -64,6 +63,22 @@ def _pack(markup: str, separators: tuple[str, ...], limit: int) -> list[str]:
         pieces.extend(done)
     if current:
         pieces.append(current)
+    return pieces
+
+
+def _cut(plain: str, limit: int) -> list[str]:
+    """Plain text in pieces of at most ``limit`` UTF-16 code units, as Telegram counts."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in plain:
+        width = 2 if ord(char) > 0xFFFF else 1  # noqa: PLR2004  # beyond the BMP: a surrogate pair
+        if size + width > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    pieces.append("".join(current))
     return pieces
 
 

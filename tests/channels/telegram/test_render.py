@@ -46,3 +46,9 @@ def test_values_are_escaped_and_buttons_carry_their_question(content: Content) -
     [[button]] = last.keyboard.inline_keyboard
     assert button.text == "<1>"  # labels are plain text in Telegram, not HTML
     assert button.callback_data == answer_data(7, "1") == "a:7:1"
+
+
+def test_a_plain_cut_fills_pieces_to_the_limit_counting_utf16() -> None:
+    pieces = split_html("😀" * 3000)  # 6000 UTF-16 code units, no break anywhere
+
+    assert [visible_length(piece) for piece in pieces] == [4096, 1904]
