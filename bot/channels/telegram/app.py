@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.polling import run_polling
+from bot.channels.telegram.webhook import run_webhook
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError, load_settings
@@ -142,12 +143,8 @@ def main() -> int:
         asyncio.run(run_polling(app))
     else:
         host, port = settings.webhook_listen
-        app.run_webhook(
-            listen=host,
-            port=port,
-            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        asyncio.run(run_webhook(
+            app, host=host, port=port, path=urlparse(settings.webhook_url).path,
+            url=settings.webhook_url, secret=settings.webhook_secret or "",
+        ))
     return 0

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
@@ -68,8 +69,11 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def run_polling(app: Application) -> None:  # type: ignore[type-arg]  # see above
-    """Run the application by long polling until SIGTERM or SIGINT."""
+async def run_until_stopped(
+    app: Application,  # type: ignore[type-arg]  # see above
+    serve: Callable[[Application, asyncio.Event], Awaitable[None]],  # type: ignore[type-arg]
+) -> None:
+    """The application's whole life around ``serve``, until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,10 +81,9 @@ async def run_polling(app: Application) -> None:  # type: ignore[type-arg]  # se
     async with app:
         if app.post_init is not None:
             await app.post_init(app)
-        await app.bot.delete_webhook()
         await app.start()
         try:
-            await poll(app, stop)
+            await serve(app, stop)
         finally:
             await app.stop()
             # While the bot can still send: the outbox dispatcher finishes its sends here.
@@ -88,3 +91,13 @@ async def run_polling(app: Application) -> None:  # type: ignore[type-arg]  # se
                 await app.post_stop(app)
     if app.post_shutdown is not None:
         await app.post_shutdown(app)
+
+
+async def run_polling(app: Application) -> None:  # type: ignore[type-arg]  # see above
+    """Run the application by long polling until SIGTERM or SIGINT."""
+
+    async def serve(app: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+        await app.bot.delete_webhook()
+        await poll(app, stop)
+
+    await run_until_stopped(app, serve)

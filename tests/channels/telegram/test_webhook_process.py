@@ -1,4 +1,7 @@
-"""``ldh-bot run`` in webhook mode: it registers its webhook and trusts only the secret token."""
+"""``ldh-bot run`` in webhook mode: it registers its webhook and trusts only the secret token.
+
+It answers Telegram only once an update is handled (200), so the reply is already out.
+"""
 
 from __future__ import annotations
 
@@ -35,16 +38,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _post(port: int, update: dict[str, object], secret: str | None) -> int:
+def _post(port: int, update: dict[str, object] | bytes, secret: str | None) -> int:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(  # a fixed http URL on this machine
-        f"http://127.0.0.1:{port}/hook", data=json.dumps(update).encode(), headers=headers,
-        method="POST",
+    body = update if isinstance(update, bytes) else json.dumps(update).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hook", data=body, headers=headers, method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # see above
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # http on this machine
             return int(answer.status)
     except urllib.error.HTTPError as refused:
         return int(refused.code)
@@ -84,10 +87,12 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
             assert time.monotonic() < deadline, f"the webhook never answered 200 ({status})"
             time.sleep(0.2)
 
-        standin.wait_for(lambda: standin.last_bot_message(patient), timeout=TIMEOUT)
+        # Answered 200 only after handling: the greeting and first question are already sent.
+        assert standin.last_bot_message(patient) is not None
         seen = len(standin.messages(patient))
         assert _post(port, _update(2, patient.id, "no"), "wrong-secret") == 403
         assert _post(port, _update(3, patient.id, "no"), None) == 403
+        assert _post(port, b"{not json", SECRET) == 400
         time.sleep(1)
         assert len(standin.messages(patient)) == seen, "an update without the secret was served"
     finally:
