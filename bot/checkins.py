@@ -32,7 +32,11 @@ def offer(session: Session, weeks: list[int], now: datetime) -> None:
 
 
 async def schedule(
-    tx: Transaction, session: Session, button_data: str, timezone: tzinfo
+    tx: Transaction,
+    session: Session,
+    button_data: str,
+    timezone: tzinfo,
+    not_before: datetime | None = None,
 ) -> None:
     """Write one reminder row per planned check-in week, at mid-morning local time.
 
@@ -42,6 +46,8 @@ async def schedule(
     start_day = since.astimezone(timezone).date()
     for week in session.care.get("weeks", []):
         due = datetime.combine(start_day + timedelta(weeks=week), CHECKIN_TIME, timezone)
+        if not_before is not None and due < not_before:
+            continue  # a week the course has already passed: no reminder for the past
         payload = Payload(
             session.language,
             (Message((Text("checkin.due", {"week": week}),)),),

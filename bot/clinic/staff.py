@@ -1,4 +1,4 @@
-"""The staff desk: /patients, /patient, /appointment and /export, for clinic staff only.
+"""The staff desk: /patients, /patient, /appointment, /checkins and /export, for staff only.
 
 Only users listed in ``LDH_STAFF_IDS``, writing in a private chat or in the clinic's chat, are
 served; the channel hands anyone else's command to the patient conversation, which answers it
@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot import checkins
 from bot.clinic import appointments, export
 from bot.clinic.booking import parse_booking
 from bot.clinic.charts import patient_chart
 from bot.clinic.history import event_lines, step_text
 from bot.clinic.replies import Document, Output, Photo, StaffRequest, clock_time, say
 from bot.content import Content
+from bot.dialogue.session import Session
 from bot.dialogue.turn import Message, Text
+from bot.outbox import CHECKIN
 from bot.storage.base import Patient, Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("patients", "patient", "appointment", "export")
+COMMANDS = ("patients", "patient", "appointment", "checkins", "export")
+MAX_WEEK = 104  # check-ins are planned within two years of the course's start
 PAGE = 20  # patients per /patients page: one screen of a phone
 Clock = Callable[[], datetime]
 
@@ -63,6 +68,7 @@ class StaffDesk:
             "patients": self._patients,
             "patient": self._patient,
             "appointment": self._appointment,
+            "checkins": self._checkins,
             "export": self._export,
         }
         command = commands.get(request.command)
@@ -184,6 +190,33 @@ class StaffDesk:
                               {"when": appointments.when(replaced.at.astimezone(self.zone))}))
         return [Message(tuple(parts))]
 
+    # -- /checkins ID WEEK[,WEEK...] -----------------------------------------------------------
+
+    async def _checkins(self, request: StaffRequest) -> list[Output]:
+        """The clinic sets other check-in weeks for a patient's course (spec §5)."""
+        plan = _checkin_plan(request.args)
+        if plan is None:
+            return [say("staff.usage.checkins")]
+        chat_id, weeks = plan
+        now = self.clock()
+        async with self.store.transaction(chat_id, now) as tx:
+            patient = await tx.load()
+            if patient is None or not patient.session:
+                return [say("staff.unknown_patient", patient=str(chat_id))]
+            session = Session.from_json(patient.session)
+            if not session.care.get("since"):
+                return [say("staff.checkins.no_course", patient=str(chat_id))]
+            session.care["weeks"] = weeks
+            await tx.cancel(chat_id, [CHECKIN])
+            await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start", self.zone,
+                                    not_before=now)
+            await tx.record_event("checkin_plan", {"weeks": weeks, "by": request.user_id})
+            await tx.save(replace(patient, session=session.to_json()))
+            due = [r.due_at for r in await self.store.pending(chat_id) if r.kind == CHECKIN]
+        listed = [clock_time(at, self.zone) for at in due] or ["—"]
+        return [say("staff.checkins.set", patient=str(chat_id),
+                    weeks=", ".join(map(str, weeks)), dates=listed)]
+
     # -- /export --------------------------------------------------------------------------------
 
     async def _export(self, request: StaffRequest) -> list[Output]:
@@ -211,6 +244,21 @@ def _number(args: str) -> int | None:
         return int(words[0])
     except ValueError:
         return None
+
+
+def _checkin_plan(args: str) -> tuple[int, list[int]] | None:
+    """``ID 3,8,16`` (or spaces) → the patient and rising weeks, or None when malformed."""
+    words = args.replace(",", " ").split()
+    try:
+        numbers = [int(word) for word in words]
+    except ValueError:
+        return None
+    if len(numbers) < 2:  # noqa: PLR2004  # a patient and at least one week
+        return None
+    chat_id, weeks = numbers[0], numbers[1:]
+    if weeks != sorted(set(weeks)) or not all(1 <= week <= MAX_WEEK for week in weeks):
+        return None
+    return chat_id, weeks
 
 
 def _page(args: str) -> int | None:

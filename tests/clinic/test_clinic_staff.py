@@ -12,7 +12,8 @@ from bot.clinic.replies import Photo, StaffRequest
 from bot.clinic.staff import StaffDesk
 from bot.content import Content
 from bot.dialogue.turn import Message
-from bot.outbox import APPOINTMENT_REMINDER
+from bot.conversation import Action, Conversations
+from bot.outbox import APPOINTMENT_REMINDER, CHECKIN
 from bot.storage import Patient, Store
 
 PATIENT = 1001
@@ -34,12 +35,14 @@ def test_staff_are_served_in_private_or_in_the_clinic_chat_only(desk: StaffDesk)
     assert not desk.authorised(OUTSIDER, CLINIC, private=False)
 
 
-@pytest.mark.parametrize("command", ["patients", "patient", "appointment", "export", "nope"])
+@pytest.mark.parametrize("command",
+                         ["patients", "patient", "appointment", "checkins", "export", "nope"])
 async def test_the_desk_itself_gives_nobody_else_anything(
     desk: StaffDesk, screen: Screen, command: str
 ) -> None:
     await screen(PATIENT)
-    args = {"patient": str(PATIENT), "appointment": f"{PATIENT} 2025-03-05 10:00 Room 1"}
+    args = {"patient": str(PATIENT), "appointment": f"{PATIENT} 2025-03-05 10:00 Room 1",
+            "checkins": f"{PATIENT} 3,8"}
     request = StaffRequest(OUTSIDER, OUTSIDER, command, args.get(command, ""))
     assert await desk.handle(request) == []
 
@@ -244,3 +247,55 @@ async def test_a_failing_command_answers_with_an_apology(
 
     monkeypatch.setattr(store, "events", broken)
     assert keys(await ask("patient", str(PATIENT))) == ["staff.error"]
+
+
+# -- /checkins ID WEEKS ----------------------------------------------------------------------------
+
+
+async def test_checkins_sets_other_weeks_replacing_the_plan(
+    ask: Ask, screen: Screen, store: Store, content: Content
+) -> None:
+    await screen(PATIENT)
+
+    text = plain(content, await ask("checkins", f"{PATIENT} 1, 3,8"))
+
+    assert f"Check-ins for patient {PATIENT} set to weeks 1, 3, 8" in text
+    rows = [r for r in await store.pending(PATIENT) if r.kind == CHECKIN]
+    # 10:00 London time (GMT in March, BST from the end of March) on each week's day.
+    assert [r.due_at for r in rows] == [NOW.replace(day=10, hour=10),
+                                        NOW.replace(day=24, hour=10),
+                                        NOW.replace(month=4, day=28, hour=9)]
+    assert "checkin_plan" in [e.kind for e in await store.events(PATIENT)]
+
+
+async def test_checkins_skips_weeks_already_past(
+    ask: Ask, screen: Screen, store: Store, clock: Clock
+) -> None:
+    await screen(PATIENT)
+    clock.advance(timedelta(weeks=2))
+
+    await ask("checkins", f"{PATIENT} 1,3")
+
+    rows = [r for r in await store.pending(PATIENT) if r.kind == CHECKIN]
+    assert [r.due_at for r in rows] == [NOW.replace(day=24, hour=10)]
+
+
+@pytest.mark.parametrize("args", ["", f"{PATIENT}", f"{PATIENT} 6,2", f"{PATIENT} 2,2",
+                                  f"{PATIENT} 0", f"{PATIENT} 200", f"{PATIENT} two", "x 2"])
+async def test_malformed_checkins_get_the_usage_and_change_nothing(
+    ask: Ask, screen: Screen, store: Store, content: Content, args: str
+) -> None:
+    await screen(PATIENT)
+    before = await store.pending(PATIENT)
+
+    assert keys(await ask("checkins", args)) == ["staff.usage.checkins"]
+    assert await store.pending(PATIENT) == before
+
+
+async def test_checkins_for_someone_without_a_course(ask: Ask, conversations: Conversations,
+                                                     content: Content) -> None:
+    await conversations.handle(Action(PATIENT, command="start"))
+
+    text = plain(content, await ask("checkins", f"{PATIENT} 2"))
+    assert f"Patient {PATIENT} has no course to follow yet" in text
+    assert keys(await ask("checkins", "424242 2")) == ["staff.unknown_patient"]

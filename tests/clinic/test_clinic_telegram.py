@@ -103,7 +103,7 @@ def texts(messages: list[ChatMessage]) -> list[str]:
 
 STAFF_LINES = ("/patients", "/patients 2", "/patient {id}", "/appointment",
                "/appointment {id} 2025-03-05 14:00 Spine clinic ; bring MRI",
-               "/export", "/export@standin_bot", "/PATIENTS")
+               "/checkins {id} 3,8", "/export", "/export@standin_bot", "/PATIENTS")
 
 
 async def test_every_staff_command_from_a_non_staff_user_is_an_unknown_command(
@@ -237,5 +237,5 @@ async def test_staff_command_menus_are_set_for_staff_chats_only(harness: Harness
     await set_staff_commands(harness.app.bot, harness.staff_channel, patient_menu)
     scope: dict[str, Any] = {"type": "chat", "chat_id": harness.staff.id}
     names = [c["command"] for c in harness.standin.commands(scope=scope)]
-    assert names == ["start", "patients", "patient", "appointment", "export"]
+    assert names == ["start", "patients", "patient", "appointment", "checkins", "export"]
     assert harness.standin.commands() == []  # the default menu, everyone else's, is untouched
