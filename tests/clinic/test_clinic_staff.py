@@ -11,8 +11,8 @@ from bot.clinic import appointments
 from bot.clinic.replies import Photo, StaffRequest
 from bot.clinic.staff import StaffDesk
 from bot.content import Content
-from bot.dialogue.turn import Message
 from bot.conversation import Action, Conversations
+from bot.dialogue.turn import Message
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN
 from bot.storage import Patient, Store
 
