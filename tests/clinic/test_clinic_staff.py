@@ -283,7 +283,7 @@ async def test_checkins_skips_weeks_already_past(
 @pytest.mark.parametrize("args", ["", f"{PATIENT}", f"{PATIENT} 6,2", f"{PATIENT} 2,2",
                                   f"{PATIENT} 0", f"{PATIENT} 200", f"{PATIENT} two", "x 2"])
 async def test_malformed_checkins_get_the_usage_and_change_nothing(
-    ask: Ask, screen: Screen, store: Store, content: Content, args: str
+    ask: Ask, screen: Screen, store: Store, args: str
 ) -> None:
     await screen(PATIENT)
     before = await store.pending(PATIENT)
