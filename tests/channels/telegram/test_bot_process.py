@@ -244,6 +244,8 @@ def test_patients_survive_sigkill_and_finish(
                if not (c.method == "answerCallbackQuery"
                        and c.params["callback_query_id"] in answered_before_kill)]
     assert refused == [], refused[:3]
+    print(f"figures: {database.url.split(':')[0]} patients={PATIENTS} calls={len(standin.calls)} "  # noqa: T201  # figures for the record
+          f"re-answered_at_kill={len(standin.rejected)}")
     assert standin.unanswered_callback_queries() == []
     assert bot.returncode == 0, "SIGTERM must stop the bot cleanly"
     zh_first = [m.text or "" for m in standin.messages(patients[1].user)][:3]
