@@ -25,6 +25,7 @@ from bot.reminders.pacing import DEFAULT_RATE, Pacer
 from bot.reminders.settings import send_rate
 from bot.reminders.telegram_sender import TelegramSender
 from bot.storage import Store, open_store
+from bot.storage.housekeeping import prune_forever
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def build_application(
     staff = staff_channel(settings, content, store, conversations.clock)
     channel = TelegramChannel(conversations, staff=staff)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
+    housekeeping: list[asyncio.Task[None]] = []
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
         nonlocal dispatcher
@@ -62,10 +64,13 @@ def build_application(
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
         dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
         dispatcher.start()
+        housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
         del app
+        for task in housekeeping:
+            task.cancel()
         # While the bot can still send, and always before the store closes.
         if dispatcher is not None:
             await dispatcher.stop()
