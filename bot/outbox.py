@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.dialogue.turn import Message, Text
@@ -33,6 +34,9 @@ class Payload:
     messages: tuple[Message, ...]
     buttons: tuple[Button, ...] = ()
     chart_of: int | None = None  # a patient whose pain chart is sent with the message
+    # After this moment the message is pointless (a reminder of a visit that has happened):
+    # the dispatcher retires it instead of sending it late.
+    expires_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data for ``Transaction.enqueue``."""
@@ -41,6 +45,7 @@ class Payload:
             "messages": [message.to_json() for message in self.messages],
             "buttons": [{"label": b.label.to_json(), "data": b.data} for b in self.buttons],
             "chart_of": self.chart_of,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
 
     @classmethod
@@ -52,4 +57,11 @@ class Payload:
             messages=tuple(Message.from_json(m) for m in data["messages"]),
             buttons=tuple(Button(Text.from_json(b["label"]), str(b["data"])) for b in buttons),
             chart_of=data.get("chart_of"),
+            expires_at=expires_at(data),
         )
+
+
+def expires_at(data: Mapping[str, Any]) -> datetime | None:
+    """When a payload, read straight from an outbox row, stops being worth sending."""
+    raw = data.get("expires_at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None

@@ -143,7 +143,8 @@ def reminder_payload(appointment: Appointment, which: str, language: str) -> Pay
         parts.append(Text("appointment.note", {"note": appointment.note}))
     buttons = tuple(Button(Text(f"appointment.opt.{choice}"), callback(appointment.id, choice))
                     for choice in CHOICES)
-    return Payload(language, (Message(tuple(parts)),), buttons)
+    # A reminder that could not go out before the visit is not sent after it.
+    return Payload(language, (Message(tuple(parts)),), buttons, expires_at=appointment.at)
 
 
 async def enqueue_reminders(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.conversation import Clock, system_clock
 from bot.logsafe import chat_ref
+from bot.outbox import expires_at
 from bot.reminders.pacing import Pacer
 from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
 from bot.storage.base import OutboxItem, Store
@@ -190,6 +191,12 @@ class Dispatcher:
             self._holding.discard(item.id)
 
     async def _attempt(self, item: OutboxItem, deadline: datetime) -> None:
+        expiry = expires_at(item.payload)
+        if expiry is not None and self._clock() >= expiry:
+            log.info("outbox row %d (%s) expired before it could be sent; retired",
+                     item.id, item.kind)
+            await self._store.retire(item.id, self._clock(), "expired before it could be sent")
+            return
         skip = self._progress.pop(item.id, 0)
         flooded = ""  # the last 429 on this row, kept as the reason when it goes back
         for _ in range(FLOOD_ROUNDS):

@@ -130,6 +130,7 @@ async def test_booking_writes_both_reminders_with_buttons_and_dedupe_keys(
     assert [b.data for b in payload.buttons] == ["appt:250303090000:confirm",
                                                  "appt:250303090000:reschedule"]
     assert all(len(b.data.encode()) <= 64 for b in payload.buttons)
+    assert payload.expires_at == visit.at  # never sent after the visit, however late
     # Rendered when sent, in the patient's language: every key and placeholder resolves.
     catalog = content.catalog
     text = catalog.message_plain(payload.messages[0], "zh")

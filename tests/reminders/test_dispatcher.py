@@ -332,3 +332,20 @@ async def test_two_processes_never_send_one_row_twice(backend: Backend) -> None:
 def test_concurrency_must_be_positive(store: Store, sender: FakeSender) -> None:
     with pytest.raises(ValueError, match="concurrency"):
         Dispatcher(store, sender, concurrency=0)
+
+
+async def test_a_row_past_its_expiry_is_retired_not_sent_late(
+    store: Store, sqlite: Backend, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    async with store.transaction(0, T0) as tx:
+        await tx.enqueue("appointment_reminder", 5, {"expires_at": at(60).isoformat()}, T0)
+        await tx.enqueue("appointment_reminder", 6, {"expires_at": at(600).isoformat()}, T0)
+    clock.set(at(120))  # the dispatcher was down until after the first visit
+
+    assert await dispatcher(store, sender, clock, pacer).drain() == 2
+
+    assert sender.sent_ids() == [2]
+    assert [(r[0], r[2], r[3], r[5]) for r in await rows(sqlite)] == [
+        (1, False, True, "expired before it could be sent"),
+        (2, True, False, None),
+    ]
