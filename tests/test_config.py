@@ -1,0 +1,82 @@
+"""Settings from the environment: every fault named at start, sensible defaults otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import OFFICIAL_API_URL, SettingsError, default_database_url, load_settings
+
+TOKEN = "123456:ABCdef"
+
+
+def test_only_the_token_is_required_and_the_rest_has_defaults() -> None:
+    settings = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN})
+
+    assert settings.api_url == OFFICIAL_API_URL
+    assert settings.database_url == "sqlite:///data/ldh-bot.db"
+    assert settings.clinic_chat_id is None
+    assert settings.staff_ids == frozenset()
+    assert settings.timezone == "UTC"
+    assert settings.clinic_language == "en"
+    assert settings.webhook_url is None
+    assert settings.webhook_listen == ("0.0.0.0", 8443)  # noqa: S104  # the documented default
+
+
+def test_every_setting_is_read_and_typed() -> None:
+    settings = load_settings({
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "LDH_TELEGRAM_API_URL": "http://127.0.0.1:8081/bot",
+        "LDH_DATA_DIR": "/srv/ldh",
+        "LDH_CLINIC_CHAT_ID": "-1001234",
+        "LDH_STAFF_IDS": "11, 22,33",
+        "LDH_CLINIC_LANGUAGE": "zh",
+        "LDH_TIMEZONE": "Asia/Shanghai",
+        "LDH_WEBHOOK_URL": "https://bot.example.org/hook",
+        "LDH_WEBHOOK_LISTEN": "127.0.0.1:9000",
+        "LDH_WEBHOOK_SECRET": "a-secret_1",
+    })
+
+    assert settings.api_url == "http://127.0.0.1:8081/bot"
+    assert settings.database_url == "sqlite:////srv/ldh/ldh-bot.db"
+    assert settings.clinic_chat_id == -1001234
+    assert settings.staff_ids == frozenset({11, 22, 33})
+    assert settings.clinic_language == "zh"
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.webhook_listen == ("127.0.0.1", 9000)
+    assert settings.webhook_secret == "a-secret_1"
+
+
+def test_a_database_url_wins_over_the_data_dir() -> None:
+    env = {"LDH_DATABASE_URL": "postgresql://ldh@db/ldh", "LDH_DATA_DIR": "/srv/ldh"}
+    assert default_database_url(env) == "postgresql://ldh@db/ldh"
+
+
+def test_every_fault_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({
+            "LDH_TELEGRAM_API_URL": "ftp://nowhere",
+            "LDH_CLINIC_CHAT_ID": "clinic",
+            "LDH_STAFF_IDS": "11,bob",
+            "LDH_CLINIC_LANGUAGE": "fr",
+            "LDH_TIMEZONE": "Mars/Base",
+            "LDH_WEBHOOK_URL": "http://bot.example.org/hook",
+            "LDH_WEBHOOK_LISTEN": "everywhere",
+        })
+    lines = str(raised.value).splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "TELEGRAM_BOT_TOKEN", "LDH_TELEGRAM_API_URL", "LDH_CLINIC_CHAT_ID", "LDH_STAFF_IDS",
+        "LDH_CLINIC_LANGUAGE", "LDH_TIMEZONE", "LDH_WEBHOOK_LISTEN", "LDH_WEBHOOK_URL",
+        "LDH_WEBHOOK_SECRET",
+    ]
+
+
+@pytest.mark.parametrize("secret", ["has space", "x" * 257, "semi;colon"])
+def test_a_webhook_secret_must_be_one_telegram_accepts(secret: str) -> None:
+    with pytest.raises(SettingsError, match="LDH_WEBHOOK_SECRET must be 1-256 characters"):
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "LDH_WEBHOOK_URL": "https://x.org/h",
+                       "LDH_WEBHOOK_SECRET": secret})
+
+
+def test_a_token_that_is_not_one_is_refused() -> None:
+    with pytest.raises(SettingsError, match="does not look like a bot token"):
+        load_settings({"TELEGRAM_BOT_TOKEN": "not-a-token"})
