@@ -17,10 +17,6 @@ from bot.storage import Transaction
 STEP_UP_STATE = "imaging_due"
 CHECKIN_CHOICE = "checkin:"
 CHECKIN_TIME = time(10, 0)  # local time a check-in reminder is sent on its day
-RED_FLAGS_AGAIN = (
-    "saddle_numbness", "bladder_bowel", "bilateral_leg", "progressive_weakness", "fever",
-    "cancer_history", "weight_loss", "major_trauma",
-)
 _CHECKIN_ONLY = ("pain_today", "adherence", "checkin_week")
 
 
@@ -70,7 +66,8 @@ def start(
     if week is None:
         week = max(0, (now - datetime.fromisoformat(str(care["since"]))).days // 7)
     facts: dict[str, FactValue] = {
-        k: v for k, v in care["facts"].items() if k not in RED_FLAGS_AGAIN
+        # The red flags are asked afresh at every check-in (the ladder names them).
+        k: v for k, v in care["facts"].items() if k not in content.ladder.flag_codes
     }
     facts["checkin_week"] = week
     return content.engines["followup"].move_in(session, facts)

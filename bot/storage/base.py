@@ -173,6 +173,31 @@ class Store(Protocol):
         ...
 
 
+class HeldChat:
+    """What every backend's transaction shares: the chat, the update's time, being open."""
+
+    def __init__(self, chat_id: int, now: datetime) -> None:
+        """Hold ``chat_id`` for an update at ``now``."""
+        self._chat_id = chat_id
+        self._now = utc(now)
+        self._open = True
+
+    @property
+    def chat_id(self) -> int:
+        """The chat this transaction holds."""
+        return self._chat_id
+
+    @property
+    def now(self) -> datetime:
+        """The update's time."""
+        return self._now
+
+    def _check_open(self) -> None:
+        if not self._open:
+            msg = "the transaction is over; open a new one"
+            raise StorageError(msg)
+
+
 def utc(moment: datetime) -> datetime:
     """Return ``moment`` in UTC, refusing naive datetimes whose zone would be a guess."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from bot.storage.base import (
     ConflictError,
     Event,
+    HeldChat,
     JsonDict,
     OutboxItem,
     Patient,
@@ -104,32 +105,18 @@ async def _lock_chat(conn: Connection, chat_id: int) -> bool:
     raise ConflictError(msg)
 
 
-class _PostgresTransaction:
+class _PostgresTransaction(HeldChat):
     """One update's work on a chat, run at once inside a database transaction."""
 
     def __init__(self, conn: Connection, chat_id: int, now: datetime, *, placeholder: bool) -> None:
         """Work on ``conn``, whose transaction already holds the chat's row lock."""
+        super().__init__(chat_id, now)
         self._conn = conn
-        self._chat_id = chat_id
-        self._now = utc(now)
         # A placeholder row exists only to be locked; it is removed unless a save fills it.
         self._placeholder = placeholder
-        self._open = True
-
-    @property
-    def chat_id(self) -> int:
-        """The chat this transaction holds."""
-        return self._chat_id
-
-    @property
-    def now(self) -> datetime:
-        """The update's time."""
-        return self._now
 
     def _connection(self) -> Connection:
-        if not self._open:
-            msg = "the transaction is over; open a new one"
-            raise StorageError(msg)
+        self._check_open()
         return self._conn
 
     async def first_time(self, update_id: int) -> bool:

@@ -18,10 +18,10 @@ from typing import Any, TypeVar, cast
 
 from bot.storage.base import (
     ConflictError,
+    HeldChat,
     JsonDict,
     OutboxItem,
     Patient,
-    StorageError,
     dump_json,
     utc,
 )
@@ -103,36 +103,19 @@ _EVENTS = frozenset({"events"})
 _CHAT_TABLES = _PATIENTS | _OUTBOX_T | _EVENTS
 
 
-class SqliteTransaction:
+class SqliteTransaction(HeldChat):
     """One update's view of a chat: reads now, writes on commit."""
 
     def __init__(self, run: Callable[[Job[Any]], Any], chat_id: int, now: datetime) -> None:
         """Start an empty transaction on the chat the store already holds."""
+        super().__init__(chat_id, now)
         self._run = run
-        self._chat_id = chat_id
-        self._now = utc(now)
         self._stamp = stamp(now)
         self._writes: list[_Write] = []
         # The patient revision this transaction expects on disk at commit: None for "no row";
         # unknown until the first load, and a save before any load overwrites blindly.
         self._revision: int | None = None
         self._revision_known = False
-        self._open = True
-
-    @property
-    def chat_id(self) -> int:
-        """The chat this transaction holds."""
-        return self._chat_id
-
-    @property
-    def now(self) -> datetime:
-        """The update's time."""
-        return self._now
-
-    def _check_open(self) -> None:
-        if not self._open:
-            msg = "the transaction is over; open a new one"
-            raise StorageError(msg)
 
     async def _read(self, tables: frozenset[str], job: Job[T], *, writes: bool = False) -> T:
         """Run ``job`` after replaying this transaction's writes to ``tables``, then undo all.
