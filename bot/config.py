@@ -56,6 +56,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not api_url.startswith(("http://", "https://")):
         faults.append(f"LDH_TELEGRAM_API_URL must start with http:// or https://, not {api_url!r}")
 
+    database_url = default_database_url(values)
+    faults.extend(_database_faults(database_url))
     clinic = _integer(values, "LDH_CLINIC_CHAT_ID", faults)
     staff = _integers(values, "LDH_STAFF_IDS", faults)
     clinic_language = values.get("LDH_CLINIC_LANGUAGE", "").strip() or "en"
@@ -80,7 +82,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         token=token,
         api_url=api_url,
-        database_url=default_database_url(values),
+        database_url=database_url,
         clinic_chat_id=clinic,
         clinic_language=clinic_language,
         staff_ids=staff,
@@ -101,6 +103,17 @@ def _webhook_faults(url: str, secret: str | None) -> list[str]:
     elif not all(c.isalnum() or c in "_-" for c in secret) or len(secret) > SECRET_MAX:
         faults.append("LDH_WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -")
     return faults
+
+
+def _database_faults(url: str) -> list[str]:
+    """What is wrong with a database URL; only its scheme is named: the rest may hold a secret."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return []
+    if url.startswith("sqlite:///") and url != "sqlite:///":
+        return []
+    scheme = url.partition(":")[0]
+    fault = "LDH_DATABASE_URL must be sqlite:///path.db or postgresql://user@host/db, not a "
+    return [f"{fault}{scheme!r} URL"]
 
 
 def _integer(values: Mapping[str, str], name: str, faults: list[str]) -> int | None:
