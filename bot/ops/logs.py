@@ -92,6 +92,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Warnings would go straight to standard error; through the log they are masked too.
+    logging.captureWarnings(capture=True)
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # transitions logs every state change at INFO: one line per answer, of no use to operators.

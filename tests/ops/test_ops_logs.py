@@ -24,6 +24,7 @@ def restore_logging() -> Iterator[None]:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(capture=False)
 
 
 def _fail(error: Exception) -> None:

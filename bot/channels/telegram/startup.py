@@ -82,6 +82,11 @@ async def serve(app: Application, run: RunSettings, health: Health) -> int:  # t
     except (TelegramError, OSError) as error:
         log.error("cannot start serving: %s: %s", type(error).__name__, error)  # noqa: TRY400  # one line, not a traceback
         return EXIT_FAILED
+    except Exception:
+        # A fault nobody foresaw: its traceback helps, and it goes through the log so the
+        # token and passwords in it are masked.
+        log.exception("ldh-bot run stopped by an unexpected error")
+        return EXIT_FAILED
     finally:
         if listener is not None:
             listener.stop()

@@ -78,7 +78,7 @@ def _post_big(port: int, size: int) -> None:
             pass  # cut off after the 403: the body was never wanted
 
 
-def _rss_mib(pid: int) -> int:
+def _peak_rss_mib(pid: int) -> int:
     """The process's peak resident memory so far."""
     status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
     peak = next(line for line in status.splitlines() if line.startswith("VmHWM"))
@@ -143,13 +143,13 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
         # Judged on the headers: no secret is 403 and an oversized update 413, bodies unread.
         assert _headers_only(port, 90 << 20, None).startswith(b"HTTP/1.1 403")
         assert _headers_only(port, 2 << 20, SECRET).startswith(b"HTTP/1.1 413")
-        before = _rss_mib(bot.pid)
+        before = _peak_rss_mib(bot.pid)
         attackers = [threading.Thread(target=_post_big, args=(port, 90 << 20)) for _ in range(6)]
         for attacker in attackers:
             attacker.start()
         for attacker in attackers:
             attacker.join()
-        assert _rss_mib(bot.pid) - before < 30, "unauthenticated bodies were held in memory"
+        assert _peak_rss_mib(bot.pid) - before < 30, "unauthenticated bodies were held in memory"
 
         # The ops listener works in webhook mode too.
         assert _get(ops_port, "/healthz") == (
