@@ -5,9 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 Probe = Callable[[], Awaitable[object]]
 PROBE_TIMEOUT = 3.0  # seconds: a database slower than this is as good as down to a patient
+
+
+class Runs(Protocol):
+    """Something that runs in the background, such as the outbox dispatcher."""
+
+    @property
+    def running(self) -> bool:
+        """True while it runs."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,18 +41,18 @@ class Health:
         """``probe`` reads something small from the database and raises if it cannot."""
         self._probe = probe
         self._timeout = timeout
-        self._dispatcher: Callable[[], bool] | None = None
+        self._dispatcher: Runs | None = None
 
-    def track(self, dispatcher_running: Callable[[], bool]) -> None:
-        """From now on the dispatcher counts: ``dispatcher_running`` says whether it runs."""
-        self._dispatcher = dispatcher_running
+    def track(self, dispatcher: Runs) -> None:
+        """From now on ``dispatcher`` counts: healthy only while it runs."""
+        self._dispatcher = dispatcher
 
     async def check(self) -> Report:
         """Probe the database and look at the dispatcher; nothing here raises."""
         if self._dispatcher is None:
             # Before start-up is done the store may not be open: not serving yet, say so.
             return Report(ok=False, database="not checked", dispatcher="starting")
-        dispatcher = "running" if self._dispatcher() else "stopped"
+        dispatcher = "running" if self._dispatcher.running else "stopped"
         try:
             await asyncio.wait_for(self._probe(), self._timeout)
         except TimeoutError:

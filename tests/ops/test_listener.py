@@ -23,10 +23,7 @@ class Running:
     """A dispatcher's state, as a test sets it."""
 
     def __init__(self) -> None:
-        self.now = True
-
-    def __call__(self) -> bool:
-        return self.now
+        self.running = True
 
 
 @pytest.fixture
@@ -60,7 +57,7 @@ async def test_a_stopped_dispatcher_is_unhealthy(ops: tuple[httpx.AsyncClient, H
     client, health = ops
     running = Running()
     health.track(running)
-    running.now = False
+    running.running = False
     answer = await client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["dispatcher"] == "stopped"

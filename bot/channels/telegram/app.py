@@ -65,10 +65,10 @@ def build_application(
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
         # Started once the store is open: rows overdue from before a restart go out at once.
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
-        dispatcher = started = Dispatcher(store, sender, pacer=Pacer(rate))
+        dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
         dispatcher.start()
         if health is not None:
-            health.track(lambda: started.running)
+            health.track(dispatcher)
         housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
