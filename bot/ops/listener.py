@@ -59,7 +59,7 @@ def start_listener(host: str, port: int, health: Health) -> HTTPServer:
 
 
 def _quiet(handler: RequestHandler) -> None:
-    """Log only answers that say something is wrong (an unhealthy 503 among them)."""
+    """Log only failures of the listener itself; an unhealthy 503 is said by the bot's own lines."""
     status = handler.get_status()
-    if status >= SERVER_ERROR:
+    if status >= SERVER_ERROR and status != UNHEALTHY:
         log.warning("%s %s -> %d", handler.request.method, handler.request.path, status)
