@@ -77,10 +77,10 @@ async def serve(app: Application, run: RunSettings, health: Health) -> int:  # t
                   mask(run.bot.token))
         return EXIT_SETTINGS
     except StorageError as error:
-        log.error("cannot open the database: %s", error)  # noqa: TRY400  # one line, not a traceback
+        log.error("cannot open the database: %s", _one_line(error))  # noqa: TRY400  # one line, not a traceback
         return EXIT_FAILED
     except (TelegramError, OSError) as error:
-        log.error("cannot start serving: %s: %s", type(error).__name__, error)  # noqa: TRY400  # one line, not a traceback
+        log.error("cannot start serving: %s: %s", type(error).__name__, _one_line(error))  # noqa: TRY400  # one line, not a traceback
         return EXIT_FAILED
     except Exception:
         # A fault nobody foresaw: its traceback helps, and it goes through the log so the
@@ -128,6 +128,11 @@ async def _pause(stop: asyncio.Event, seconds: float, sleep: Sleep | None) -> No
         return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message on one line (libpq's, for one, adds a hint on a second)."""
+    return " ".join(str(error).split())
 
 
 def _seconds(delay: float | timedelta) -> float:

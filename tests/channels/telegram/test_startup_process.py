@@ -146,3 +146,15 @@ def test_polling_serves_health_metrics_and_json_logs(standin: StandIn, tmp_path:
     assert any(entry["message"].startswith("ready:") for entry in entries)
     assert {"time", "level", "logger", "message"} <= set(entries[0])
     assert str(patient.id) not in log.read_text(), "a chat id reached the log"
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    url = f"postgresql://ldh:{SECRET_HALF}@127.0.0.1:{_free_port()}/ldh"
+    ran = _run(_env(standin, tmp_path, LDH_DATABASE_URL=url))
+    assert ran.returncode == 1, "a supervisor restarts it; the database may be starting"
+    output = (ran.stdout + ran.stderr).strip()
+    assert len(output.splitlines()) == 1, output
+    assert "cannot open the database: cannot connect to PostgreSQL at ldh@127.0.0.1:" in output
+    assert SECRET_HALF not in output
