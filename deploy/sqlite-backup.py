@@ -70,13 +70,16 @@ def restore(source: Path, database: Path) -> Path | None:
         backup_db.backup(fresh)
     incoming.chmod(0o600)
     kept = None
+    wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")
     if database.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         kept = database.with_name(f"{database.name}.before-restore-{stamp}")
         database.replace(kept)
-    # The old file's write-ahead log must not be replayed onto the restored one.
-    for leftover in (Path(f"{database}-wal"), Path(f"{database}-shm")):
-        leftover.unlink(missing_ok=True)
+        if wal.exists():  # the replaced file's last writes: they stay with it
+            wal.replace(Path(f"{kept}-wal"))
+    # An old write-ahead log must never be replayed onto the restored file.
+    wal.unlink(missing_ok=True)
+    shm.unlink(missing_ok=True)
     incoming.replace(database)
     return kept
 

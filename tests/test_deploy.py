@@ -257,6 +257,33 @@ def test_a_damaged_backup_is_refused_and_the_database_left_alone(tmp_path: Path)
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("kept",)]
 
 
+def test_a_restore_after_a_crash_keeps_the_old_files_last_writes_with_it(tmp_path: Path) -> None:
+    backup = tmp_path / "ldh-bot-backup.db"
+    with sqlite3.connect(backup) as db:
+        db.execute("CREATE TABLE from_backup (x)")
+    live = tmp_path / "live.db"
+    writer = sqlite3.connect(live)
+    writer.execute("PRAGMA journal_mode=wal")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE last_writes (x)")
+    writer.execute("INSERT INTO last_writes VALUES (1)")
+    writer.commit()
+    crashed = tmp_path / "data"  # the files as a killed process leaves them: the log not merged
+    crashed.mkdir()
+    shutil.copy(live, crashed / "ldh-bot.db")
+    shutil.copy(f"{live}-wal", crashed / "ldh-bot.db-wal")
+    writer.close()
+
+    restored = _sqlite_script("restore", backup, crashed / "ldh-bot.db")
+
+    assert restored.returncode == 0, restored.stderr
+    with sqlite3.connect(crashed / "ldh-bot.db") as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("from_backup",)]
+    kept = next(crashed.glob("ldh-bot.db.before-restore-*[0-9Z]"))
+    with sqlite3.connect(kept) as db:
+        assert db.execute("SELECT x FROM last_writes").fetchall() == [(1,)]
+
+
 def test_old_sqlite_backups_are_pruned(tmp_path: Path) -> None:
     database = tmp_path / "ldh-bot.db"
     sqlite3.connect(database).close()
