@@ -1,4 +1,4 @@
-"""The metrics count where things happen: updates, outbox rows, 429s from the Bot API."""
+"""The metrics count where things happen: updates, errors, outbox rows due and sent."""
 
 from __future__ import annotations
 
