@@ -169,6 +169,20 @@ def test_the_backup_unit_runs_as_the_bots_user_with_the_script_here() -> None:
     assert "OnCalendar" in _unit("ldh-bot-backup.timer")
 
 
+def test_systemd_accepts_the_units(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd is not installed here; the units' settings are checked above")
+    names = ["ldh-bot.service", "ldh-bot-backup.service", "ldh-bot-backup.timer"]
+    for name in names:
+        shutil.copy(DEPLOY / name, tmp_path / name)
+    checked = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)],
+                             capture_output=True, text=True, check=False)
+    # The project is not installed under /opt here: that is the one complaint allowed.
+    complaints = [line for line in (checked.stdout + checked.stderr).splitlines()
+                  if line and "is not executable: No such file or directory" not in line]
+    assert complaints == []
+
+
 # -- settings documentation -----------------------------------------------------------------------
 
 
