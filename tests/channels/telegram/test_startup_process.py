@@ -158,3 +158,16 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(
     assert len(output.splitlines()) == 1, output
     assert "cannot open the database: cannot connect to PostgreSQL at ldh@127.0.0.1:" in output
     assert SECRET_HALF not in output
+
+
+def test_an_ops_address_in_use_is_one_line(standin: StandIn, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = _run(_env(standin, tmp_path, LDH_OPS_LISTEN=f"127.0.0.1:{port}"))
+    assert ran.returncode == 1
+    output = (ran.stdout + ran.stderr).strip()
+    assert output.endswith(
+        f"cannot listen on LDH_OPS_LISTEN 127.0.0.1:{port}: Address already in use")
+    assert len(output.splitlines()) == 1
