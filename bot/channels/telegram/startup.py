@@ -80,7 +80,7 @@ async def serve(app: Application, run: RunSettings, health: Health) -> int:  # t
         log.error("cannot open the database: %s", _one_line(error))  # noqa: TRY400  # one line, not a traceback
         return EXIT_FAILED
     except (TelegramError, OSError) as error:
-        log.error("cannot start serving: %s: %s", type(error).__name__, _one_line(error))  # noqa: TRY400  # one line, not a traceback
+        log.error("cannot serve: %s: %s", type(error).__name__, _one_line(error))  # noqa: TRY400  # one line, not a traceback
         return EXIT_FAILED
     except Exception:
         # A fault nobody foresaw: its traceback helps, and it goes through the log so the
