@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot import checkins
+from bot.audit import ANSWER, answer_event
 from bot.clinic import appointments
 from bot.content import Content
 from bot.dialogue.engine import Engine
@@ -241,16 +242,22 @@ class Conversations:
                                              *current.messages), current.question))
 
     def _mydata(self, session: Session) -> Turn:
-        catalog, language = self.content.catalog, session.language
-        answers = []
-        for fact, value in session.facts.items():
-            state = self.screening.dialogue.states.get(fact)
-            label = self.screening.label(fact, value)
-            question = catalog.plain(Text(f"q.{fact}"), language) if state else fact
-            answers.append(f"{question.splitlines()[0]} — {catalog.plain(label, language)}")
-        current = self._engine(session).current(session)
-        note = Text("app.mydata", {"language": Text(f"lang.{language}"),
-                                   "state": session.state, "answers": answers or ["—"]})
+        """What is stored, in the patient's words: each answer as given, and where they are."""
+        engine = self._engine(session)
+        typed = {fact: entry.typed for entry in session.history for fact in entry.facts}
+        answers = [
+            Text("app.mydata_typed" if typed.get(fact) else "app.mydata_answer",
+                 {"question": Text(f"topic.{fact}"), "answer": engine.label(fact, value),
+                  "typed": typed.get(fact) or ""})
+            for fact, value in session.facts.items() if self.content.catalog.has(f"topic.{fact}")
+        ]
+        question = engine.question(session)
+        progress = (Text("app.mydata_at", {"question": Text(f"topic.{question.fact}")})
+                    if question is not None and question.fact else Text("app.mydata_done"))
+        note = Text("app.mydata", {"language": Text(f"lang.{session.language}"),
+                                   "progress": progress,
+                                   "answers": answers or [Text("app.mydata_none")]})
+        current = engine.current(session)
         return Turn((Message((note,)), *current.messages), current.question)
 
     async def _forget(self, tx: Transaction, session: Session, choice: str) -> Reply:
@@ -264,7 +271,9 @@ class Conversations:
     async def _save(self, tx: Transaction, session: Session, turn: Turn) -> None:
         if turn.answered is not None and session.history:
             last = session.history[-1]
-            await tx.record_event("answer", {f: session.facts.get(f) for f in last.facts})
+            facts = {f: session.facts.get(f) for f in last.facts}
+            await tx.record_event(ANSWER, answer_event(facts, last.typed,
+                                                       self.content.fingerprint))
         await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
                               session=session.to_json()))
 
@@ -277,7 +286,15 @@ class Conversations:
             done.append(effect)
             await tx.record_event(effect.kind, dict(effect.data))
             if effect.kind == "notify_clinic":
-                await self._clinic_red_flag(tx, effect)
+                if await self._clinic_red_flag(tx, effect):
+                    turn = _told_clinic(turn)
+            elif effect.kind == "not_improving":
+                response = Text(f"checkin.response.{effect.data['response']}")
+                note = Text("clinic.not_improving", {"patient": str(tx.chat_id),
+                                                     "week": effect.data["week"],
+                                                     "response": response})
+                if await self.notify_clinic(tx, note):
+                    turn = _told_clinic(turn)
             elif effect.kind == "offer_checkins" and not menu:
                 weeks = list(effect.data["weeks"])
                 checkins.offer(session, weeks, tx.now)
@@ -288,17 +305,22 @@ class Conversations:
                 response = Text(f"checkin.response.{effect.data['response']}")
                 note = Text("clinic.step_up", {"patient": str(tx.chat_id),
                                                "week": effect.data["week"], "response": response})
-                await self.notify_clinic(tx, note)
+                if await self.notify_clinic(tx, note):
+                    turn = _told_clinic(turn)
                 following = checkins.step_up(self.content, session, effect.data["facts"])
                 turn = _then(turn, following)
                 turn = replace(turn, effects=(*done, *following.effects))
         return replace(reply, turn=turn, menu=menu)
 
-    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> None:
+    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> bool:
+        """Tell the clinic of red flags and alerts (spec §2, §3); whether a clinic was told."""
         disposition = str(effect.data["disposition"])
         flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-        note = Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})
-        await self.notify_clinic(tx, note)
+        alerts = [Text(f"clinic.alert.{alert}") for alert in effect.data.get("alerts", [])]
+        parts = [Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})]
+        if alerts:
+            parts.append(Text("clinic.alerts", {"alerts": alerts}))
+        return await self.notify_clinic(tx, *parts)
 
     # -- check-ins and reminders ------------------------------------------------------------
 
@@ -339,12 +361,21 @@ class Conversations:
         await tx.cancel(tx.chat_id, PATIENT_REMINDERS)
         return Reply(session.language, self._with_current(session, Text("reminders.stopped")))
 
-    async def notify_clinic(self, tx: Transaction, note: Text) -> None:
-        """Tell the clinic's chat, through the outbox of this same transaction."""
+    async def notify_clinic(self, tx: Transaction, *parts: Text) -> bool:
+        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set."""
         if self.clinic_chat_id is None:
-            return
-        payload = Payload(self.clinic_language, (Message((note,)),))
+            return False
+        payload = Payload(self.clinic_language, (Message(parts),))
         await tx.enqueue(CLINIC_NOTIFICATION, self.clinic_chat_id, payload.to_json(), tx.now)
+        return True
+
+
+def _told_clinic(turn: Turn) -> Turn:
+    """The turn, saying once that the clinic has been told (only ever when it was)."""
+    told = Message((Text("app.clinic_told"),))
+    if told in turn.messages:
+        return turn
+    return replace(turn, messages=(*turn.messages, told))
 
 
 # The reply to a confirmed /forget: nothing is saved afterwards, and the channel says so.

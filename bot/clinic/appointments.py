@@ -44,7 +44,7 @@ CHOICE = "appt:"
 EVENT, ANSWER_EVENT = "appointment", "appointment_answer"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Notify = Callable[[Transaction, Text], Awaitable[None]]
+Notify = Callable[[Transaction, Text], Awaitable[object]]
 
 
 @dataclass(frozen=True)
