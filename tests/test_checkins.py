@@ -16,7 +16,7 @@ from bot.storage import Store
 START = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 07:30 next morning in Shanghai
 CHAT = 2002
 CLINIC = -700
-RED_FLAGS_NO = ["no"] * 8
+RED_FLAGS_NO = ["no"] * 9
 
 
 @pytest.fixture

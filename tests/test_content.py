@@ -21,9 +21,10 @@ from bot.dialogue.turn import Message, Text
 TELEGRAM_LIMIT = 4096
 RED_FLAGS = [
     "saddle_numbness", "bladder_bowel", "bilateral_leg",
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 ]
-ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "leg_pain": "yes",
+ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no", "leg_pain": "yes",
                            "pain_score": 6}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TAG = re.compile(r"<(/?)([a-z]+)>")

@@ -256,7 +256,7 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
 
 
 async def test_a_routine_result_notifies_no_one(conversations: Conversations, store: Store) -> None:
-    reply = await say(conversations, "/start", *["no"] * 8, "40", "no", "3")
+    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "3")
 
     effects = [e.kind for e in reply.turn.effects]
     assert "recommendation" in effects

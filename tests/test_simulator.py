@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 RED_FLAGS = [
     "saddle_numbness", "bladder_bowel", "bilateral_leg",
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 ]
 OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks"}
 
@@ -25,6 +26,7 @@ OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_w
 STEP_UP: dict[str, Any] = {
     **dict.fromkeys(RED_FLAGS, "no"),
     "age": 40,
+    "pregnant": "no",
     "leg_pain": "yes",
     "pain_score": 7,
     "previous_procedure": "none",

@@ -34,7 +34,7 @@ _NEGATIVE = re.compile(r"(^|\s)[-−]\s*\d")
 def normalise(raw: str) -> str:
     """Case-folded and NFKC-folded, with inner punctuation as single spaces, trimmed."""
     text = unicodedata.normalize("NFKC", raw).translate(_QUOTES).casefold()
-    return _INNER.sub(" ", text).replace("_", " ").strip(" '/")
+    return _INNER.sub(" ", text).replace("_", " ").strip(" '")
 
 
 def _squeezed(text: str) -> str:
@@ -125,8 +125,10 @@ class Vocabulary:
             if char in scales:
                 total += (1 if pending is None else pending) * scales[char]
                 pending = None
+            elif pending:
+                return None  # "六七" is six or seven, not 67
             else:
-                pending = units[char] if pending is None else pending * 10 + units[char]
+                pending = units[char]
         return total + (pending or 0)
 
 

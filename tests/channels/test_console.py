@@ -133,7 +133,7 @@ async def test_mydata_and_forget_with_confirmation(
 async def test_typed_numbers_choices_and_a_whole_screening(
     content: Content, database: str, texts: dict[str, str]
 ) -> None:
-    lines = ["no"] * 8 + ["fifty", "yes", "7", "1", "3", "2", "4", "1", "2", "2"]
+    lines = ["no"] * 9 + ["fifty", "yes", "7", "1", "3", "2", "4", "1", "2", "2"]
 
     out = await converse(content, database, lines)
 

@@ -14,7 +14,9 @@ from bot.dialogue.yamlio import YamlError
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
 
 EMERGENCY_FLAGS = ["saddle_numbness", "bladder_bowel", "bilateral_leg"]
-URGENT_FLAGS = ["progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma"]
+URGENT_FLAGS = [
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma", "immune_risk",
+]
 ALL_FLAGS = EMERGENCY_FLAGS + URGENT_FLAGS
 MI = ["percutaneous_decompression", "endoscopic_discectomy"]
 SURGICAL = [
