@@ -41,6 +41,13 @@ def fact_combinations() -> Iterator[dict[str, Any]]:
     yield {**ROUTINE, "fever": "yes", "weight_loss": "yes", "age": 15}
     yield {**ROUTINE, "age": 17}
     yield {**ROUTINE, "leg_pain": "no"}
+    for flag in RED_FLAGS:
+        yield {**ROUTINE, flag: "not_sure"}
+    yield {**ROUTINE, "pain_score": 3, "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pregnant": "yes", "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pain_score": 9, "conservative_course": "none"}
     optional = {
         "conservative_response": ["good", "partial", "none"],
         "imaging": ["none", "unknown", "bulging", "protrusion", "extrusion", "sequestration"],
@@ -212,8 +219,12 @@ def engine_messages(content: Content) -> Iterator[Message]:
                 "forget_confirm", "forgotten", "forget_cancelled"):
         yield Message((Text(f"app.{key}"),))
     yield Message((Text("app.unknown_command", {"command": "/frobnicate"}),))
-    yield Message((Text("app.mydata", {"language": Text("lang.zh"), "state": "age",
-                                       "answers": ["<q> — yes & no"]}),))
+    typed = Text("app.mydata_typed", {"question": Text("topic.age"), "answer": Text.raw("40"),
+                                      "typed": "<q> — yes & no"})
+    yield Message((Text("app.mydata", {"language": Text("lang.zh"),
+                                       "progress": Text("app.mydata_at",
+                                                        {"question": Text("topic.leg_pain")}),
+                                       "answers": [typed]}),))
     for key in ("opt.confirm_forget", "opt.cancel", "opt.checkin_accept", "opt.checkin_decline",
                 "rec.checkin_accepted", "rec.checkin_declined"):
         yield Message((Text(key),))
