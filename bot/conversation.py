@@ -16,6 +16,7 @@ from bot import checkins
 from bot.audit import ANSWER, answer_event
 from bot.clinic import appointments
 from bot.content import Content
+from bot.dialogue.answers import normalise
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
@@ -243,14 +244,19 @@ class Conversations:
 
     def _mydata(self, session: Session) -> Turn:
         """What is stored, in the patient's words: each answer as given, and where they are."""
-        engine = self._engine(session)
+        engine, catalog = self._engine(session), self.content.catalog
         typed = {fact: entry.typed for entry in session.history for fact in entry.facts}
-        answers = [
-            Text("app.mydata_typed" if typed.get(fact) else "app.mydata_answer",
-                 {"question": Text(f"topic.{fact}"), "answer": engine.label(fact, value),
-                  "typed": typed.get(fact) or ""})
-            for fact, value in session.facts.items() if self.content.catalog.has(f"topic.{fact}")
-        ]
+        answers = []
+        for fact, value in session.facts.items():
+            if not catalog.has(f"topic.{fact}"):
+                continue  # not a question the patient answered (e.g. the check-in's week)
+            label, said = engine.label(fact, value), typed.get(fact)
+            # What they typed is shown where it is not simply the answer's own label.
+            shown = said if said and normalise(said) != normalise(
+                catalog.plain(label, session.language)) else None
+            answers.append(Text("app.mydata_typed" if shown else "app.mydata_answer",
+                                {"question": Text(f"topic.{fact}"), "answer": label,
+                                 "typed": shown or ""}))
         question = engine.question(session)
         progress = (Text("app.mydata_at", {"question": Text(f"topic.{question.fact}")})
                     if question is not None and question.fact else Text("app.mydata_done"))

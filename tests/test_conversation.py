@@ -152,14 +152,18 @@ async def test_language_menu_switches_the_conversation(
 async def test_mydata_lists_the_stored_answers(
     conversations: Conversations, content: Content
 ) -> None:
-    reply = await say(conversations, "/start", "no", "no", "/mydata")
+    reply = await say(conversations, "/start", "no", "nope, none", "/mydata")
+    reply = await say(conversations, "nah", "/mydata")
 
     assert keys(reply) == ["app.mydata"]
     assert asked(reply) == "bilateral_leg"
     text = content.catalog.message_plain(reply.turn.messages[0], "en")
     assert "English" in text
-    assert text.count(" — No") == 2
-    assert "saddle" in text
+    assert "You are at the question: Symptoms in both legs" in text
+    assert "bilateral_leg" not in text  # no internal names
+    # Each answer in the patient's words: what they typed where it is not the button's label.
+    assert "• New numbness around the bottom, genitals or inner thighs: No\n" in text
+    assert "• New bladder, bowel or sexual problems: No (you typed “nah”)" in text
 
 
 async def test_forget_asks_first_and_cancel_keeps_everything(
@@ -212,7 +216,8 @@ async def test_a_repeated_update_id_is_ignored(conversations: Conversations, sto
     assert session.facts == {"saddle_numbness": "no"}
     assert session.state == "bladder_bowel"
     answers = [e for e in await store.events(CHAT) if e.kind == "answer"]
-    assert [e.data for e in answers] == [{"saddle_numbness": "no"}]
+    assert [e.data for e in answers] == [{"facts": {"saddle_numbness": "no"}, "typed": "no",
+                                          "dialogues": conversations.content.fingerprint}]
     # A new update id is handled as usual.
     reply = await conversations.handle(Action(CHAT, text="no", update_id=12))
     assert not reply.duplicate
@@ -256,7 +261,7 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
 
 
 async def test_a_routine_result_notifies_no_one(conversations: Conversations, store: Store) -> None:
-    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "3")
+    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "no", "5")
 
     effects = [e.kind for e in reply.turn.effects]
     assert "recommendation" in effects
