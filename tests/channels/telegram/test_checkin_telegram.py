@@ -47,7 +47,7 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
         await bot.say(patient, "/start")
         await answer(bot, patient, *["no"] * 9)
         await bot.say(patient, "45")
-        offer = await answer(bot, patient, "yes", "8", "none", "none")
+        offer = await answer(bot, patient, "no", "yes", "7", "none")
         await answer(bot, patient, "accept")
         assert "checkin:accept" in offer[-1].callback_data()[0]
 
