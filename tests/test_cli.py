@@ -95,13 +95,13 @@ def test_graph_draws_every_state_and_every_route(mermaid: str) -> None:
 
 
 def test_graph_labels_keep_the_meaning_of_conditions(mermaid: str) -> None:
-    (edge,) = [line for line in mermaid.splitlines()
-               if line.startswith("    conservative_course --> conservative_response")]
+    lines = mermaid.splitlines()
+    (edge,) = [line for line in lines if line.startswith("    saddle_numbness --> result")]
 
-    # An "any" must not be drawn as a bare list, which in the condition language means "all".
-    assert "any=" in edge
-    assert "6_weeks_or_more" in edge
-    assert "    imaging_due --> imaging: guard=step_up_due" in mermaid.splitlines()
+    # A list of values means any of them, and is drawn as such, never as a bare value.
+    assert edge == "    saddle_numbness --> result: saddle_numbness=[yes, not_sure]"
+    assert "    age --> pregnant: age=le=55" in lines
+    assert "    imaging_due --> previous_procedure: guard=step_up_due" in lines
 
 
 def test_graph_in_dot_written_to_a_file(tmp_path: Path) -> None:
