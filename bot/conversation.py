@@ -184,7 +184,7 @@ class Conversations:
         if action.text.startswith(REMINDERS_CHOICE):
             return await self._stop_reminders(tx, session)
         if action.text.startswith(appointments.CHOICE):  # a reminder's button (bot/clinic)
-            note = await appointments.choose(self.store, tx, session.language, action.text,
+            note = await appointments.choose(tx, session.language, action.text,
                                              self.notify_clinic)
             return Reply(session.language, self._with_current(session, note))
         engine = self._engine(session)
@@ -325,7 +325,7 @@ class Conversations:
 
     async def _reminders(self, tx: Transaction, session: Session) -> Reply:
         """What is scheduled for this patient, with a button to stop it all."""
-        rows = [r for r in await self.store.pending(tx.chat_id) if r.kind in PATIENT_REMINDERS]
+        rows = [r for r in await tx.pending() if r.kind in PATIENT_REMINDERS]
         if not rows:
             return Reply(session.language, self._with_current(session, Text("reminders.none")))
         items = [Text("reminders.item", {"when": r.due_at.astimezone(self.timezone)
