@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -34,7 +34,7 @@ from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Collection
+    from collections.abc import AsyncIterator, Collection, Iterator
     from datetime import datetime, timedelta
 
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -133,6 +133,26 @@ async def _lock_chat(conn: Connection, chat_id: int) -> bool:
             return bool(row[0])
     msg = f"chat {chat_ref(chat_id)} kept being deleted by another process"
     raise ConflictError(msg)
+
+
+# SQLSTATEs that mean "another transaction got in the way": the update may simply be redone.
+_CONFLICTS = frozenset({"40001", "40P01"})
+
+
+@contextmanager
+def _without_row_data() -> Iterator[None]:
+    """Turn a driver error into ours with its first line only.
+
+    PostgreSQL's DETAIL quotes the row a statement failed on ("Key (chat_id)=(...)", "Failing
+    row contains (...)"): chat ids and sessions that must not reach a log, even chained.
+    """
+    try:
+        yield
+    except psycopg.Error as error:
+        primary = error.diag.message_primary or type(error).__name__
+        kind = ConflictError if error.sqlstate in _CONFLICTS else StorageError
+        msg = f"PostgreSQL: {primary} (SQLSTATE {error.sqlstate or 'unknown'})"
+        raise kind(msg) from None
 
 
 @asynccontextmanager
@@ -362,7 +382,7 @@ class PostgresStore:
         # holding(): while this task holds a pooled connection, the store lends it no other.
         # The asyncio lock first: waiters of one chat then queue here instead of each holding
         # a pooled connection while blocked on the row lock.
-        with holding(self):
+        with holding(self), _without_row_data():
             async with (
                 self._locks.hold(chat_id),
                 pool.connection() as conn,
@@ -406,6 +426,12 @@ class PostgresStore:
     async def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[TupleRow], int]:
         """One statement in its own transaction: its rows and row count; a lost schema is redone."""
         refuse_inside_transaction(self, "a second connection")
+        with _without_row_data():
+            return await self._run_once_more_if_migrated(sql, params)
+
+    async def _run_once_more_if_migrated(
+        self, sql: str, params: tuple[Any, ...]
+    ) -> tuple[list[TupleRow], int]:
         async with self._require_pool().connection() as conn:
             try:
                 return await _statement(conn, sql, params)
