@@ -63,8 +63,9 @@ async def _forget_if_still_idle(
 ) -> bool:
     async with store.transaction(chat_id, now) as tx:
         # Checked again under the chat's lock: the patient may have written meanwhile.
+        # (Another process's housekeeping may have forgotten them first.)
         patient = await tx.load()
-        if patient is not None and (patient.updated_at is None or patient.updated_at >= cutoff):
+        if patient is None or patient.updated_at is None or patient.updated_at >= cutoff:
             return False
         if await tx.pending() or any(event.at >= cutoff for event in await tx.events()):
             return False
