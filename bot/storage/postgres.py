@@ -397,22 +397,17 @@ class PostgresStore:
                 try:
                     yield tx
                     await tx.finish()
-                except psycopg.errors.UndefinedTable:
-                    # Too late to redo this update, but the next one finds the tables again.
-                    await self._migrate_again(conn, after_rollback=False)
-                    raise
                 finally:
                     tx.close()
 
-    async def _migrate_again(self, conn: Connection, *, after_rollback: bool = True) -> None:
-        """Re-create a schema that vanished under a running bot (a database re-created empty)."""
+    async def _migrate_again(self, conn: Connection) -> None:
+        """Re-create a schema that vanished under a running bot (a database re-created empty).
+
+        Locking the chat is every update's first statement, so that is where a missing table
+        shows; ``conn`` is out of the failed transaction by then.
+        """
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
-        if after_rollback:
-            await _migrate(conn)
-            return
-        # Still inside the failed transaction: migrate on a connection of its own.
-        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as fresh:
-            await _migrate(fresh)
+        await _migrate(conn)
 
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> list[TupleRow]:
         """Run one statement in its own transaction; return its rows, if it has any."""
