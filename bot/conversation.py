@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import checkins
@@ -38,6 +38,11 @@ REMINDERS_CHOICE = "reminders:"
 PATIENT_REMINDERS = (CHECKIN, APPOINTMENT_REMINDER)
 # A message the bot cannot read (sticker, photo, voice): answered with a note, never ignored.
 UNSUPPORTED = "_unsupported"
+# A forget button deletes only this soon after it was shown ("forget:yes:<unix seconds>"), so
+# an old chat scrolled back to cannot erase a patient by one stray tap.
+FORGET_VALID = timedelta(minutes=10)
+# Clocks of several bot processes may differ a little; a button "from the future" by less is fine.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 def system_clock() -> datetime:
@@ -186,7 +191,7 @@ class Conversations:
         if action.text.startswith(REMINDERS_CHOICE):
             return await self._stop_reminders(tx, session)
         if action.text.startswith(appointments.CHOICE):  # a reminder's button (bot/clinic)
-            note = await appointments.choose(self.store, tx, session.language, action.text,
+            note = await appointments.choose(tx, session.language, action.text,
                                              self.notify_clinic)
             return Reply(session.language, self._with_current(session, note))
         engine = self._engine(session)
@@ -209,7 +214,7 @@ class Conversations:
         if command == "language":
             return Reply(language, _say("app.language_prompt"), self._language_menu())
         if command == "forget":
-            return Reply(language, _say("app.forget_confirm"), self._forget_menu())
+            return Reply(language, _say("app.forget_confirm"), self._forget_menu(tx.now))
         if command == "reminders":
             return await self._reminders(tx, session)
         return Reply(language, self._unknown(session, command))
@@ -231,13 +236,16 @@ class Conversations:
     def _language_menu(self) -> tuple[Option, ...]:
         return tuple(Option(Text(f"lang.{code}"), f"{LANGUAGE_CHOICE}{code}") for code in LANGUAGES)
 
-    def _forget_menu(self) -> tuple[Option, ...]:
-        return (Option(Text("opt.confirm_forget"), f"{FORGET_CHOICE}yes"),
+    def _forget_menu(self, now: datetime) -> tuple[Option, ...]:
+        shown = int(now.timestamp())
+        return (Option(Text("opt.confirm_forget"), f"{FORGET_CHOICE}yes:{shown}"),
                 Option(Text("opt.cancel"), f"{FORGET_CHOICE}no"))
 
     def _set_language(self, session: Session, code: str) -> Reply:
-        if code in LANGUAGES:
-            session.language = code
+        if code not in LANGUAGES:  # a forged or outdated button: ask again, change nothing
+            return Reply(session.language, _say("service.language_unknown"),
+                         self._language_menu())
+        session.language = code
         current = self._engine(session).current(session)
         return Reply(session.language, Turn((Message((Text("app.language_set"),)),
                                              *current.messages), current.question))
@@ -267,10 +275,14 @@ class Conversations:
         return Turn((Message((note,)), *current.messages), current.question)
 
     async def _forget(self, tx: Transaction, session: Session, choice: str) -> Reply:
-        if choice != "yes":
+        answer, _, shown = choice.partition(":")
+        if answer != "yes":
             current = self._engine(session).current(session)
             return Reply(session.language, Turn((Message((Text("app.forget_cancelled"),)),
                                                  *current.messages), current.question))
+        if not _still_valid(shown, tx.now):
+            return Reply(session.language,
+                         self._with_current(session, Text("service.forget_expired")))
         await tx.forget()
         return Reply(session.language, _FORGOTTEN)
 
@@ -353,7 +365,7 @@ class Conversations:
 
     async def _reminders(self, tx: Transaction, session: Session) -> Reply:
         """What is scheduled for this patient, with a button to stop it all."""
-        rows = [r for r in await self.store.pending(tx.chat_id) if r.kind in PATIENT_REMINDERS]
+        rows = [r for r in await tx.pending() if r.kind in PATIENT_REMINDERS]
         if not rows:
             return Reply(session.language, self._with_current(session, Text("reminders.none")))
         items = [Text("reminders.item", {"when": r.due_at.astimezone(self.timezone)
@@ -382,6 +394,14 @@ def _told_clinic(turn: Turn) -> Turn:
     if told in turn.messages:
         return turn
     return replace(turn, messages=(*turn.messages, told))
+
+
+def _still_valid(shown: str, now: datetime) -> bool:
+    """Whether a forget button shown at ``shown`` (unix seconds) may still delete."""
+    if not shown.isdigit():
+        return False
+    age = now - datetime.fromtimestamp(int(shown), UTC)
+    return -CLOCK_SKEW <= age <= FORGET_VALID
 
 
 # The reply to a confirmed /forget: nothing is saved afterwards, and the channel says so.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.content import DIALOGUES_DIR, load_content
+from bot.conversation import Action, Conversations
+from bot.storage import SqliteStore
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +170,41 @@ def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+# --- forget -----------------------------------------------------------------------------------
+
+
+def test_forget_deletes_a_patient_and_says_what(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "ldh-bot.db"
+    asyncio.run(_one_patient(database, 1001))
+
+    done = ldh_bot(tmp_path, "forget", "1001")
+    again = ldh_bot(tmp_path, "forget", "1001")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("deleted everything kept about chat 1001: the patient record, ")
+    assert again.returncode == 1
+    assert again.stdout.strip() == (
+        "nothing is kept about chat 1001: no patient record, history or messages")
+
+
+def test_forget_never_creates_a_database(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "forget", "1001")
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "ldh-bot forget: there is no database at data/ldh-bot.db; "
+        "set LDH_DATABASE_URL or LDH_DATA_DIR")
+    assert not (tmp_path / "data").exists()
+
+
+async def _one_patient(database: Path, chat: int) -> None:
+    store = SqliteStore(database)
+    await store.open()
+    try:
+        conversations = Conversations(load_content(), store)
+        await conversations.handle(Action(chat, command="start"))
+        await conversations.handle(Action(chat, text="no"))
+    finally:
+        await store.close()

@@ -173,7 +173,7 @@ async def test_forget_asks_first_and_cancel_keeps_everything(
 
     menu = await say(conversations, "/forget")
     assert keys(menu) == ["app.forget_confirm"]
-    assert [o.value for o in menu.menu] == ["forget:yes", "forget:no"]
+    assert [o.value for o in menu.menu] == [f"forget:yes:{int(NOW.timestamp())}", "forget:no"]
 
     reply = await say(conversations, "forget:no")
     assert keys(reply) == ["app.forget_cancelled"]
@@ -189,12 +189,15 @@ async def test_forget_confirmed_deletes_everything(
     await say(conversations, "/start", "yes")  # an emergency: events and a clinic notification
     assert await store.events(CHAT)
 
-    reply = await say(conversations, "/forget", "forget:yes")
+    menu = await say(conversations, "/forget")
+    reply = await say(conversations, menu.menu[0].value)
 
     assert keys(reply) == ["app.forgotten"]
     assert reply.turn.question is None
     assert await stored(store) is None
     assert await store.events(CHAT) == []
+    # The clinic's notification of the red flag named the patient: it is gone as well.
+    assert await store.claim_due(NOW + timedelta(days=1), 10, timedelta(minutes=1)) == []
     # Whatever the patient sends next starts a new screening.
     reply = await say(conversations, "no")
     assert keys(reply) == ["app.welcome", "app.intended_use"]
@@ -316,3 +319,67 @@ async def test_a_place_the_revised_dialogues_no_longer_have_starts_over_politely
     assert session is not None
     assert session.state == "saddle_numbness"
     assert session.facts == {}
+
+
+class _MovingClock:
+    """A clock the test moves forward."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize(("later", "deleted"), [
+    (timedelta(minutes=9), True),
+    (timedelta(minutes=11), False),
+    (timedelta(days=30), False),
+])
+async def test_a_forget_button_deletes_only_soon_after_it_was_shown(
+    content: Content, store: Store, later: timedelta, *, deleted: bool
+) -> None:
+    clock = _MovingClock()
+    conversations = Conversations(content, store, clock=clock)
+    await say(conversations, "/start", "no")
+    menu = await say(conversations, "/forget")
+
+    clock.now = NOW + later
+    reply = await say(conversations, menu.menu[0].value)
+
+    if deleted:
+        assert keys(reply) == ["app.forgotten"]
+        assert await stored(store) is None
+    else:
+        assert keys(reply) == ["service.forget_expired"]
+        assert asked(reply) == "bladder_bowel"  # and the open question again
+        session = await stored(store)
+        assert session is not None
+        assert session.facts == {"saddle_numbness": "no"}
+
+
+@pytest.mark.parametrize("value", ["forget:yes", "forget:yes:soon", "forget:yes:99999999999"])
+async def test_a_forget_button_without_a_valid_time_deletes_nothing(
+    conversations: Conversations, store: Store, value: str
+) -> None:
+    await say(conversations, "/start", "no")
+
+    reply = await say(conversations, value)
+
+    assert keys(reply) == ["service.forget_expired"]
+    assert await stored(store) is not None
+
+
+async def test_an_unknown_language_shows_the_menu_again_and_changes_nothing(
+    conversations: Conversations, store: Store
+) -> None:
+    await say(conversations, "/start", "no")
+
+    reply = await say(conversations, "lang:xx")
+
+    assert keys(reply) == ["service.language_unknown"]
+    assert [o.value for o in reply.menu] == ["lang:en", "lang:zh"]
+    assert reply.language == "en"
+    session = await stored(store)
+    assert session is not None
+    assert session.language == "en"

@@ -64,7 +64,8 @@ def build_application(
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
         dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
         dispatcher.start()
-        housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
+        housekeeping.append(asyncio.create_task(
+            prune_forever(store, conversations.clock, settings.retention)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
