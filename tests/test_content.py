@@ -24,8 +24,8 @@ RED_FLAGS = [
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
     "immune_risk",
 ]
-ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no", "leg_pain": "yes",
-                           "pain_score": 6}
+ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no",
+                           "leg_pain": "yes", "pain_score": 6}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TAG = re.compile(r"<(/?)([a-z]+)>")
 _WORD = re.compile(r"\w")
