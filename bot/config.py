@@ -6,10 +6,13 @@ import os
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 OFFICIAL_API_URL = "https://api.telegram.org/bot"
 SECRET_MAX = 256  # Telegram's limit for a webhook's secret token
+# How long data of an idle patient, and delivered messages, are kept (LDH_RETENTION_DAYS).
+DEFAULT_RETENTION_DAYS = 365
 
 
 class SettingsError(ValueError):
@@ -30,6 +33,7 @@ class Settings:
     webhook_url: str | None
     webhook_listen: tuple[str, int]
     webhook_secret: str | None
+    retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
 
 
 def default_database_url(env: Mapping[str, str] | None = None) -> str:
@@ -77,6 +81,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if webhook_url is not None:
         faults.extend(_webhook_faults(webhook_url, secret))
 
+    retention = _retention(values, faults)
+
     if faults:
         raise SettingsError("\n".join(faults))
     return Settings(
@@ -90,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_url=webhook_url,
         webhook_listen=listen,
         webhook_secret=secret,
+        retention=retention,
     )
 
 
@@ -114,6 +121,17 @@ def _database_faults(url: str) -> list[str]:
     scheme = url.partition(":")[0]
     fault = "LDH_DATABASE_URL must be sqlite:///path.db or postgresql://user@host/db, not a "
     return [f"{fault}{scheme!r} URL"]
+
+
+def _retention(values: Mapping[str, str], faults: list[str]) -> timedelta:
+    """``LDH_RETENTION_DAYS``: days an idle patient's data and sent messages are kept."""
+    raw = values.get("LDH_RETENTION_DAYS", "").strip()
+    if not raw:
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    if not raw.isdigit() or not 0 < int(raw) <= 36500:  # noqa: PLR2004  # a century at most
+        faults.append(f"LDH_RETENTION_DAYS must be a whole number of days from 1, not {raw!r}")
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    return timedelta(days=int(raw))
 
 
 def _integer(values: Mapping[str, str], name: str, faults: list[str]) -> int | None:

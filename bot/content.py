@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class Content:
     vocabulary: Vocabulary
     ladder: Ladder
     engines: Mapping[str, Engine]
+    # A content hash of every file in dialogues/: which version asked a recorded answer.
+    fingerprint: str
 
 
 def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
@@ -65,7 +68,17 @@ def load_content(directory: Path = DIALOGUES_DIR) -> Content:
             engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry)
     if problems:
         raise DialogueError(sorted(set(problems)))
-    return Content(directory, domains, catalog, vocabulary, ladder, engines)
+    return Content(directory, domains, catalog, vocabulary, ladder, engines,
+                   fingerprint(directory))
+
+
+def fingerprint(directory: Path) -> str:
+    """A short SHA-256 over the names and bytes of every file under ``directory``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
@@ -75,5 +88,11 @@ def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
               for part in ("name", "what", "suits", "pros", "cons", "note")]
     needed += [f"reason.{code}" for code in ladder.reason_codes]
     needed += [f"step.{step}" for step in ladder.step_ids]
+    needed += [f"why.{code}" for code in ladder.why_codes]
+    needed += [f"flag.{code}" for code in ladder.flag_codes]
+    needed += [f"topic.{code}" for code in ladder.flag_codes]
+    needed += [f"clinic.alert.{code}" for code in ladder.alert_codes]
+    # not_sure is said with the red flags it concerns (rec.reported), the others on their own.
+    needed += [f"alert.{code}" for code in ladder.alert_codes if code != "not_sure"]
     return [Problem(path, 1, f"text '{key}' is missing from the text files of some language")
             for key in needed if not catalog.has(key)]

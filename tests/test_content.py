@@ -21,10 +21,11 @@ from bot.dialogue.turn import Message, Text
 TELEGRAM_LIMIT = 4096
 RED_FLAGS = [
     "saddle_numbness", "bladder_bowel", "bilateral_leg",
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 ]
-ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "leg_pain": "yes",
-                           "pain_score": 6}
+ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no",
+                           "leg_pain": "yes", "pain_score": 6}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TAG = re.compile(r"<(/?)([a-z]+)>")
 _WORD = re.compile(r"\w")
@@ -40,6 +41,13 @@ def fact_combinations() -> Iterator[dict[str, Any]]:
     yield {**ROUTINE, "fever": "yes", "weight_loss": "yes", "age": 15}
     yield {**ROUTINE, "age": 17}
     yield {**ROUTINE, "leg_pain": "no"}
+    for flag in RED_FLAGS:
+        yield {**ROUTINE, flag: "not_sure"}
+    yield {**ROUTINE, "pain_score": 3, "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pregnant": "yes", "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pain_score": 9, "conservative_course": "none"}
     optional = {
         "conservative_response": ["good", "partial", "none"],
         "imaging": ["none", "unknown", "bulging", "protrusion", "extrusion", "sequestration"],
@@ -211,8 +219,12 @@ def engine_messages(content: Content) -> Iterator[Message]:
                 "forget_confirm", "forgotten", "forget_cancelled"):
         yield Message((Text(f"app.{key}"),))
     yield Message((Text("app.unknown_command", {"command": "/frobnicate"}),))
-    yield Message((Text("app.mydata", {"language": Text("lang.zh"), "state": "age",
-                                       "answers": ["<q> — yes & no"]}),))
+    typed = Text("app.mydata_typed", {"question": Text("topic.age"), "answer": Text.raw("40"),
+                                      "typed": "<q> — yes & no"})
+    yield Message((Text("app.mydata", {"language": Text("lang.zh"),
+                                       "progress": Text("app.mydata_at",
+                                                        {"question": Text("topic.leg_pain")}),
+                                       "answers": [typed]}),))
     for key in ("opt.confirm_forget", "opt.cancel", "opt.checkin_accept", "opt.checkin_decline",
                 "rec.checkin_accepted", "rec.checkin_declined"):
         yield Message((Text(key),))

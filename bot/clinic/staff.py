@@ -150,7 +150,7 @@ class StaffDesk:
             patient = await tx.load()
             if patient is None or not patient.session:
                 return [say("staff.unknown_patient", patient=str(booking.patient))]
-            earlier = appointments.latest(await self.store.events(booking.patient))
+            earlier = appointments.latest(await tx.events())
             if request.update_id is not None and not await tx.first_time(request.update_id):
                 # Telegram delivered the command again: it was booked the first time.
                 return self._booked(booking.patient, earlier, None, None)
@@ -212,7 +212,7 @@ class StaffDesk:
                                     not_before=now)
             await tx.record_event("checkin_plan", {"weeks": weeks, "by": request.user_id})
             await tx.save(replace(patient, session=session.to_json()))
-            due = [r.due_at for r in await self.store.pending(chat_id) if r.kind == CHECKIN]
+            due = [r.due_at for r in await tx.pending() if r.kind == CHECKIN]
         listed = [clock_time(at, self.zone) for at in due] or ["—"]
         return [say("staff.checkins.set", patient=str(chat_id),
                     weeks=", ".join(map(str, weeks)), dates=listed)]

@@ -15,11 +15,9 @@ _REGRESSING = frozenset({"extrusion", "sequestration"})
 
 def explain(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> list[Message]:
     """The messages a patient is sent for a recommendation, ending with the safety notes."""
-    flags = [Text(f"flag.{flag}") for flag in recommendation.flags]
-    if recommendation.disposition == "emergency":
-        body = [Message((Text("rec.emergency", {"flags": flags}),))]
-    elif recommendation.disposition == "urgent":
-        body = [Message((Text("rec.urgent", {"flags": flags}),))]
+    if recommendation.disposition in {"emergency", "urgent"}:
+        body = [Message((Text(f"rec.{recommendation.disposition}", _flags(recommendation, facts)),
+                         *alert_texts(recommendation.alerts)))]
     elif recommendation.disposition == "out_of_scope":
         body = [Message((Text("rec.out_of_scope"),))]
     else:
@@ -28,10 +26,29 @@ def explain(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> l
     return [*body, closing]
 
 
+def alert_texts(alerts: tuple[str, ...]) -> tuple[Text, ...]:
+    """What each alert tells the patient (spec §3 "alerts"), in the ladder's order."""
+    return tuple(Text(f"alert.{alert}") for alert in alerts if alert != "not_sure")
+
+
+def _flags(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> dict[str, object]:
+    """The red flags said yes to, and apart those the patient was not sure of (spec §2)."""
+    said = [Text(f"flag.{f}") for f in recommendation.flags if facts.get(f) != "not_sure"]
+    unsure = [Text(f"flag.{f}") for f in recommendation.flags if facts.get(f) == "not_sure"]
+    if said and unsure:
+        reported = Text("rec.reported.both", {"flags": said, "unsure": unsure})
+    elif unsure:
+        reported = Text("rec.reported.unsure", {"unsure": unsure})
+    else:
+        reported = Text("rec.reported.sure", {"flags": said})
+    return {"reported": reported}
+
+
 def _routine(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> list[Message]:
     step = recommendation.step or "specialist_review"
     reasons = [Text(f"why.{code}") for code in recommendation.why]
     opening = [Text("rec.step", {"step": Text(f"step.{step}")}),
+               *alert_texts(recommendation.alerts),
                Text("rec.why", {"reasons": reasons})]
     if recommendation.options:
         opening.append(Text("rec.options_title"))

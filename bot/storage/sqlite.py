@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +19,8 @@ from bot.storage.base import (
     StorageError,
     Transaction,
     deactivate_chat,
+    holding,
+    refuse_inside_transaction,
     trim_error,
 )
 from bot.storage.locks import ChatLocks
@@ -23,12 +28,12 @@ from bot.storage.migrations import SQLITE, pending
 from bot.storage.sqlite_transaction import (
     OUTBOX_COLUMNS,
     PATIENT_COLUMNS,
+    PENDING,
     Job,
     SqliteTransaction,
+    event_from_row,
     immediate,
     outbox_item_from_row,
-    parse_json,
-    parse_time,
     patient_from_row,
     stamp,
 )
@@ -39,8 +44,35 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 5000
+# Health data: only the bot's own user may read the folder and the files SQLite keeps in it.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> None:
+    """Create the database's folder owner-only and its file owner read/write only.
+
+    Folders created here are 0700; an existing folder is left as it is (it may be shared, or
+    the working directory), with a warning when others can read it. The database file and
+    its side files are made 0600, which also tightens a file an older release left open;
+    SQLite gives the -wal and -shm files it creates later the mode of the database file.
+    """
+    folder = path.parent
+    missing = [folder, *folder.parents]
+    for ancestor in reversed([d for d in missing if not d.exists()]):
+        ancestor.mkdir(mode=PRIVATE_DIR)
+        ancestor.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    if folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("the data folder %s is open to other users; chmod 700 it", folder)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) != PRIVATE_FILE:
+            file.chmod(PRIVATE_FILE)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
@@ -87,6 +119,11 @@ class SqliteStore:
             raise StorageError(msg)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, job)
 
+    async def _outside(self, job: Job[T]) -> T:
+        """Run a job of the store's own, refused to a task that holds a transaction."""
+        refuse_inside_transaction(self, "a store call")
+        return await self._run(job)
+
     def _call(self, job: Job[T]) -> T:
         if self._conn is None:
             msg = "the SQLite store is not open"
@@ -95,7 +132,7 @@ class SqliteStore:
 
     def _connect(self) -> None:
         if self._path != MEMORY:
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            make_private(Path(self._path))
         # isolation_level=None: the module must not open transactions behind our back.
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -149,13 +186,14 @@ class SqliteStore:
         if self._executor is None:
             msg = "the SQLite store is not open"
             raise StorageError(msg)
-        async with self._locks.hold(chat_id):
-            tx = SqliteTransaction(self._run, chat_id, now)
-            try:
-                yield tx
-                await tx.commit()
-            finally:
-                tx.close()
+        with holding(self):
+            async with self._locks.hold(chat_id):
+                tx = SqliteTransaction(self._run, chat_id, now)
+                try:
+                    yield tx
+                    await tx.commit()
+                finally:
+                    tx.close()
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
@@ -173,28 +211,28 @@ class SqliteStore:
         def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(sql, (until, at, at, limit)).fetchall()
 
-        rows = await self._run(lambda conn: immediate(conn, claim))
+        rows = await self._outside(lambda conn: immediate(conn, claim))
         return sorted((outbox_item_from_row(r) for r in rows), key=lambda i: (i.due_at, i.id))
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""
         sql = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
         values = (stamp(at), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         """Release a claimed row to be due again at ``at``, keeping the error."""
         sql = """UPDATE outbox SET due_at = ?, lease_until = NULL, last_error = ?
                  WHERE id = ? AND sent_at IS NULL"""
         values = (stamp(at), trim_error(error), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def retire(self, item_id: int, at: datetime, error: str) -> None:
         """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
         sql = """UPDATE outbox SET cancelled_at = ?, lease_until = NULL, last_error = ?
                  WHERE id = ? AND sent_at IS NULL AND cancelled_at IS NULL"""
         values = (stamp(at), trim_error(error), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def deactivate(self, chat_id: int, at: datetime) -> None:
         """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
@@ -204,18 +242,12 @@ class SqliteStore:
     async def events(self, chat_id: int) -> list[Event]:
         """Return a chat's history, oldest first."""
         sql = "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = ? ORDER BY id"
-        rows = await self._run(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
-        return [
-            Event(r["id"], r["chat_id"], r["kind"], parse_json(r["data"]), parse_time(r["at"]))
-            for r in rows
-        ]
+        rows = await self._outside(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
+        return [event_from_row(r) for r in rows]
 
     async def pending(self, chat_id: int) -> list[OutboxItem]:
         """A chat's unsent, uncancelled outbox rows, soonest first."""
-        sql = f"""SELECT {OUTBOX_COLUMNS} FROM outbox
-                  WHERE chat_id = ? AND sent_at IS NULL AND cancelled_at IS NULL
-                  ORDER BY due_at, id"""  # noqa: S608 -- constant column list
-        rows = await self._run(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
+        rows = await self._outside(lambda conn: conn.execute(PENDING, (chat_id,)).fetchall())
         return [outbox_item_from_row(r) for r in rows]
 
     async def patients(self, limit: int, offset: int) -> list[Patient]:
@@ -223,13 +255,42 @@ class SqliteStore:
         if limit <= 0:
             return []
         sql = f"SELECT {PATIENT_COLUMNS} FROM patients ORDER BY chat_id LIMIT ? OFFSET ?"  # noqa: S608 -- constant column list
-        rows = await self._run(lambda conn: conn.execute(sql, (limit, max(offset, 0))).fetchall())
+        values = (limit, max(offset, 0))
+        rows = await self._outside(lambda conn: conn.execute(sql, values).fetchall())
         return [patient_from_row(r) for r in rows]
 
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""
         sql = "DELETE FROM updates WHERE seen_at < ?"
         values = (stamp(older_than),)
-        return await self._run(
+        return await self._outside(
             lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
         )
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def prune_history(self, older_than: datetime) -> int:
+        """Delete outbox rows sent or cancelled before ``older_than``; return how many."""
+        sql = "DELETE FROM outbox WHERE coalesce(sent_at, cancelled_at) < ?"
+        values = (stamp(older_than),)
+        return await self._outside(
+            lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
+        )
+
+    async def idle_chats(self, idle_since: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` patients untouched since ``idle_since`` with nothing still to send."""
+        values = (stamp(idle_since), stamp(idle_since), limit)
+        rows = await self._outside(lambda conn: conn.execute(_IDLE, values).fetchall())
+        return [int(r[0]) for r in rows]
+
+
+# A patient is idle when neither they nor the clinic touched their record since the cutoff and
+# nothing to them, or about them, is still waiting to be sent.
+_IDLE = """SELECT p.chat_id FROM patients AS p
+           WHERE p.updated_at < ?
+             AND NOT EXISTS (SELECT 1 FROM events AS e
+                             WHERE e.chat_id = p.chat_id AND e.at >= ?)
+             AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                             WHERE (o.chat_id = p.chat_id OR o.about = p.chat_id)
+                               AND o.sent_at IS NULL AND o.cancelled_at IS NULL)
+           ORDER BY p.updated_at, p.chat_id LIMIT ?"""

@@ -82,7 +82,7 @@ def test_csv_rows_hold_each_patients_screening(documents: dict[str, bytes]) -> N
     assert (done["status"], done["disposition"], done["step"]) == (
         "completed", "routine", "conservative")
     assert (done["age"], done["leg_pain"], done["pain_score"], done["saddle_numbness"]) == (
-        "45", "no", "6", "no")
+        "60", "no", "6", "no")
     assert done["imaging"] == ""
     assert done["started"] == "2025-03-03T09:00:00+00:00"
     urgent = rows[str(EMERGENCY)]
@@ -141,7 +141,7 @@ def test_the_bundle_parses_into_one_valid_response_per_screening(
     assert done.questionnaire == f"{export.QUESTIONNAIRE_URL}|1"
     answers = {item.linkId: item.answer[0] for item in done.item or []}  # type: ignore[index]
     assert answers["pain_score"].valueInteger == 6
-    assert answers["age"].valueInteger == 45
+    assert answers["age"].valueInteger == 60
     assert answers["leg_pain"].valueCoding.code == "no"  # type: ignore[union-attr]
     assert answers["leg_pain"].valueCoding.display == "No"  # type: ignore[union-attr]
     assert set(answers) <= set(yaml_questions())

@@ -69,7 +69,8 @@ def build_application(
         dispatcher.start()
         if health is not None:
             health.track(dispatcher)
-        housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
+        housekeeping.append(asyncio.create_task(
+            prune_forever(store, conversations.clock, settings.retention)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
