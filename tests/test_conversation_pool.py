@@ -17,8 +17,9 @@ from bot.storage.postgres import PostgresStore
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CLINIC = -500
 STAFF = 7
-# Eight red flags "no", age, no leg pain, pain 6: a routine result, the patient's record kept.
-SCREENING = ("no",) * 8 + ("45", "no", "6")
+# Nine red flags "no", age (over 55: no pregnancy question), no leg pain, pain 6: a routine
+# result, the patient's record kept.
+SCREENING = ("no",) * 9 + ("60", "no", "6")
 
 
 def keys(reply: Reply) -> list[str]:
