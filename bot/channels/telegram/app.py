@@ -142,7 +142,7 @@ def main() -> int:
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
-    content = load_content()
+    content = load_content(emergency_number=settings.emergency_number)
     store = open_store(settings.database_url)
     app = build_application(settings, content, store, rate)
     if settings.webhook_url is None:
