@@ -20,6 +20,7 @@ _NEXT_KEYS = {"minimally_invasive": "rec.next.minimally_invasive", "surgical": "
 _REGRESSING = frozenset({"extrusion", "sequestration"})
 _PASSED_OVER_RUNG = "minimally_invasive"
 _SURGICAL = "surgical"
+_MILD_PAIN = "mild_pain"  # the ladder's why code for pain too mild for any procedure
 
 
 def explain(
@@ -151,9 +152,9 @@ def _option(method: str) -> Message:
 def _next(recommendation: Recommendation, step: str, facts: Mapping[str, FactValue]) -> Text:
     if step == "specialist_review":
         return Text("rec.next.review")
-    if facts.get("leg_pain") == "no":
-        # Back pain alone is no reason for a disc procedure: none is held out as coming next.
-        return Text("rec.next.back_pain_only")
+    if facts.get("leg_pain") == "no" or _MILD_PAIN in recommendation.why:
+        # Back pain alone, or mild pain, is no reason for a procedure: none is held out as next.
+        return Text("rec.next.see_your_doctor")
     if recommendation.next is None:
         return Text("rec.next.none")
     return Text(_NEXT_KEYS[recommendation.next])

@@ -56,7 +56,18 @@ def test_s4_back_pain_only_result_never_mentions_sciatica(
         # No procedure is held out as coming next (the principle, on request, names the ladder).
         for word in ("minimally invasive", "微创", "surgery may", "考虑手术"):
             assert word not in result, word
-        assert plain(content.catalog, "rec.next.back_pain_only", language) in result
+        assert plain(content.catalog, "rec.next.see_your_doctor", language) in result
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_s4_mild_pain_is_not_told_of_a_procedure_to_come(content: Content, language: str) -> None:
+    facts = {**ROUTINE, "pain_score": 3, "conservative_course": "6_weeks_or_more",
+             "conservative_response": "none"}
+    recommendation = content.ladder.recommend(facts)
+    assert recommendation.step == "conservative"
+    result = said(content, facts, language)
+    assert plain(content.catalog, "rec.next.see_your_doctor", language) in result
+    assert plain(content.catalog, "rec.next.minimally_invasive", language) not in result
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
