@@ -55,6 +55,10 @@ class Console:
         for message in reply.turn.messages:
             self._print(catalog.message_plain(message, language))
         question = reply.turn.question
+        if question is None and not reply.menu:
+            # Nothing new to choose from (e.g. a result's details): the numbers shown last still
+            # pick what they did, as the buttons of an earlier message stay in a Telegram chat.
+            return
         self.options, self.seq, self.numbered = reply.menu, None, True
         if question is not None and not reply.menu:
             self._print(catalog.plain(question.text, language))

@@ -236,3 +236,14 @@ async def test_s4_details_in_the_terminal_with_a_listed_command(
     assert needle not in one
     assert needle in everything
     assert endoscope in everything
+
+
+async def test_s4_after_details_the_check_in_offer_still_answers_by_number(
+    content: Content, database: str
+) -> None:
+    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+             "/details 1", "1"]
+    out = await converse(content, database, lines)
+
+    accepted = content.catalog.plain(Text("rec.checkin_accepted"), "en")
+    assert out.index(accepted) > out.index("What it is:")
