@@ -181,7 +181,8 @@ def test_every_recommendation_ends_with_the_disclaimer_and_the_emergency_signs(
                 assert len(messages) == 1
                 continue
             if recommendation.disposition == "routine":
-                assert last == f"{disclaimer}\n\n{signs}", recommendation
+                weakness = catalog.plain(Text("rec.weakness_24h"), language)
+                assert last == f"{disclaimer}\n\n{weakness}\n\n{signs}", recommendation
             else:  # urgent and under 18: their own message lists the go-now signs
                 assert last.endswith(disclaimer), recommendation
             earlier = [catalog.message_plain(m, language) for m in messages[:-1]]

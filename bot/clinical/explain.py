@@ -37,7 +37,9 @@ def explain(
                          *alert_texts(recommendation.alerts), Text("rec.disclaimer")))]
     if disposition == "out_of_scope":
         return [Message((Text("rec.out_of_scope"), Text("rec.disclaimer")))]
-    closing = Message((Text("rec.disclaimer"), Text("rec.emergency_signs")))
+    # Weakness is urgent, not an emergency (spec §2): said apart from the go-now list.
+    closing = Message((Text("rec.disclaimer"), Text("rec.weakness_24h"),
+                       Text("rec.emergency_signs")))
     return [summary(recommendation, facts, ladder), closing]
 
 

@@ -103,6 +103,11 @@ def test_s4_emergency_signs_name_exactly_the_emergency_flags_and_never_weakness(
         listed = plain(content.catalog, "rec.emergency_signs", language).splitlines()[1:]
         assert len(listed) == 3  # saddle numbness, bladder/bowel/sexual function, both legs
         assert not any("weakness in a leg" in line or "腿部无力" in line for line in listed)
+        # Weakness is said apart, with its own time: within 24 hours.
+        result = said(content, ROUTINE, language)
+        weakness = plain(content.catalog, "rec.weakness_24h", language)
+        assert "24" in weakness
+        assert result.index(weakness) < result.index(listed[0])
 
 
 def test_s4_the_urgent_message_never_reassures_and_says_24_hours_first(
