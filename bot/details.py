@@ -58,9 +58,10 @@ def show(catalog: Catalog, session: Session, chosen: str) -> tuple[Message, ...]
     """The explanations a button or /details asks for, or a note saying why there are none."""
     result_id, _, which = chosen.removeprefix(CHOICE).partition(":")
     kept: Mapping[str, Any] | None = session.care.get(_KEPT)
-    if not kept:
+    if not kept and not result_id:
         return (Message((Text("details.none"),)),)
-    if result_id and result_id != str(kept["id"]):
+    if not kept or (result_id and result_id != str(kept["id"])):
+        # A button of an earlier result, since replaced (maybe by one without options).
         return (Message((Text("details.stale"),)),)
     options = [Message.from_json(data) for data in kept["options"]]
     about = [Message.from_json(kept["about"])] if kept.get("about") else []

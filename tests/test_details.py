@@ -124,6 +124,19 @@ async def test_s4_a_stale_details_button_gets_a_clear_answer(
         assert "/details" in content.catalog.plain(Text("details.stale"), language)
 
 
+async def test_s4_a_details_button_after_a_result_without_options_is_stale(
+    content: Content, store: Store
+) -> None:
+    conversations = Conversations(content, store, clock=lambda: NOW)
+    old = summary_of(await answer_all(conversations, MINIMALLY_INVASIVE))
+    await conversations.handle(Action(CHAT, command="restart"))
+    emergency = await conversations.handle(Action(CHAT, text="yes"))
+    assert emergency.turn.question is None
+
+    stale = await press(conversations, old.buttons[-1].value)
+    assert [p.key for m in stale.turn.messages for p in m.parts] == ["details.stale"]
+
+
 async def test_s4_details_before_any_result_and_a_wrong_number_are_answered(
     content: Content, store: Store
 ) -> None:
