@@ -144,8 +144,10 @@ async def test_typed_numbers_choices_and_a_whole_screening(
     assert "Minimally invasive treatment" in out
     assert "Percutaneous disc decompression" in out
     assert texts["rec.disclaimer"] in out
-    # Every routine result ends by offering the check-ins, as numbered buttons.
-    assert out.rstrip().endswith("1) Yes, please   2) No, thanks")
+    # Every routine result ends by offering the check-ins, as numbered buttons (then, as the
+    # input ends, the note that the answers are saved).
+    saved = content.catalog.plain(Text("console.quit"), "en")
+    assert out.rstrip().endswith(f"1) Yes, please   2) No, thanks\n\n{saved}")
 
 
 async def test_the_chosen_language_is_used_from_the_start(
