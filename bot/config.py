@@ -34,6 +34,7 @@ class Settings:
     webhook_listen: tuple[str, int]
     webhook_secret: str | None
     retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
+    emergency_number: str | None = None
 
 
 def default_database_url(env: Mapping[str, str] | None = None) -> str:
@@ -82,6 +83,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         faults.extend(_webhook_faults(webhook_url, secret))
 
     retention = _retention(values, faults)
+    emergency = emergency_number(values, faults)
 
     if faults:
         raise SettingsError("\n".join(faults))
@@ -97,6 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_listen=listen,
         webhook_secret=secret,
         retention=retention,
+        emergency_number=emergency,
     )
 
 
@@ -162,3 +165,27 @@ def _listen(raw: str, faults: list[str]) -> tuple[str, int]:
         faults.append(f"LDH_WEBHOOK_LISTEN must be HOST:PORT, not {raw!r}")
         return ("0.0.0.0", 8443)  # noqa: S104  # the documented default, only used alongside a fault
     return (host, int(port))
+
+
+EMERGENCY_NUMBER_MAX = 20  # long enough for any national number with its spaces
+
+
+def emergency_number(env: Mapping[str, str] | None = None, faults: list[str] | None = None
+                     ) -> str | None:
+    """``LDH_EMERGENCY_NUMBER`` (e.g. 999, 112, 120), or None to say "your local emergency number".
+
+    Without ``faults`` a bad value raises SettingsError; with it, the fault is added there.
+    """
+    values = os.environ if env is None else env
+    raw = " ".join(values.get("LDH_EMERGENCY_NUMBER", "").split())
+    if not raw:
+        return None
+    allowed = set("0123456789+-() ")
+    if set(raw) <= allowed and any(c.isdigit() for c in raw) and len(raw) <= EMERGENCY_NUMBER_MAX:
+        return raw
+    fault = (f"LDH_EMERGENCY_NUMBER must be a phone number (digits, spaces, + - and brackets, "
+             f"at most {EMERGENCY_NUMBER_MAX} characters), not {raw!r}")
+    if faults is None:
+        raise SettingsError(fault)
+    faults.append(fault)
+    return None

@@ -49,8 +49,14 @@ def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
     return []
 
 
-def load_content(directory: Path = DIALOGUES_DIR) -> Content:
-    """Load and check all dialogue files; DialogueError lists every problem found."""
+def load_content(
+    directory: Path = DIALOGUES_DIR, *, emergency_number: str | None = None
+) -> Content:
+    """Load and check all dialogue files; DialogueError lists every problem found.
+
+    ``emergency_number`` is the clinic's (LDH_EMERGENCY_NUMBER); without it every text says
+    "your local emergency number" in its own language.
+    """
     try:
         domains = load_fact_domains(directory)
         vocabulary = load_vocabulary(directory)
@@ -58,6 +64,7 @@ def load_content(directory: Path = DIALOGUES_DIR) -> Content:
     except YamlError as error:
         raise DialogueError([Problem(error.path, error.line, error.message)]) from error
     catalog, problems = load_catalog(directory)
+    catalog = catalog.with_emergency_number(emergency_number)
     problems.extend(_ladder_texts(ladder, catalog))
     registry = build_registry(ladder)
     engines: dict[str, Engine] = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import checkins
+from bot import checkins, details
 from bot.audit import ANSWER, answer_event
 from bot.clinic import appointments
 from bot.content import Content
@@ -190,6 +190,8 @@ class Conversations:
             return await self._checkin_choice(tx, session, action.text)
         if action.text.startswith(REMINDERS_CHOICE):
             return await self._stop_reminders(tx, session)
+        if action.text.startswith(details.CHOICE):
+            return Reply(session.language, self._details(session, action.text))
         if action.text.startswith(appointments.CHOICE):  # a reminder's button (bot/clinic)
             note = await appointments.choose(tx, session.language, action.text,
                                              self.notify_clinic)
@@ -207,6 +209,7 @@ class Conversations:
             "checkin": self._start_checkin,
             "help": lambda s: self._with_current(s, Text("app.help")),
             "mydata": self._mydata,
+            "details": lambda s: self._details(s, details.choice(None, details.ALL)),
             UNSUPPORTED: lambda s: self._with_current(s, Text("app.unsupported")),
         }
         if command in simple:
@@ -224,6 +227,12 @@ class Conversations:
         if current.question is None:
             return current
         return Turn((Message((Text("app.welcome"),)), *current.messages), current.question)
+
+    def _details(self, session: Session, chosen: str) -> Turn:
+        """A result's explanations on request; an open question follows, so none is lost."""
+        shown = details.show(self.content.catalog, session, chosen)
+        current = self._engine(session).current(session)
+        return Turn((*shown, *current.messages) if current.question else shown, current.question)
 
     def _unknown(self, session: Session, command: str) -> Turn:
         return self._with_current(session, Text("app.unknown_command", {"command": f"/{command}"}))
@@ -316,7 +325,8 @@ class Conversations:
             elif effect.kind == "offer_checkins" and not menu:
                 weeks = list(effect.data["weeks"])
                 checkins.offer(session, weeks, tx.now)
-                offer = Text("rec.checkin_offer", {"weeks": ", ".join(map(str, weeks))})
+                separator = self.content.catalog.template(session.language, "rec.weeks_separator")
+                offer = Text("rec.checkin_offer", {"weeks": separator.join(map(str, weeks))})
                 turn = replace(turn, messages=(*turn.messages, Message((offer,))))
                 menu = self._checkin_menu()
             elif effect.kind == "step_up":
@@ -328,6 +338,7 @@ class Conversations:
                 following = checkins.step_up(self.content, session, effect.data["facts"])
                 turn = _then(turn, following)
                 turn = replace(turn, effects=(*done, *following.effects))
+        turn = details.remember(self.content, session, turn)
         return replace(reply, turn=turn, menu=menu)
 
     async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> bool:
@@ -347,6 +358,9 @@ class Conversations:
                 Option(Text("opt.checkin_decline"), f"{checkins.CHECKIN_CHOICE}decline"))
 
     def _start_checkin(self, session: Session) -> Turn:
+        if session.dialogue == "screening" and self.screening.question(session) is not None:
+            # A check-in would leave the screening half answered: finish it first.
+            return self._with_current(session, Text("checkin.finish_screening_first"))
         turn = checkins.start(self.content, session, self.clock())
         if turn is None:
             return self._with_current(session, Text("checkin.no_screening"))

@@ -256,13 +256,17 @@ async def test_s5_without_a_clinic_chat_nobody_is_said_to_have_been_told(
     assert "app.clinic_told" not in keys(reply)
 
 
-async def test_a_checkin_before_any_screening_result_says_what_to_do(
+async def test_s4_a_checkin_during_the_screening_says_to_finish_it_first(
     conversations: Conversations,
 ) -> None:
+    """Never /restart, which would wipe the answers given so far (issue 7 item 3)."""
     await say(conversations, "/start", "no")
     reply = await say(conversations, "/checkin")
 
-    assert keys(reply)[0] == "checkin.no_screening"
+    assert keys(reply)[0] == "checkin.finish_screening_first"
+    catalog = conversations.content.catalog
+    for language in ("en", "zh"):
+        assert "/restart" not in catalog.plain(Text("checkin.finish_screening_first"), language)
     assert reply.turn.question is not None
     assert reply.turn.question.fact == "bladder_bowel"  # the screening goes on where it was
 

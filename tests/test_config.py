@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import OFFICIAL_API_URL, SettingsError, default_database_url, load_settings
+from bot.config import (
+    OFFICIAL_API_URL,
+    SettingsError,
+    default_database_url,
+    emergency_number,
+    load_settings,
+)
 
 TOKEN = "123456:ABCdef"  # noqa: S105  # the shape of a token, not a credential
 
@@ -95,3 +101,20 @@ def test_a_retention_that_is_not_whole_days_is_refused(days: str) -> None:
     with pytest.raises(SettingsError, match=f"LDH_RETENTION_DAYS must be a whole number of days "
                                             f"from 1, not '{days}'"):
         load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "LDH_RETENTION_DAYS": days})
+
+
+def test_the_emergency_number_is_optional_and_kept_as_written() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": "123:abc"}
+    assert load_settings(base).emergency_number is None
+    settings = load_settings({**base, "LDH_EMERGENCY_NUMBER": "  999 "})
+    assert settings.emergency_number == "999"
+    assert emergency_number({"LDH_EMERGENCY_NUMBER": "+86 120"}) == "+86 120"
+    assert emergency_number({}) is None
+
+
+@pytest.mark.parametrize("number", ["call 999", "<b>120</b>", "()", "1" * 21])
+def test_an_emergency_number_that_is_not_one_is_named(number: str) -> None:
+    with pytest.raises(SettingsError, match="LDH_EMERGENCY_NUMBER"):
+        load_settings({"TELEGRAM_BOT_TOKEN": "123:abc", "LDH_EMERGENCY_NUMBER": number})
+    with pytest.raises(SettingsError, match="LDH_EMERGENCY_NUMBER"):
+        emergency_number({"LDH_EMERGENCY_NUMBER": number})

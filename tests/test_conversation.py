@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -383,3 +384,29 @@ async def test_an_unknown_language_shows_the_menu_again_and_changes_nothing(
     session = await stored(store)
     assert session is not None
     assert session.language == "en"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_s4_mydata_shows_no_internal_names(content: Content, store: Store,
+                                                 language: str) -> None:
+    """Issue 7 item 3: /mydata said "Progress: bladder_bowel"."""
+    conversations = Conversations(content, store)
+    await conversations.handle(Action(77, command="start", language_hint=language))
+    for typed in ("no", "no"):
+        await conversations.handle(Action(77, text=typed if language == "en" else "没有"))
+    reply = await conversations.handle(Action(77, command="mydata"))
+    shown = "\n".join(content.catalog.message_plain(m, language) for m in reply.turn.messages)
+    note = content.catalog.message_plain(reply.turn.messages[0], language)
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", note), note
+    assert content.catalog.plain(Text("topic.bilateral_leg"), language) in shown
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_s4_the_intended_use_is_said_at_the_start(content: Content, store: Store,
+                                                       language: str) -> None:
+    conversations = Conversations(content, store)
+    reply = await conversations.handle(Action(78, command="start", language_hint=language))
+    shown = "\n".join(content.catalog.message_plain(m, language) for m in reply.turn.messages)
+    for phrase in {"en": ("not a certified medical device", "does not give a diagnosis"),
+                   "zh": ("不是经过认证的医疗器械", "不能作出诊断")}[language]:
+        assert phrase in shown

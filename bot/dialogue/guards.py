@@ -28,7 +28,7 @@ def build_registry(ladder: Ladder) -> Registry:
                                                     "alerts": list(recommendation.alerts)}))
         if recommendation.followup_weeks:
             effects.append(Effect("offer_checkins", {"weeks": list(recommendation.followup_weeks)}))
-        return explain(recommendation, session.facts), effects
+        return explain(recommendation, session.facts, ladder), effects
 
     def checkin_outcome(session: Session) -> tuple[list[Message], list[Effect]]:
         """Compare today's pain with the start of the course (spec §5) and say what follows."""

@@ -142,7 +142,7 @@ def main() -> int:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     configure_logging(run.ops.log_format, run.secrets)
-    content = load_content()
+    content = load_content(emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
     app = build_application(run.bot, content, store, run.send_rate, health)
