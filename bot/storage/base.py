@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import AsyncIterator, Collection, Iterator
     from contextlib import AbstractAsyncContextManager
 
 JsonDict = dict[str, Any]
@@ -80,6 +80,25 @@ class Forgotten:
     def anything(self) -> bool:
         """Whether anything at all was kept about the chat."""
         return self.patient or bool(self.events or self.outbox or self.notifications)
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Which patients a record cursor reads (in chat id order) and which of their events."""
+
+    kinds: frozenset[str] | None = None  # the event kinds wanted; None: every event
+    chat_id: int | None = None  # one patient only
+    after: int | None = None  # keyset paging: only chat ids above this one
+    limit: int | None = None  # at most this many patients
+    batch: int = 500  # patients fetched per round trip: memory stays flat in the total
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A patient with the events a record query asked for, oldest first."""
+
+    patient: Patient
+    events: tuple[Event, ...]
 
 
 class Transaction(Protocol):
@@ -215,6 +234,13 @@ class Store(Protocol):
         """
         ...
 
+
+    def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+        """Stream patients with their events from one cursor, a batch at a time.
+
+        Close the iterator (``contextlib.aclosing``) when stopping early: it holds a connection.
+        """
+        ...
 
 # The stores in which the current task holds a transaction; each refuses that task any other
 # call. Per store, since another store on the same database stands for another process.

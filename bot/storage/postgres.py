@@ -21,6 +21,8 @@ from bot.storage.base import (
     JsonDict,
     OutboxItem,
     Patient,
+    PatientRecord,
+    RecordQuery,
     StorageError,
     Transaction,
     deactivate_chat,
@@ -32,6 +34,7 @@ from bot.storage.base import (
 )
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
+from bot.storage.records import postgres_record, postgres_sql
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Iterator
@@ -504,6 +507,19 @@ class PostgresStore:
             (limit, max(offset, 0)),
         )
         return [_patient(r) for r in rows]
+
+    async def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+        """Stream patients with their events from one named (server-side) cursor."""
+        sql, params = postgres_sql(query)
+        async with (
+            self._require_pool().connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="ldh_records") as cursor,
+        ):
+            await cursor.execute(sql, params)
+            while rows := await cursor.fetchmany(query.batch):
+                for row in rows:
+                    yield postgres_record(row)
 
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""

@@ -9,6 +9,7 @@ import sqlite3
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,6 +17,8 @@ from bot.storage.base import (
     Event,
     OutboxItem,
     Patient,
+    PatientRecord,
+    RecordQuery,
     StorageError,
     Transaction,
     deactivate_chat,
@@ -25,6 +28,7 @@ from bot.storage.base import (
 )
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import SQLITE, pending
+from bot.storage.records import sqlite_record, sqlite_sql
 from bot.storage.sqlite_transaction import (
     OUTBOX_COLUMNS,
     PATIENT_COLUMNS,
@@ -95,6 +99,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for statement in migration.statements:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
 
 
 class SqliteStore:
@@ -258,6 +267,53 @@ class SqliteStore:
         values = (limit, max(offset, 0))
         rows = await self._outside(lambda conn: conn.execute(sql, values).fetchall())
         return [patient_from_row(r) for r in rows]
+
+    async def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+        """Stream patients with their events from one cursor, a batch at a time."""
+        if self._executor is None:
+            msg = "the SQLite store is not open"
+            raise StorageError(msg)
+        if self._path == MEMORY:  # no second connection sees it: short keyset pages instead
+            async for record in self._paged_records(query):
+                yield record
+            return
+        # A read-only connection on a thread of its own: its cursor reads one snapshot (WAL)
+        # while the store's thread goes on serving patients.
+        loop = asyncio.get_running_loop()
+        sql, params = sqlite_sql(query)
+        path = Path(self._path)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-records") as reader:
+            conn = await loop.run_in_executor(reader, _read_only, path)
+            try:
+                cursor = await loop.run_in_executor(reader, conn.execute, sql, params)
+
+                def batch() -> list[PatientRecord]:
+                    return [sqlite_record(row) for row in cursor.fetchmany(query.batch)]
+
+                while records := await loop.run_in_executor(reader, batch):
+                    for record in records:
+                        yield record
+            finally:
+                await asyncio.shield(loop.run_in_executor(reader, conn.close))
+
+    async def _paged_records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+        left = query.limit
+        after = query.after
+        while left is None or left > 0:
+            size = query.batch if left is None else min(query.batch, left)
+            sql, params = sqlite_sql(replace(query, after=after, limit=size))
+
+            def page(conn: sqlite3.Connection, sql: str = sql, params: list[object] = params,
+                     ) -> list[sqlite3.Row]:
+                return conn.execute(sql, params).fetchall()
+
+            rows = await self._run(page)
+            for row in rows:
+                yield sqlite_record(row)
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
+            left = None if left is None else left - len(rows)
 
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""
