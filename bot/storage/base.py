@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Collection, Iterator
+    from collections.abc import AsyncGenerator, Collection, Iterator
     from contextlib import AbstractAsyncContextManager
 
 JsonDict = dict[str, Any]
@@ -234,13 +234,15 @@ class Store(Protocol):
         """
         ...
 
+    # -- exports and lists (bot/clinic/) ----------------------------------------------------------
 
-    def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+    def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
         """Stream patients with their events from one cursor, a batch at a time.
 
         Close the iterator (``contextlib.aclosing``) when stopping early: it holds a connection.
         """
         ...
+
 
 # The stores in which the current task holds a transaction; each refuses that task any other
 # call. Per store, since another store on the same database stands for another process.

@@ -37,7 +37,7 @@ from bot.storage.migrations import POSTGRES, pending
 from bot.storage.records import postgres_record, postgres_sql
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Collection, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Iterator
     from datetime import datetime, timedelta
 
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -508,7 +508,7 @@ class PostgresStore:
         )
         return [_patient(r) for r in rows]
 
-    async def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+    async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
         """Stream patients with their events from one named (server-side) cursor."""
         sql, params = postgres_sql(query)
         async with (

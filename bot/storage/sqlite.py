@@ -43,7 +43,7 @@ from bot.storage.sqlite_transaction import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
     from datetime import datetime, timedelta
 
 T = TypeVar("T")
@@ -268,7 +268,7 @@ class SqliteStore:
         rows = await self._outside(lambda conn: conn.execute(sql, values).fetchall())
         return [patient_from_row(r) for r in rows]
 
-    async def records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+    async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
         """Stream patients with their events from one cursor, a batch at a time."""
         if self._executor is None:
             msg = "the SQLite store is not open"
