@@ -8,10 +8,8 @@ store, so they cannot be exported.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +19,7 @@ from bot.dialogue.conditions import FactDomain
 from bot.dialogue.loader import option_text_key, question_text_key
 from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
-from bot.storage.base import Patient, Store
+from bot.storage.base import Patient, PatientRecord
 
 QUESTIONNAIRE_URL = "urn:ldh-bot:questionnaire:screening"
 FACT_SYSTEM = "urn:ldh-bot:fact:"  # a code system per fact: its values are the codes
@@ -30,7 +28,7 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 SCREENING = "screening"
-PAGE = 200  # patients read per query: the export never holds the store's rows twice
+SCREENING_EVENTS = frozenset({"recommendation"})  # all that a screening reads of the history
 CSV_HEAD = ("patient", "language", "status", "started", "updated", "disposition", "step")
 
 
@@ -52,16 +50,9 @@ def asked_facts(content: Content) -> list[str]:
     return list(dict.fromkeys(state.spec.ask for state in states if state.spec.ask))
 
 
-async def screenings(store: Store, content: Content) -> AsyncIterator[Screening]:
-    """Every patient's screening, a page of patients at a time."""
-    offset = 0
-    while page := await store.patients(PAGE, offset):
-        for patient in page:
-            yield await _screening(store, content, patient)
-        offset += len(page)
-
-
-async def _screening(store: Store, content: Content, patient: Patient) -> Screening:
+def screening_of(content: Content, record: PatientRecord) -> Screening:
+    """A patient's screening from their record (read with ``SCREENING_EVENTS``)."""
+    patient = record.patient
     session = patient.session
     dialogue = content.engines[SCREENING].dialogue
     in_screening = session.get("dialogue") == SCREENING
@@ -75,7 +66,7 @@ async def _screening(store: Store, content: Content, patient: Patient) -> Screen
     completed = not in_screening or (state is not None and state.spec.final)
     outcome: dict[str, Any] = {}
     authored = patient.updated_at
-    for event in await store.events(patient.chat_id):
+    for event in record.events:
         if event.kind == "recommendation":
             outcome, authored = dict(event.data.get("recommendation", {})), event.at
     return Screening(patient, facts, completed, str(outcome.get("disposition") or ""),
@@ -86,18 +77,17 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
-def to_csv(rows: Sequence[Screening], facts: Sequence[str]) -> bytes:
-    """One row per screening: who, status, outcome, then one column per asked fact."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*CSV_HEAD, *facts])
-    for row in rows:
-        patient = row.patient
-        writer.writerow([patient.chat_id, patient.language,
-                         "completed" if row.completed else "in-progress",
-                         _iso(patient.created_at), _iso(patient.updated_at), row.disposition,
-                         row.step, *(row.facts.get(fact, "") for fact in facts)])
-    return out.getvalue().encode()
+def csv_header(facts: Sequence[str]) -> list[str]:
+    """The CSV's columns: who, status, outcome, then one column per asked fact."""
+    return [*CSV_HEAD, *facts]
+
+
+def csv_row(row: Screening, facts: Sequence[str]) -> list[object]:
+    """One screening as a CSV row under ``csv_header(facts)``."""
+    patient = row.patient
+    return [patient.chat_id, patient.language, "completed" if row.completed else "in-progress",
+            _iso(patient.created_at), _iso(patient.updated_at), row.disposition, row.step,
+            *(row.facts.get(fact, "") for fact in facts)]
 
 
 class Fhir:
@@ -185,13 +175,9 @@ class Fhir:
             resource["item"] = items
         return resource
 
-    def bundle(self, rows: Sequence[Screening], now: datetime) -> dict[str, Any]:
-        """Every screening's response in one collection Bundle."""
-        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection",
-                                  "timestamp": now.isoformat()}
-        if rows:
-            bundle["entry"] = [{"resource": self.response(row)} for row in rows]
-        return bundle
+    def bundle_head(self, now: datetime) -> dict[str, Any]:
+        """A collection Bundle without its entries, which are written one by one."""
+        return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat()}
 
 
 def to_json(resource: dict[str, Any]) -> bytes:
