@@ -50,8 +50,12 @@ def asked_facts(content: Content) -> list[str]:
     return list(dict.fromkeys(state.spec.ask for state in states if state.spec.ask))
 
 
-def screening_of(content: Content, record: PatientRecord) -> Screening:
-    """A patient's screening from their record (read with ``SCREENING_EVENTS``)."""
+def screening_of(content: Content, record: PatientRecord,
+                 wanted: frozenset[str] | None = None) -> Screening:
+    """A patient's screening from their record (read with ``SCREENING_EVENTS``).
+
+    ``wanted`` is ``asked_facts(content)``, passed in when many screenings are read at once.
+    """
     patient = record.patient
     session = patient.session
     dialogue = content.engines[SCREENING].dialogue
@@ -59,7 +63,7 @@ def screening_of(content: Content, record: PatientRecord) -> Screening:
     care = session.get("care")
     stored = session.get("facts") if in_screening else (
         care.get("facts") if isinstance(care, dict) else None)
-    wanted = set(asked_facts(content))
+    wanted = frozenset(asked_facts(content)) if wanted is None else wanted
     facts = {fact: value for fact, value in (stored or {}).items()
              if fact in wanted and content.domains[fact].admits(value)}
     state = dialogue.states.get(str(session.get("state")))
@@ -98,6 +102,9 @@ class Fhir:
         self.content = content
         self.language = language
         self.dialogue = content.engines[SCREENING].dialogue
+        self.facts = asked_facts(content)
+        # An answer's item is the same in every response: built once, not per patient.
+        self._answers: dict[tuple[str, object], tuple[dict[str, Any], str]] = {}
 
     def _text(self, key: str) -> tuple[str, dict[str, Any]]:
         """A text and its ``_element`` translation extension."""
@@ -149,17 +156,27 @@ class Fhir:
             "item": [self._item(fact) for fact in asked_facts(self.content)],
         }
 
-    def response(self, screening: Screening) -> dict[str, Any]:
-        """One screening's answers as a QuestionnaireResponse."""
-        items = []
-        for fact in asked_facts(self.content):
-            if fact not in screening.facts:
-                continue
-            value = screening.facts[fact]
-            domain = self.content.domains[fact]
-            answer = ({"valueInteger": value} if domain.is_integer
-                      else {"valueCoding": self._coding(fact, str(value), domain)})
-            items.append({"linkId": fact, "answer": [answer]})
+    def _item_of(self, fact: str, value: object) -> tuple[dict[str, Any], str]:
+        """One answer's item, and its JSON, built once for every response that gives it.
+
+        A choice is displayed in the clinic's language only: its translations live once in
+        the Questionnaire's answer options, where in every response they would make up most
+        of an export's size.
+        """
+        key = (fact, value)
+        if key not in self._answers:
+            if self.content.domains[fact].is_integer:
+                answer: dict[str, Any] = {"valueInteger": value}
+            else:
+                coding = self._coding(fact, str(value), self.content.domains[fact])
+                coding.pop("_display", None)
+                answer = {"valueCoding": coding}
+            item = {"linkId": fact, "answer": [answer]}
+            self._answers[key] = (item, compact_json(item))
+        return self._answers[key]
+
+    def _parts(self, screening: Screening) -> tuple[dict[str, Any], list[str]]:
+        """A response without its items, and the facts (with values) its items answer."""
         resource: dict[str, Any] = {
             "resourceType": "QuestionnaireResponse",
             "id": f"screening-{screening.patient.chat_id}",
@@ -171,13 +188,32 @@ class Fhir:
         }
         if screening.authored is not None:
             resource["authored"] = screening.authored.isoformat()
-        if items:
-            resource["item"] = items
+        return resource, [fact for fact in self.facts if fact in screening.facts]
+
+    def response(self, screening: Screening) -> dict[str, Any]:
+        """One screening's answers as a QuestionnaireResponse."""
+        resource, facts = self._parts(screening)
+        if facts:
+            resource["item"] = [self._item_of(fact, screening.facts[fact])[0] for fact in facts]
         return resource
+
+    def response_json(self, screening: Screening) -> str:
+        """``response`` as compact JSON, its items joined from the JSON built once for each."""
+        resource, facts = self._parts(screening)
+        head = compact_json(resource)
+        if not facts:
+            return head
+        items = ",".join(self._item_of(fact, screening.facts[fact])[1] for fact in facts)
+        return f'{head[:-1]},"item":[{items}]}}'
 
     def bundle_head(self, now: datetime) -> dict[str, Any]:
         """A collection Bundle without its entries, which are written one by one."""
         return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat()}
+
+
+def compact_json(resource: dict[str, Any]) -> str:
+    """A resource as JSON on one line, as an export's entries are written."""
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_json(resource: dict[str, Any]) -> bytes:

@@ -11,12 +11,20 @@ its entries one by one gives the flat memory NDJSON would.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.clinic.export import SCREENING_EVENTS, Fhir, Screening, csv_header, csv_row, screening_of
+from bot.clinic.export import (
+    SCREENING_EVENTS,
+    Fhir,
+    Screening,
+    asked_facts,
+    compact_json,
+    csv_header,
+    csv_row,
+    screening_of,
+)
 from bot.storage.base import RecordQuery
 
 if TYPE_CHECKING:
@@ -30,10 +38,6 @@ Sink = Callable[[Screening], None]
 
 PROGRESS_EVERY = 1000  # patients between progress reports; the channel throttles them further
 EVERY_SCREENING = RecordQuery(kinds=SCREENING_EVENTS)
-
-
-def _json(resource: dict[str, Any]) -> str:
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
 class CsvSheet:
@@ -58,14 +62,14 @@ class BundleFile:
         self._out = out
         self._fhir = fhir
         self._entries = 0
-        head = _json(fhir.bundle_head(now))
+        head = compact_json(fhir.bundle_head(now))
         self._out.write(head[:-1])  # left open for the entries
 
     def add(self, row: Screening) -> None:
         """Write one screening's QuestionnaireResponse as the next entry."""
         # FHIR forbids an empty array, so "entry" opens only with the first response.
         self._out.write(',"entry":[\n' if self._entries == 0 else ",\n")
-        self._out.write(_json({"resource": self._fhir.response(row)}))
+        self._out.write(f'{{"resource":{self._fhir.response_json(row)}}}')
         self._entries += 1
 
     def close(self) -> None:
@@ -83,9 +87,10 @@ async def stream_screenings(
 ) -> int:
     """Hand every screening ``query`` reads to each sink in turn; return how many there were."""
     count = 0
+    wanted = frozenset(asked_facts(content))
     async with aclosing(store.records(query)) as records:
         async for record in records:
-            screening = screening_of(content, record)
+            screening = screening_of(content, record, wanted)
             for sink in sinks:
                 sink(screening)
             count += 1
