@@ -11,6 +11,8 @@ its entries one by one gives the flat memory NDJSON would.
 from __future__ import annotations
 
 import csv
+import gzip
+import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, TextIO
@@ -29,6 +31,7 @@ from bot.storage.base import RecordQuery
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from bot.content import Content
     from bot.storage.base import Store
@@ -38,6 +41,7 @@ Sink = Callable[[Screening], None]
 
 PROGRESS_EVERY = 1000  # patients between progress reports; the channel throttles them further
 EVERY_SCREENING = RecordQuery(kinds=SCREENING_EVENTS)
+COPY_CHUNK = 1 << 20
 
 
 class CsvSheet:
@@ -75,6 +79,19 @@ class BundleFile:
     def close(self) -> None:
         """End the entries and the Bundle."""
         self._out.write("\n]}\n" if self._entries else "}\n")
+
+
+def within(path: Path, filename: str, limit: int) -> tuple[Path, str]:
+    """The file as it can be sent: gzip-compressed (``name.gz``) when larger than ``limit``."""
+    if path.stat().st_size <= limit:
+        return path, filename
+    packed = path.with_name(f"{path.name}.gz")
+    # Level 1: an export's repeated codes shrink many times over even at the fastest level.
+    with path.open("rb") as source, gzip.open(packed, "wb", compresslevel=1) as target:
+        shutil.copyfileobj(source, target, COPY_CHUNK)
+    packed.chmod(0o600)
+    path.unlink()
+    return packed, f"{filename}.gz"
 
 
 async def stream_screenings(

@@ -7,6 +7,7 @@ like any unknown command, so nothing even hints that staff commands exist.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -22,7 +23,7 @@ from bot import checkins
 from bot.clinic import appointments, export
 from bot.clinic.booking import parse_booking
 from bot.clinic.charts import patient_chart
-from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings
+from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings, within
 from bot.clinic.history import event_lines, step_text
 from bot.clinic.replies import (
     Document,
@@ -31,7 +32,6 @@ from bot.clinic.replies import (
     Progress,
     StaffRequest,
     clock_time,
-    discard,
     say,
 )
 from bot.content import Content
@@ -51,6 +51,9 @@ Clock = Callable[[], datetime]
 
 class StaffDesk:
     """Answers staff commands from the store; books appointments in the patient's transaction."""
+
+    # Telegram takes documents of up to 50 MB from a bot: a larger export file is gzipped.
+    max_document_bytes = 50 * 1000 * 1000
 
     def __init__(  # noqa: PLR0913  # the settings a desk needs, each named at the call
         self,
@@ -263,6 +266,7 @@ class StaffDesk:
             if progress is not None:
                 await progress(count, False)  # noqa: FBT003  # the callback's positional flag
 
+        written = (table, bundle)
         try:
             with table_out, bundle_out:
                 sheet = CsvSheet(table_out, export.asked_facts(self.content))
@@ -270,15 +274,18 @@ class StaffDesk:
                 count = await stream_screenings(self.store, self.content,
                                                 [sheet.add, responses.add], progress=report)
                 responses.close()
+            table, table_name = await asyncio.to_thread(
+                within, table, f"screenings-{stamp}.csv", self.max_document_bytes)
+            bundle, bundle_name = await asyncio.to_thread(
+                within, bundle, f"screenings-{stamp}.fhir.json", self.max_document_bytes)
         except BaseException:
-            discard([Document("", table, Text("")), Document("", bundle, Text(""))])
+            _remove(written)  # a failed export leaves no patient data behind
             raise
         if reported and progress is not None:
             await progress(count, True)  # noqa: FBT003  # the callback's positional flag
         return [
-            Document(f"screenings-{stamp}.csv", table, Text("staff.export.csv", {"count": count})),
-            Document(f"screenings-{stamp}.fhir.json", bundle,
-                     Text("staff.export.bundle", {"count": count})),
+            Document(table_name, table, Text("staff.export.csv", {"count": count})),
+            Document(bundle_name, bundle, Text("staff.export.bundle", {"count": count})),
             Document("questionnaire.fhir.json", export.to_json(fhir.questionnaire()),
                      Text("staff.export.questionnaire")),
         ]
@@ -288,6 +295,12 @@ def _temporary(suffix: str) -> tuple[Path, TextIO]:
     """A new file only this user can read (it holds patient data), open for writing text."""
     handle, name = tempfile.mkstemp(prefix="ldh-export-", suffix=suffix)
     return Path(name), os.fdopen(handle, "w", encoding="utf-8", newline="")
+
+
+def _remove(paths: Collection[Path]) -> None:
+    for path in paths:
+        for left in (path, path.with_name(f"{path.name}.gz")):
+            left.unlink(missing_ok=True)
 
 
 def _number(args: str) -> int | None:
