@@ -114,6 +114,20 @@ def _bench(args: argparse.Namespace) -> int:
     return run(patients=args.patients, screenings=args.screenings)
 
 
+def _export_data(args: argparse.Namespace) -> int:
+    """Write everything kept about one patient (a data request) as JSON, CSV or FHIR."""
+    from bot.clinic import export_data  # noqa: PLC0415  # only this command needs it
+
+    chat_id = export_data.chat_id_argument(args.chat_id)
+    if chat_id is None:
+        print(f"ldh-bot export-data: CHAT_ID must be a whole number, not {args.chat_id!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    output = Path(args.output) if args.output else None
+    return export_data.run(export_data.Request(chat_id, args.format, output, args.database,
+                                               args.lang))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ldh-bot",
@@ -151,6 +165,15 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("chat_id", type=int, metavar="CHAT_ID", help="the patient's chat id")
     forget.add_argument("--database", default=None,
                         help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
+    export = command("export-data", _export_data)
+    export.add_argument("chat_id", metavar="CHAT_ID", help="the patient's chat id")
+    export.add_argument("--format", choices=("json", "csv", "fhir"), default="json",
+                        help="json: everything kept; csv, fhir: the screening as /export has it")
+    export.add_argument("--output", "-o", help="file to write, owner-only (default: stdout)")
+    export.add_argument("--database", default=None,
+                        help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
+    export.add_argument("--lang", choices=LANGUAGES, default="en",
+                        help="language of the FHIR answers' display texts")
     bench = command("bench", _bench)
     bench.add_argument("--patients", type=int, default=50,
                        help="patients screened through SQLite for the update latency")
