@@ -27,13 +27,17 @@ from bot.clinic.replies import StaffRequest, discard
 from bot.clinic.staff import StaffDesk
 from bot.content import Content, load_content
 from bot.conversation import Action, Conversations
+from bot.dialogue.turn import Question
 from bot.storage import open_store
 from bot.storage.base import dump_json
 from bot.storage.sqlite_transaction import stamp
 
-# A routine patient's answers through the whole screening (a minimally invasive result).
-ROUTINE = ("no",) * 8 + ("60", "yes", "7", "none", "6_weeks_or_more", "none", "protrusion",
-                         "none", "no", "no")
+# The template patient's answers where a question offers them; else "no", else the first
+# option, and the middle of a number's range: a full screening, whatever the YAML asks.
+PREFERRED = {"age": "60", "pain_score": "7", "leg_pain": "yes",
+             "conservative_course": "6_weeks_or_more", "conservative_response": "none",
+             "imaging": "protrusion"}
+MAX_QUESTIONS = 100
 STARTED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 FIRST_CHAT = 100_000_000  # Telegram-sized ids; patient i is FIRST_CHAT + i
 STAFF = 1
@@ -56,10 +60,14 @@ async def _template(content: Content) -> Template:
     try:
         moment = STARTED
         conversations = Conversations(content, store, clock=lambda: moment)
-        await conversations.handle(Action(1, command="start", language_hint="en"))
-        for answer in ROUTINE:
+        reply = await conversations.handle(Action(1, command="start", language_hint="en"))
+        for _ in range(MAX_QUESTIONS):
+            question = reply.turn.question
+            if question is None:
+                break
             moment += timedelta(seconds=20)
-            await conversations.handle(Action(1, text=answer))
+            reply = await conversations.handle(
+                Action(1, text=_answer(content, question), seq=question.seq))
         async with store.transaction(1, moment) as tx:
             patient = await tx.load()
         events = await store.events(1)
@@ -70,6 +78,20 @@ async def _template(content: Content) -> Template:
         raise RuntimeError(msg)
     return Template(patient.language, patient.session,
                     tuple((e.kind, e.data, e.at - STARTED) for e in events))
+
+
+def _answer(content: Content, question: Question) -> str:
+    """The template patient's answer to ``question``, as a button press or a typed number."""
+    values = [option.value for option in question.options]
+    preferred = PREFERRED.get(question.fact or "")
+    if values:
+        return next((v for v in (preferred, "no") if v in values), values[0])
+    if preferred is not None:
+        return preferred
+    domain = content.domains.get(question.fact or "")
+    if domain is not None and domain.minimum is not None and domain.maximum is not None:
+        return str((domain.minimum + domain.maximum) // 2)
+    return "no"
 
 
 def _fill_sqlite(path: str, template: Template, patients: int) -> None:

@@ -182,4 +182,6 @@ def test_measure_export_fills_and_measures_at_a_small_size(tmp_path: Path) -> No
     assert peak_mb > 10  # a whole Python process: the figure is RSS, not Python objects only
     filled = asyncio.run(everyone(url))
     assert len(filled) == 20
-    assert [e.kind for e in filled[0].events].count("answer") == 18
+    kinds = [e.kind for e in filled[0].events]  # a whole screening's history, as recorded
+    assert kinds.count("answer") > 10
+    assert "recommendation" in kinds
