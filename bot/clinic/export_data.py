@@ -12,13 +12,13 @@ import json
 import os
 import sys
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.clinic.export import Fhir, asked_facts, screening_of
-from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings
+from bot.clinic.export_stream import EVERY_SCREENING, BundleFile, CsvSheet, stream_screenings
 from bot.config import default_database_url
 from bot.content import load_content
 from bot.storage import StorageError, open_store
@@ -90,7 +90,7 @@ async def write_patient(store: Store, content: Content, request: Request, out: T
         json.dump(document, out, ensure_ascii=False, indent=1)
         out.write("\n")
         return True
-    query = RecordQuery(chat_id=request.chat_id, kinds=frozenset({"recommendation"}))
+    query = replace(EVERY_SCREENING, chat_id=request.chat_id)
     if request.format == "csv":
         sheet = CsvSheet(out, asked_facts(content))
         await stream_screenings(store, content, [sheet.add], query=query)

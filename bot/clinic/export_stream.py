@@ -40,7 +40,8 @@ Counted = Callable[[int], Awaitable[None]]
 Sink = Callable[[Screening], None]
 
 PROGRESS_EVERY = 1000  # patients between progress reports; the channel throttles them further
-EVERY_SCREENING = RecordQuery(kinds=SCREENING_EVENTS)
+# A screening reads the session's facts and place, never its step history (most of its size).
+EVERY_SCREENING = RecordQuery(kinds=SCREENING_EVENTS, session_without=("history",))
 COPY_CHUNK = 1 << 20
 
 

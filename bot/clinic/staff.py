@@ -111,7 +111,8 @@ class StaffDesk:
         valid, after = _page_key(request.args)
         if not valid:
             return [say("staff.usage.patients")]
-        query = RecordQuery(kinds=RECOMMENDATIONS, after=after, limit=PAGE + 1, batch=PAGE + 1)
+        query = RecordQuery(kinds=RECOMMENDATIONS, after=after, limit=PAGE + 1, batch=PAGE + 1,
+                            session_without=("history",))
         async with aclosing(self.store.records(query)) as records:
             found = [record async for record in records]
         if not found:

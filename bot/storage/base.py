@@ -90,6 +90,9 @@ class RecordQuery:
     chat_id: int | None = None  # one patient only
     after: int | None = None  # keyset paging: only chat ids above this one
     limit: int | None = None  # at most this many patients
+    # Session keys a reader does not need (e.g. the step history): left out in the database,
+    # so they are neither sent nor parsed.
+    session_without: tuple[str, ...] = ()
     batch: int = 500  # patients fetched per round trip: memory stays flat in the total
 
 

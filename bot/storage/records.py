@@ -47,29 +47,35 @@ def _limit(query: RecordQuery, mark: str) -> tuple[str, list[Any]]:
 
 def sqlite_sql(query: RecordQuery) -> tuple[str, list[Any]]:
     """The SQLite statement of ``query`` and its parameters."""
+    without = query.session_without
+    session = (f"json_remove(p.session{', ?' * len(without)})" if without else "p.session")
+    session_params = [f'$."{key}"' for key in without]
     kinds, kind_params = _kinds(query, "?")
     where, where_params = _filters(query, "?")
     limit, limit_params = _limit(query, "?")
     # The inner ORDER BY orders the aggregate: SQLite feeds an ordered subquery through as is.
-    sql = f"""SELECT p.chat_id, p.language, p.session, p.active, p.created_at, p.updated_at,
+    sql = f"""SELECT p.chat_id, p.language, {session}, p.active, p.created_at, p.updated_at,
                   (SELECT json_group_array(json_array(e.id, e.kind, json(e.data), e.at))
                    FROM (SELECT id, kind, data, at FROM events e
                          WHERE e.chat_id = p.chat_id{kinds} ORDER BY e.id) e) AS events
               FROM patients p WHERE 1 = 1{where} ORDER BY p.chat_id{limit}"""  # noqa: S608 -- placeholders only
-    return sql, [*kind_params, *where_params, *limit_params]
+    return sql, [*session_params, *kind_params, *where_params, *limit_params]
 
 
 def postgres_sql(query: RecordQuery) -> tuple[str, list[Any]]:
     """The PostgreSQL statement of ``query`` and its parameters."""
+    without = list(query.session_without)
+    session = "p.session - %s::text[]" if without else "p.session"
+    session_params = [without] if without else []
     kinds, kind_params = _kinds(query, "%s")
     where, where_params = _filters(query, "%s")
     limit, limit_params = _limit(query, "%s")
-    sql = f"""SELECT p.chat_id, p.language, p.session, p.active, p.created_at, p.updated_at,
+    sql = f"""SELECT p.chat_id, p.language, {session}, p.active, p.created_at, p.updated_at,
                   (SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.at) ORDER BY e.id)
                    FROM events e WHERE e.chat_id = p.chat_id{kinds}) AS events
               FROM patients p WHERE p.session IS NOT NULL{where}
               ORDER BY p.chat_id{limit}"""  # noqa: S608 -- placeholders only
-    return sql, [*kind_params, *where_params, *limit_params]
+    return sql, [*session_params, *kind_params, *where_params, *limit_params]
 
 
 def _events(chat_id: int, raw: list[list[Any]] | None) -> tuple[Event, ...]:

@@ -108,3 +108,15 @@ async def test_an_in_memory_database_is_read_in_keyset_pages() -> None:
         assert [r.patient.chat_id for r in limited] == [2, 3, 4]
     finally:
         await store.close()
+
+
+async def test_session_keys_a_reader_does_not_need_are_left_out(store: Store) -> None:
+    session = {"state": "age", "history": [{"state": "x"}] * 50, "flag": True, "none": None,
+               "care": {"facts": {"pain": 7, "yes": False}}, "step.one": 1.5}
+    async with store.transaction(1, T0) as tx:
+        await tx.save(Patient(1, "en", session))
+    [record] = await read(store, RecordQuery(session_without=("history", "step.one")))
+    assert record.patient.session == {"state": "age", "flag": True, "none": None,
+                                      "care": {"facts": {"pain": 7, "yes": False}}}
+    [whole] = await read(store, RecordQuery())
+    assert whole.patient.session == session
