@@ -510,16 +510,18 @@ class PostgresStore:
 
     async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
         """Stream patients with their events from one named (server-side) cursor."""
+        refuse_inside_transaction(self, "a second connection")
         sql, params = postgres_sql(query)
-        async with (
-            self._require_pool().connection() as conn,
-            conn.transaction(),
-            conn.cursor(name="ldh_records") as cursor,
-        ):
-            await cursor.execute(sql, params)
-            while rows := await cursor.fetchmany(query.batch):
-                for row in rows:
-                    yield postgres_record(row)
+        with _without_row_data():
+            async with (
+                self._require_pool().connection() as conn,
+                conn.transaction(),
+                conn.cursor(name="ldh_records") as cursor,
+            ):
+                await cursor.execute(sql, params)
+                while rows := await cursor.fetchmany(query.batch):
+                    for row in rows:
+                        yield postgres_record(row)
 
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""

@@ -270,6 +270,7 @@ class SqliteStore:
 
     async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
         """Stream patients with their events from one cursor, a batch at a time."""
+        refuse_inside_transaction(self, "a store call")
         if self._executor is None:
             msg = "the SQLite store is not open"
             raise StorageError(msg)

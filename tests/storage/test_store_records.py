@@ -5,10 +5,11 @@ from __future__ import annotations
 from contextlib import aclosing
 from datetime import timedelta
 
+import pytest
 from support.storage_backends import T0
 
 from bot.storage import Patient, Store, open_store
-from bot.storage.base import PatientRecord, RecordQuery
+from bot.storage.base import NestedUseError, PatientRecord, RecordQuery
 
 
 async def patient(store: Store, chat: int, *events: tuple[str, dict[str, object]]) -> None:
@@ -120,3 +121,11 @@ async def test_session_keys_a_reader_does_not_need_are_left_out(store: Store) ->
                                       "care": {"facts": {"pain": 7, "yes": False}}}
     [whole] = await read(store, RecordQuery())
     assert whole.patient.session == session
+
+
+async def test_a_transaction_cannot_open_a_second_reader(store: Store) -> None:
+    await clinic(store)
+    async with store.transaction(1, T0) as tx:
+        assert await tx.load() is not None
+        with pytest.raises(NestedUseError):
+            await read(store, RecordQuery(chat_id=1))
