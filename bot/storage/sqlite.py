@@ -8,7 +8,7 @@ import os
 import sqlite3
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -285,16 +285,23 @@ class SqliteStore:
         path = Path(self._path)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-records") as reader:
             conn = await loop.run_in_executor(reader, _read_only, path)
+            following: asyncio.Future[list[PatientRecord]] | None = None
             try:
                 cursor = await loop.run_in_executor(reader, conn.execute, sql, params)
 
                 def batch() -> list[PatientRecord]:
                     return [sqlite_record(row) for row in cursor.fetchmany(query.batch)]
 
-                while records := await loop.run_in_executor(reader, batch):
+                # The next batch is read while the caller works through this one.
+                following = loop.run_in_executor(reader, batch)
+                while records := await following:
+                    following = loop.run_in_executor(reader, batch)
                     for record in records:
                         yield record
             finally:
+                if following is not None:  # a batch read ahead for a caller that stopped early
+                    with suppress(Exception):
+                        await asyncio.shield(following)
                 await asyncio.shield(loop.run_in_executor(reader, conn.close))
 
     async def _paged_records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
