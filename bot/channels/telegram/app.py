@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.polling import run_polling
@@ -43,9 +44,13 @@ def _file_url(api_url: str) -> str:
 
 
 def build_application(
-    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE
+    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE,
+    request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
-    """The Application with every handler wired to the conversation, and the outbox dispatcher."""
+    """The Application with every handler wired to the conversation, and the outbox dispatcher.
+
+    ``request`` replaces the network (the bench answers Bot API calls in-process).
+    """
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
@@ -87,8 +92,11 @@ def build_application(
             if dispatcher is not None:
                 dispatcher.wake()
 
+    builder = ApplicationBuilder()
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     app = (
-        ApplicationBuilder()
+        builder
         .token(settings.token)
         .base_url(settings.api_url)
         .base_file_url(_file_url(settings.api_url))
