@@ -94,11 +94,12 @@ def _bench(args: argparse.Namespace) -> int:
     """Measure the speed and memory targets on this machine."""
     from bot.bench import BenchError, run  # noqa: PLC0415  # only this command needs it
 
-    if args.patients < 1 or args.conversations < 1:
-        print("ldh-bot bench: --patients and --conversations must be at least 1", file=sys.stderr)
+    if min(args.patients, args.conversations, args.rounds) < 1:
+        print("ldh-bot bench: --patients, --conversations and --rounds must be at least 1",
+              file=sys.stderr)
         return EXIT_USAGE
     try:
-        return run(args.patients, args.conversations, as_json=args.json)
+        return run(args.patients, args.conversations, args.rounds, as_json=args.json)
     except BenchError as error:
         print(f"ldh-bot bench: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -142,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="patients in the store the sizes marked 100k are measured at")
     bench.add_argument("--conversations", type=int, default=300,
                        help="screenings played through each timed session")
+    bench.add_argument("--rounds", type=int, default=3,
+                       help="runs of each session, interleaved; the best run counts")
     bench.add_argument("--json", action="store_true", help="print one JSON object, no table")
     return parser
 

@@ -17,6 +17,9 @@ class ExportFigures:
 
 
 def measure_export(database_url: str, patients: int) -> ExportFigures | None:
-    """Export the filled store at ``database_url``; None until the measurement is wired in."""
+    """Export the store at ``database_url`` (filled with ``patients`` patients by the bench).
+
+    None until the measurement is wired in.
+    """
     del database_url, patients
     return None

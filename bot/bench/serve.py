@@ -21,6 +21,7 @@ import tracemalloc
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from bot.bench.traffic import Patient, Traffic, question_texts
 from bot.channels.telegram.app import build_application
 from bot.config import OFFICIAL_API_URL, Settings
 from bot.content import load_content
+from bot.storage.base import OutboxItem
 from bot.storage.sqlite import SqliteStore
 from bot.storage.sqlite_transaction import Job
 
@@ -47,13 +49,24 @@ Bench = Application[Any, Any, Any, Any, Any, Any]
 
 
 class CountingStore(SqliteStore):
-    """The SQLite store, counting its trips to the database thread."""
+    """The SQLite store, counting its trips to the database thread, the dispatcher's apart."""
 
     trips = 0
+    dispatcher_trips = 0
 
     async def _run(self, job: Job[T]) -> T:
         self.trips += 1
         return await super()._run(job)
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Claim as the store does, counted as the dispatcher's."""
+        self.dispatcher_trips += 1
+        return await super().claim_due(now, limit, lease)
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None:
+        """Mark as the store does, counted as the dispatcher's."""
+        self.dispatcher_trips += 1
+        await super().mark_sent(item_id, at)
 
 
 def chat_ids(patients: int, conversations: int, seed: int) -> list[int]:
@@ -165,7 +178,8 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     await drive(app, traffic, warm, _stopwatch)
     traffic.kinds = dict.fromkeys(traffic.kinds, 0)
     patients = _languages(chat_ids(args.patients, args.conversations, args.seed), args.seed)
-    calls, trips = api.total, store.trips if store else 0
+    calls = api.total
+    trips, dispatcher_trips = (store.trips, store.dispatcher_trips) if store else (0, 0)
     profiler, save = _profiler(args.profile)
     cpu = time.process_time()
     with profiler:
@@ -179,6 +193,7 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
         "updates": count, "seconds": sum(latencies), "cpu_s": cpu,
         "latencies_ms": sorted(round(x * 1000, 4) for x in latencies),
         "store_trips": (store.trips - trips) if store else None,
+        "dispatcher_trips": (store.dispatcher_trips - dispatcher_trips) if store else None,
         "api_calls": api.total - calls, "rss_mb": rss_mb, "startup_s": startup,
     }
     heap, stored = await _memory(app, api, traffic, first=top + WARM_UP, db=args.db,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.bench import run
+from bot.cli import main
 from bot.bench.report import TARGETS, table, verdicts
 
 NUMBERS = (
@@ -21,7 +22,7 @@ ELSEWHERE = ("reminders_per_s", "reminders_429", "export_s_100k", "export_peak_m
 def test_bench_json_has_every_key_of_the_issue_with_measured_numbers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = run(200, 6, as_json=True)
+    code = run(200, 6, 1, as_json=True)
 
     report = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -62,3 +63,11 @@ def test_the_table_says_not_measured_and_marks_a_miss() -> None:
 
     assert "MISSED" in shown.splitlines()[1]
     assert "not measured" in shown.splitlines()[2]
+
+
+def test_a_size_below_one_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--patients", "0"]) == 2
+
+    error = capsys.readouterr().err
+    assert error.startswith("ldh-bot bench: --patients")
+    assert len(error.strip().splitlines()) == 1
