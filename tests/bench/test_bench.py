@@ -7,8 +7,8 @@ import json
 import pytest
 
 from bot.bench import run
-from bot.cli import main
 from bot.bench.report import TARGETS, table, verdicts
+from bot.cli import main
 
 NUMBERS = (
     "updates_per_s", "p50_ms", "p99_ms", "baseline_updates_per_s", "throughput_ratio",
