@@ -49,6 +49,8 @@ def fill(path: Path, patients: int, content: Content) -> None:
     _schema(path)
     templates = [(s.language, dump_json(s.to_json())) for s in session_templates(content)]
     at = stamp(FILLED_AT)
+    # Update ids are kept a week; older ones would be pruned at start instead of served beside.
+    seen = stamp(datetime.now(UTC) - timedelta(hours=1))
     due = stamp(FILLED_AT + timedelta(days=3650))  # far ahead: the dispatcher leaves them be
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -62,7 +64,7 @@ def fill(path: Path, patients: int, content: Content) -> None:
             conn.executemany("INSERT INTO events (chat_id, kind, data, at) VALUES (?, ?, ?, ?)",
                              [(i, "answer", '{"fever":"no"}', at) for i in ids])
             conn.executemany("INSERT INTO updates (update_id, seen_at) VALUES (?, ?)",
-                             [(FIRST_FILL_UPDATE + i, at) for i in ids])
+                             [(FIRST_FILL_UPDATE + i, seen) for i in ids])
             conn.executemany(
                 """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at)
                    VALUES ('checkin', ?, '{}', ?, ?, ?)""",
