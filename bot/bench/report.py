@@ -72,10 +72,15 @@ def table(figures: Figures) -> str:
     outcome = verdicts(figures)
     limits = {t.key: t.wording for t in TARGETS}
     rows = [("key", "value", "target", "")]
+    notes = []  # descriptions (traffic, machine) go under the table, not into its columns
     for key, value in figures.items():
+        if isinstance(value, dict):
+            notes.append(f"{key}: {_shown(value)}")
+            continue
         met = outcome.get(key)
         mark = "" if key not in outcome else {True: "ok", False: "MISSED", None: "-"}[met]
         rows.append((key, _shown(value), limits.get(key, ""), mark))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    return "\n".join([*lines, *notes])

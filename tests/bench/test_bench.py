@@ -71,3 +71,9 @@ def test_a_size_below_one_is_refused_in_one_line(capsys: pytest.CaptureFixture[s
     error = capsys.readouterr().err
     assert error.startswith("ldh-bot bench: --patients")
     assert len(error.strip().splitlines()) == 1
+
+
+def test_descriptions_are_listed_under_the_table() -> None:
+    shown = table({"p50_ms": 1.0, "machine": {"cores": 2}})
+
+    assert shown.splitlines()[-1] == "machine: cores 2"
