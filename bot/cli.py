@@ -109,9 +109,17 @@ def _forget(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """Measure the speed and memory targets on this machine."""
-    from bot.bench import run  # noqa: PLC0415  # only this command needs it
+    from bot.bench import BenchError, run  # noqa: PLC0415  # only this command needs it
 
-    return run(patients=args.patients, screenings=args.screenings)
+    if min(args.patients, args.conversations, args.rounds) < 1:
+        print("ldh-bot bench: --patients, --conversations and --rounds must be at least 1",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run(args.patients, args.conversations, args.rounds, as_json=args.json)
+    except BenchError as error:
+        print(f"ldh-bot bench: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
 
 
 def _export_data(args: argparse.Namespace) -> int:
@@ -175,10 +183,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--lang", choices=LANGUAGES, default="en",
                         help="language of the FHIR answers' display texts")
     bench = command("bench", _bench)
-    bench.add_argument("--patients", type=int, default=50,
-                       help="patients screened through SQLite for the update latency")
-    bench.add_argument("--screenings", type=int, default=200,
-                       help="screenings stepped through the engine for the step time")
+    bench.add_argument("--patients", type=int, default=100_000,
+                       help="patients in the store the sizes marked 100k are measured at")
+    bench.add_argument("--conversations", type=int, default=300,
+                       help="screenings played through each timed session")
+    bench.add_argument("--rounds", type=int, default=3,
+                       help="runs of each session, interleaved; the best run counts")
+    bench.add_argument("--json", action="store_true", help="print one JSON object, no table")
     return parser
 
 

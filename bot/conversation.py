@@ -128,8 +128,7 @@ class Conversations:
         repeated update): an acknowledgement sent there is never sent for a committed step.
         """
         async with self.store.transaction(action.chat_id, self.clock()) as tx:
-            fresh = action.update_id is None or await tx.first_time(action.update_id)
-            patient = await tx.load()
+            fresh, patient = await tx.first_time_and_load(action.update_id)
             if not fresh:
                 # Telegram redelivers an update whose reply may never have left before a crash:
                 # change nothing, but show where the patient is so they are never left waiting.

@@ -10,9 +10,6 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import TypeGuard
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from bot.audit import ANSWER, recorded_facts
 from bot.storage.base import Event
 
@@ -27,6 +24,11 @@ Point = tuple[float, int]
 
 def pain_chart(points: Sequence[Point], *, baseline: int | None = None) -> bytes:
     """PNG bytes of pain (0-10) by week; ``baseline`` is drawn as a dashed reference line."""
+    # Imported here, not at the top: matplotlib is almost half of the bot's start-up, and a
+    # chart is drawn only at a check-in.
+    from matplotlib.figure import Figure  # noqa: PLC0415  # see above
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415  # see above
+
     # Figure without pyplot: no global state, so charts may be drawn on several threads.
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     axes = figure.add_subplot()

@@ -129,6 +129,10 @@ class Transaction(Protocol):
         """Store the held chat's patient as it is now (later changes to the object are not kept)."""
         ...
 
+    async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
+        """``first_time`` (True when there is no id) and ``load``, in one trip to the database."""
+        ...
+
     async def enqueue(
         self,
         kind: str,

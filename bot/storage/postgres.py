@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 LOCK_ATTEMPTS = 5
 
 _PATIENT = "chat_id, language, session, active, created_at, updated_at"
+_PATIENT_QUALIFIED = (
+    "patients.chat_id, patients.language, patients.session, patients.active,"
+    " patients.created_at, patients.updated_at"
+)
 _OUTBOX_QUALIFIED = (
     "outbox.id, outbox.kind, outbox.chat_id, outbox.payload, outbox.due_at, outbox.attempts,"
     " outbox.dedupe_key"
@@ -205,6 +209,25 @@ class _PostgresTransaction(HeldChat):
         )
         row = await cursor.fetchone()
         return None if row is None else _patient(row)
+
+    async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
+        """``first_time`` (True when there is no id) and ``load``, in one round trip."""
+        if update_id is None:
+            return True, await self.load()
+        cursor = await self._connection().execute(
+            f"""WITH fresh AS (
+                    INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
+                    ON CONFLICT (update_id) DO NOTHING RETURNING 1)
+                SELECT EXISTS (SELECT 1 FROM fresh), {_PATIENT_QUALIFIED}
+                FROM (VALUES (1)) AS one
+                LEFT JOIN patients ON patients.chat_id = %s AND patients.session IS NOT NULL""",  # noqa: S608 -- constant column list
+            (update_id, self._now, self._chat_id),
+        )
+        row = await cursor.fetchone()
+        if row is None:  # the one-row VALUES always yields a row; kept for the type checker
+            return False, None
+        fresh, patient = bool(row[0]), row[1:]
+        return fresh, None if patient[0] is None else _patient(patient)
 
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""

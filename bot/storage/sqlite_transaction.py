@@ -192,6 +192,23 @@ class SqliteTransaction(HeldChat):
         self._revision_known = True
         return None if row is None else patient_from_row(row)
 
+    async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
+        """``first_time`` (True when there is no id) and ``load``, in one trip to the database."""
+        chat_id = self._chat_id
+
+        def select(conn: sqlite3.Connection) -> tuple[bool, sqlite3.Row | None]:
+            seen = update_id is not None and conn.execute(
+                "SELECT 1 FROM updates WHERE update_id = ?", (update_id,)).fetchone() is not None
+            sql = f"SELECT {PATIENT_COLUMNS} FROM patients WHERE chat_id = ?"  # noqa: S608 -- constant column list
+            return not seen, cast("sqlite3.Row | None", conn.execute(sql, (chat_id,)).fetchone())
+
+        fresh, row = await self._read(_UPDATES | _PATIENTS, select)
+        if fresh and update_id is not None:
+            self._record(_UPDATES, _update_insert(update_id, self._stamp))
+        self._revision = None if row is None else row["revision"]
+        self._revision_known = True
+        return fresh, None if row is None else patient_from_row(row)
+
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
         if patient.chat_id != self._chat_id:
@@ -316,6 +333,20 @@ _UPSERT_PATIENT = """
     ON CONFLICT (chat_id) DO UPDATE SET
         language = excluded.language, session = excluded.session, active = excluded.active,
         updated_at = excluded.updated_at, revision = revision + 1"""
+
+
+def _update_insert(update_id: int, seen_at: str) -> Callable[[sqlite3.Connection], None]:
+    """The write that records an update id, failing if another process recorded it first."""
+
+    def insert(conn: sqlite3.Connection) -> None:
+        sql = "INSERT INTO updates (update_id, seen_at) VALUES (?, ?)"
+        try:
+            conn.execute(sql, (update_id, seen_at))
+        except sqlite3.IntegrityError as exc:
+            msg = f"update {update_id} was recorded by another process meanwhile"
+            raise ConflictError(msg) from exc
+
+    return insert
 
 
 def _insert_patient(conn: sqlite3.Connection, values: tuple[object, ...]) -> None:

@@ -8,6 +8,7 @@ import sys
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
 
 from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
@@ -45,10 +46,13 @@ def _file_url(api_url: str) -> str:
 
 
 def build_application(
-    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE,
-    health: Health | None = None,
+    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
+    health: Health | None = None, request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
-    """The Application with every handler wired to the conversation, and the outbox dispatcher."""
+    """The Application with every handler wired to the conversation, and the outbox dispatcher.
+
+    ``request`` replaces the network (the bench answers Bot API calls in-process).
+    """
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
@@ -101,8 +105,8 @@ def build_application(
         .base_file_url(_file_url(settings.api_url))
         .concurrent_updates(CONCURRENT_UPDATES)
         # Every Bot API call passes through it, so 429s and network faults are counted.
-        .request(CountingRequest(connection_pool_size=256))
-        .get_updates_request(CountingRequest(connection_pool_size=1))
+        .request(request or CountingRequest(connection_pool_size=256))
+        .get_updates_request(request or CountingRequest(connection_pool_size=1))
         .post_init(on_start)
         .post_stop(on_stop)
         .post_shutdown(on_shutdown)
@@ -145,5 +149,5 @@ def main() -> int:
     content = load_content(emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
-    app = build_application(run.bot, content, store, run.send_rate, health)
+    app = build_application(run.bot, content, store, run.send_rate, health=health)
     return asyncio.run(serve(app, run, health))

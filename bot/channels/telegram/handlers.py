@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
+from bot.channels.telegram.unread_calls import edit_html, send_html
 from bot.clinic.charts import patient_chart
 from bot.clinic.telegram import StaffChannel
 from bot.conversation import (
@@ -138,8 +139,8 @@ class TelegramChannel:
             return
         note = self.catalog.html(Text("app.answered", {"answer": answered}), reply.language)
         try:
-            await message.edit_text(f"{message.text_html}\n\n{note}", parse_mode=ParseMode.HTML,
-                                    reply_markup=None)
+            await edit_html(message.get_bot(), message.chat.id, message.message_id,
+                            f"{message.text_html}\n\n{note}")
         except BadRequest as error:
             # The message may be gone or already show this answer; the reply still follows.
             log.info("could not mark answer on message: %s", error.message)
@@ -177,8 +178,7 @@ async def _send_one(bot: Bot, chat_id: int, item: Outgoing) -> None:
     """One message, retried through flood waits and brief network faults."""
     for attempt in range(SEND_ATTEMPTS):
         try:
-            await bot.send_message(chat_id, item.text, parse_mode=ParseMode.HTML,
-                                   reply_markup=item.keyboard)
+            await send_html(bot, chat_id, item.text, item.keyboard)
         except RetryAfter as error:
             await asyncio.sleep(_seconds(error.retry_after))
         except (TimedOut, NetworkError) as error:
