@@ -19,8 +19,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from support.storage_backends import postgres_backend
 
+from bot.bench.export_cost import FIRST_CHAT, fill, measure_export
 from bot.clinic import export
-from bot.clinic.export_bench import FIRST_CHAT, fill, measure_export
 from bot.clinic.export_stream import PROGRESS_EVERY, stream_screenings
 from bot.clinic.replies import Document, Output, StaffRequest, discard
 from bot.clinic.staff import StaffDesk
@@ -177,7 +177,8 @@ async def test_the_streamed_response_is_the_response(
 
 def test_measure_export_fills_and_measures_at_a_small_size(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bench.db'}"
-    seconds, peak_mb = measure_export(url, 20)
+    figures = measure_export(url, 20)
+    seconds, peak_mb = figures.seconds, figures.peak_mb
     assert seconds > 0
     assert peak_mb > 10  # a whole Python process: the figure is RSS, not Python objects only
     filled = asyncio.run(everyone(url))

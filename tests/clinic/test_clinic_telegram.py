@@ -20,8 +20,8 @@ from telegram import BotCommand
 from telegram.constants import ParseMode
 from telegram.ext import Application
 
+from bot.bench.export_cost import fill
 from bot.channels.telegram.handlers import TelegramChannel
-from bot.clinic.export_bench import fill
 from bot.clinic.export_stream import PROGRESS_EVERY
 from bot.clinic.staff import StaffDesk
 from bot.clinic.telegram import StaffChannel, set_staff_commands

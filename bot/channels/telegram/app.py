@@ -45,7 +45,7 @@ def _file_url(api_url: str) -> str:
     return f"{head}/file/bot" if head else api_url
 
 
-def build_application(
+def build_application(  # noqa: PLR0913  # health and the request stand-in are keyword-only extras
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
     health: Health | None = None, request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
