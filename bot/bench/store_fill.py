@@ -15,7 +15,9 @@ from bot.storage.base import dump_json
 from bot.storage.sqlite import SqliteStore
 from bot.storage.sqlite_transaction import stamp
 
-FILLED_AT = datetime(2025, 6, 1, tzinfo=UTC)
+# Patients were last seen a month ago: well inside any retention period, so the housekeeping
+# that starts with the bot has nobody to forget while the timed traffic runs.
+FILLED_AGO = timedelta(days=30)
 FIRST_FILL_UPDATE = 10**12  # far above the update ids the traffic uses
 REMINDER_EVERY = 10  # one patient in ten has a check-in reminder pending
 BATCH = 5000
@@ -48,10 +50,11 @@ def fill(path: Path, patients: int, content: Content) -> None:
     """Create ``path`` with ``patients`` patients (chat ids 1..N), their history and reminders."""
     _schema(path)
     templates = [(s.language, dump_json(s.to_json())) for s in session_templates(content)]
-    at = stamp(FILLED_AT)
+    filled_at = datetime.now(UTC) - FILLED_AGO
+    at = stamp(filled_at)
     # Update ids are kept a week; older ones would be pruned at start instead of served beside.
     seen = stamp(datetime.now(UTC) - timedelta(hours=1))
-    due = stamp(FILLED_AT + timedelta(days=3650))  # far ahead: the dispatcher leaves them be
+    due = stamp(filled_at + timedelta(days=3650))  # far ahead: the dispatcher leaves them be
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN")
