@@ -19,12 +19,12 @@ from telegram.constants import ParseMode
 from telegram.ext import Application
 
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.sender import keyboard
 from bot.clinic.staff import StaffDesk
 from bot.clinic.telegram import StaffChannel, set_staff_commands
 from bot.content import Content
 from bot.conversation import Action, Conversations
 from bot.outbox import APPOINTMENT_REMINDER, CLINIC_NOTIFICATION, Payload
-from bot.reminders.telegram_sender import keyboard
 from bot.storage import Store
 
 CLINIC_ZONE = "Europe/London"

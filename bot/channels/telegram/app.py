@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.polling import run_polling
+from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.webhook import run_webhook
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
@@ -23,7 +24,6 @@ from bot.dialogue.turn import Text
 from bot.reminders.dispatcher import Dispatcher
 from bot.reminders.pacing import DEFAULT_RATE, Pacer
 from bot.reminders.settings import send_rate
-from bot.reminders.telegram_sender import TelegramSender
 from bot.storage import Store, open_store
 from bot.storage.housekeeping import prune_forever
 
