@@ -14,6 +14,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
 CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
@@ -23,6 +24,10 @@ SLOWDOWN = 0.75  # the overall rate is cut by this factor at each 429 ...
 RECOVERY = 0.01  # ... and regains this fraction of the configured rate per quiet second
 MIN_FACTOR = 0.1
 PRUNE_EVERY = 1024  # bookings between sweeps of chats whose limits no longer bind
+# A reminder books only a moment this close; later moments stay free for replies, which
+# book the earliest one. So a patient's reply waits behind at most this much of a backlog.
+REMINDER_HORIZON = 0.25
+RETRY_BOOKING = 0.05  # seconds a reminder waits before asking again for a moment
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -31,6 +36,34 @@ Sleep = Callable[[float], Awaitable[None]]
 def is_group(chat_id: int) -> bool:
     """Groups, supergroups and channels have negative ids; private chats positive ones."""
     return chat_id < 0
+
+
+class Pace(Protocol):
+    """One budget for everything the bot sends: replies and reminders, in one or many processes."""
+
+    async def book(self, chat_id: int, *, urgent: bool) -> float | None:
+        """Book a moment to send to this chat; seconds until it, or None if none is near.
+
+        An urgent message (a reply) always gets the earliest free moment; a reminder gets one
+        only within ``REMINDER_HORIZON``, so replies go first.
+        """
+        ...
+
+    async def hold(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429: send nothing to this chat for ``retry_after`` seconds."""
+        ...
+
+    async def ready_in(self, chat_id: int) -> float:
+        """Seconds until a message to this chat may go, the overall limit aside."""
+        ...
+
+
+async def acquire(pace: Pace, chat_id: int, *, urgent: bool, sleep: Sleep = asyncio.sleep) -> None:
+    """Wait for a booked moment to send one message to this chat."""
+    while (wait := await pace.book(chat_id, urgent=urgent)) is None:
+        await sleep(RETRY_BOOKING)  # the near future is full: replies or other chats first
+    if wait > 0:
+        await sleep(wait)
 
 
 class Pacer:
@@ -108,6 +141,26 @@ class Pacer:
                 break  # a gap wide enough before this booking
             moment = max(moment, booked + interval)
         return moment
+
+    def peek(self, chat_id: int) -> float:
+        """The moment ``reserve`` would book for this chat now, without booking it."""
+        now = self._clock()
+        interval = 1.0 / (self._rate * self._factor_at(now))
+        return self._free_slot(self.chat_ready(chat_id), interval)
+
+    async def book(self, chat_id: int, *, urgent: bool) -> float | None:
+        """Book a moment (a reminder only a near one); seconds until it, or None."""
+        if not urgent and self.peek(chat_id) > self._clock() + REMINDER_HORIZON:
+            return None
+        return max(0.0, self.reserve(chat_id) - self._clock())
+
+    async def hold(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429: hold the chat and slow down overall (see ``penalise``)."""
+        self.penalise(chat_id, retry_after)
+
+    async def ready_in(self, chat_id: int) -> float:
+        """Seconds until a message to this chat may go, the overall limit aside."""
+        return self.chat_wait(chat_id)
 
     async def acquire(self, chat_id: int) -> None:
         """Wait for a booked moment to send one message to this chat."""

@@ -28,7 +28,7 @@ from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Collection
+    from collections.abc import AsyncIterator, Callable, Collection
     from datetime import datetime, timedelta
 
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -176,6 +176,7 @@ class _PostgresTransaction(HeldChat):
                ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING""",
             (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, self._now),
         )
+        self.enqueued = True
 
     async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
         """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
@@ -230,6 +231,11 @@ class PostgresStore:
         self._connect_timeout = connect_timeout
         self._locks = ChatLocks()
         self._pool: AsyncConnectionPool[Connection] | None = None
+        self._enqueued: Callable[[], None] | None = None
+
+    def on_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each transaction that added outbox rows commits."""
+        self._enqueued = listener
 
     def _require_pool(self) -> AsyncConnectionPool[Connection]:
         if self._pool is None:
@@ -295,6 +301,8 @@ class PostgresStore:
                 await tx.finish()
             finally:
                 tx.close()
+        if tx.enqueued and self._enqueued is not None:
+            self._enqueued()
 
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> list[TupleRow]:
         """Run one statement in its own transaction; return its rows, if it has any."""
@@ -325,6 +333,17 @@ class PostgresStore:
             (now, now, limit, now + lease),
         )
         return sorted((_outbox_item(r) for r in rows), key=lambda i: (i.due_at, i.id))
+
+    async def renew(self, item: OutboxItem, until: datetime) -> bool:
+        """Extend the lease of a row this claim still holds; False if it is no longer ours."""
+        # ``attempts`` grows with every claim, so it tells this claim from a later one.
+        found = await self._execute(
+            """UPDATE outbox SET lease_until = %s
+               WHERE id = %s AND attempts = %s AND sent_at IS NULL AND cancelled_at IS NULL
+               RETURNING id""",
+            (utc(until), item.id, item.attempts),
+        )
+        return bool(found)
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""
