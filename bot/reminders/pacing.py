@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
-CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average ...
+# ... with a short burst allowed, as Telegram does: a reply of three messages goes at once.
+CHAT_BURST = 3
 GROUP_PER_MINUTE = 20  # messages to one group in any minute
 GROUP_WINDOW = 60.0
 SLOWDOWN = 0.75  # the overall rate is cut by this factor at each 429 ...
@@ -40,6 +42,14 @@ def is_group(chat_id: int) -> bool:
 
 class Pace(Protocol):
     """One budget for everything the bot sends: replies and reminders, in one or many processes."""
+
+    async def open(self) -> None:
+        """Be ready to book (connect, where the budget is shared)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what ``open`` took."""
+        ...
 
     async def book(self, chat_id: int, *, urgent: bool) -> float | None:
         """Book a moment to send to this chat; seconds until it, or None if none is near.
@@ -69,7 +79,7 @@ async def acquire(pace: Pace, chat_id: int, *, urgent: bool, sleep: Sleep = asyn
 class Pacer:
     """Books send moments that keep within Telegram's overall, per-chat and per-group limits."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # each of Telegram's limits is a setting tests change
         self,
         rate: float = DEFAULT_RATE,
         *,
@@ -77,8 +87,12 @@ class Pacer:
         sleep: Sleep = asyncio.sleep,
         chat_interval: float = CHAT_INTERVAL,
         group_per_minute: int = GROUP_PER_MINUTE,
+        chat_burst: int = 1,
     ) -> None:
-        """Pace at ``rate`` messages per second overall; ``clock`` counts seconds."""
+        """Pace at ``rate`` messages per second overall; ``clock`` counts seconds.
+
+        A private chat may get ``chat_burst`` messages at once, then one per ``chat_interval``.
+        """
         if not rate > 0 or not math.isfinite(rate):
             msg = f"the send rate must be a positive number of messages per second, not {rate}"
             raise ValueError(msg)
@@ -86,9 +100,11 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._chat_interval = chat_interval
+        self._chat_burst = max(1, chat_burst)
         self._group_limit = group_per_minute
         self._booked: list[float] = []  # sorted; only those recent enough to bind a new one
-        self._chat_next: dict[int, float] = {}  # a chat's earliest next moment (spacing, holds)
+        # A chat's next moment were it sent at an even pace (a burst allowance ahead of it).
+        self._chat_next: dict[int, float] = {}
         self._groups: dict[int, deque[float]] = {}  # a group's latest bookings, oldest first
         self._factor = 1.0  # share of the configured rate in force right after the last 429
         self._penalised_at = -math.inf
@@ -101,29 +117,37 @@ class Pacer:
     def _factor_at(self, now: float) -> float:
         return min(1.0, self._factor + RECOVERY * (now - self._penalised_at))
 
-    def chat_ready(self, chat_id: int) -> float:
-        """The earliest moment a message to this chat may go, the overall limit aside."""
+    def chat_ready(self, chat_id: int, *, urgent: bool = False) -> float:
+        """The earliest moment a message to this chat may go, the overall limit aside.
+
+        Only an urgent message (a reply) may use the chat's burst allowance.
+        """
         now = self._clock()
-        ready = max(now, self._chat_next.get(chat_id, now))
+        allowance = self._allowance(chat_id) if urgent else 0.0
+        ready = max(now, self._chat_next.get(chat_id, now) - allowance)
         window = self._groups.get(chat_id)
         if window is not None and len(window) >= self._group_limit:
             ready = max(ready, window[0] + GROUP_WINDOW)
         return ready
 
+    def _allowance(self, chat_id: int) -> float:
+        """How far ahead of its even pace a chat may be sent to (its burst)."""
+        return 0.0 if is_group(chat_id) else (self._chat_burst - 1) * self._chat_interval
+
     def chat_wait(self, chat_id: int) -> float:
         """Seconds until a message to this chat may go, the overall limit aside."""
         return self.chat_ready(chat_id) - self._clock()
 
-    def reserve(self, chat_id: int) -> float:
+    def reserve(self, chat_id: int, *, urgent: bool = False) -> float:
         """Book the earliest moment a message to this chat may go, and return it."""
         now = self._clock()
         interval = 1.0 / (self._rate * self._factor_at(now))
         # Bookings further back than one interval can no longer bind a new one.
         del self._booked[: bisect.bisect_left(self._booked, now - interval)]
-        moment = self._free_slot(self.chat_ready(chat_id), interval)
+        moment = self._free_slot(self.chat_ready(chat_id, urgent=urgent), interval)
         bisect.insort(self._booked, moment)
-        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, moment),
-                                       moment + self._chat_interval)
+        self._chat_next[chat_id] = (max(self._chat_next.get(chat_id, moment), moment)
+                                    + self._chat_interval)
         if is_group(chat_id):
             window = self._groups.setdefault(chat_id, deque(maxlen=self._group_limit))
             window.append(moment)
@@ -142,6 +166,12 @@ class Pacer:
             moment = max(moment, booked + interval)
         return moment
 
+    async def open(self) -> None:
+        """Nothing to open: this budget lives in the process."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
     def peek(self, chat_id: int) -> float:
         """The moment ``reserve`` would book for this chat now, without booking it."""
         now = self._clock()
@@ -152,7 +182,7 @@ class Pacer:
         """Book a moment (a reminder only a near one); seconds until it, or None."""
         if not urgent and self.peek(chat_id) > self._clock() + REMINDER_HORIZON:
             return None
-        return max(0.0, self.reserve(chat_id) - self._clock())
+        return max(0.0, self.reserve(chat_id, urgent=urgent) - self._clock())
 
     async def hold(self, chat_id: int, retry_after: float) -> None:
         """Telegram answered 429: hold the chat and slow down overall (see ``penalise``)."""
@@ -172,7 +202,8 @@ class Pacer:
     def penalise(self, chat_id: int, retry_after: float) -> None:
         """Telegram answered 429: hold the chat for ``retry_after`` and slow down overall."""
         now = self._clock()
-        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, now), now + retry_after)
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, now),
+                                       now + retry_after + self._allowance(chat_id))
         self._factor = max(MIN_FACTOR, self._factor_at(now) * SLOWDOWN)
         self._penalised_at = now
 

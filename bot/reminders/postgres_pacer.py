@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.reminders.pacing import CHAT_INTERVAL, DEFAULT_RATE, REMINDER_HORIZON, is_group
+from bot.reminders.pacing import CHAT_BURST, CHAT_INTERVAL, DEFAULT_RATE, REMINDER_HORIZON, is_group
 from bot.storage.base import StorageError
 from bot.storage.postgres import describe
 
@@ -35,10 +35,11 @@ _SCHEMA = (
         next_at DOUBLE PRECISION NOT NULL
     )""",
     # One round trip per message: lock the chat's row, book the first free slot from the
-    # chat's next moment (a reminder only within the horizon), move the chat on. Returns the
+    # chat's next moment less its burst allowance (a reminder only within the horizon), move the
+# chat's even-pace moment on. Returns the
     # seconds to wait, or NULL when a reminder finds nothing near (it asks again shortly).
     """CREATE OR REPLACE FUNCTION ldh_pace_book(
-        p_chat BIGINT, p_rate DOUBLE PRECISION, p_gap DOUBLE PRECISION,
+        p_chat BIGINT, p_rate DOUBLE PRECISION, p_gap DOUBLE PRECISION, p_allow DOUBLE PRECISION,
         p_horizon DOUBLE PRECISION, p_search INTEGER, p_prune BOOLEAN
     ) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
     DECLARE
@@ -53,7 +54,7 @@ _SCHEMA = (
         END IF;
         INSERT INTO pacer_chats (chat_id, next_at) VALUES (p_chat, 0)
             ON CONFLICT (chat_id) DO NOTHING;
-        SELECT greatest(next_at, now_s) INTO ready FROM pacer_chats
+        SELECT greatest(next_at - p_allow, now_s) INTO ready FROM pacer_chats
             WHERE chat_id = p_chat FOR UPDATE;
         IF p_horizon IS NOT NULL AND ready > now_s + p_horizon THEN
             RETURN NULL;
@@ -73,16 +74,24 @@ _SCHEMA = (
             INSERT INTO pacer_slots (slot) VALUES (chosen) ON CONFLICT (slot) DO NOTHING;
             EXIT WHEN FOUND;  -- else another process took it in between: look again
         END LOOP;
-        UPDATE pacer_chats SET next_at = chosen / p_rate + p_gap WHERE chat_id = p_chat;
+        UPDATE pacer_chats SET next_at = greatest(next_at, chosen / p_rate) + p_gap
+            WHERE chat_id = p_chat;
         RETURN greatest(0, chosen / p_rate - now_s);
     END $$""",
-    """CREATE OR REPLACE FUNCTION ldh_pace_hold(p_chat BIGINT, p_seconds DOUBLE PRECISION)
-    RETURNS VOID LANGUAGE sql AS $$
+    """CREATE OR REPLACE FUNCTION ldh_pace_hold(
+        p_chat BIGINT, p_seconds DOUBLE PRECISION, p_allow DOUBLE PRECISION
+    ) RETURNS VOID LANGUAGE sql AS $$
         INSERT INTO pacer_chats (chat_id, next_at)
-        VALUES (p_chat, extract(epoch FROM clock_timestamp()) + p_seconds)
-        ON CONFLICT (chat_id) DO UPDATE SET next_at = greatest(pacer_chats.next_at, EXCLUDED.next_at)
+        VALUES (p_chat, extract(epoch FROM clock_timestamp()) + p_seconds + p_allow)
+        ON CONFLICT (chat_id)
+            DO UPDATE SET next_at = greatest(pacer_chats.next_at, EXCLUDED.next_at)
     $$""",
 )
+
+
+def _allowance(chat_id: int) -> float:
+    """How far ahead of its even pace a reply may be sent: a private chat's short burst."""
+    return 0.0 if is_group(chat_id) else (CHAT_BURST - 1) * CHAT_INTERVAL
 
 
 class PostgresPacer:
@@ -102,13 +111,13 @@ class PostgresPacer:
     async def open(self) -> None:
         """Make the pacing tables (if missing) and connect."""
         try:
-            async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                async with conn.transaction():
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext('ldh-bot pacer ' || current_schema()))"
-                    )
-                    for statement in _SCHEMA:
-                        await conn.execute(statement)
+            conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+            async with conn, conn.transaction():
+                # Two processes starting together must not both create the same function.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ldh-bot pacer ' || "
+                                   "current_schema()))")
+                for statement in _SCHEMA:
+                    await conn.execute(statement)
         except psycopg.OperationalError as exc:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
@@ -145,8 +154,9 @@ class PostgresPacer:
         horizon = None if urgent else REMINDER_HORIZON
         async with self._require_pool().connection() as conn:
             cursor = await conn.execute(
-                "SELECT ldh_pace_book(%s, %s, %s, %s, %s, %s)",
-                (chat_id, self._rate, gap, horizon, SEARCH, prune),
+                "SELECT ldh_pace_book(%s, %s, %s, %s, %s, %s, %s)",
+                (chat_id, self._rate, gap, _allowance(chat_id) if urgent else 0.0, horizon,
+                 SEARCH, prune),
             )
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])
@@ -154,7 +164,8 @@ class PostgresPacer:
     async def hold(self, chat_id: int, retry_after: float) -> None:
         """Telegram answered 429: no process sends to this chat for ``retry_after`` seconds."""
         async with self._require_pool().connection() as conn:
-            await conn.execute("SELECT ldh_pace_hold(%s, %s)", (chat_id, float(retry_after)))
+            await conn.execute("SELECT ldh_pace_hold(%s, %s, %s)",
+                               (chat_id, float(retry_after), _allowance(chat_id)))
 
     async def ready_in(self, chat_id: int) -> float:
         """Seconds until a message to this chat may go, the overall limit aside."""

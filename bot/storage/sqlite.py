@@ -189,8 +189,10 @@ class SqliteStore:
         sql = """UPDATE outbox SET lease_until = ?
                  WHERE id = ? AND attempts = ? AND sent_at IS NULL AND cancelled_at IS NULL"""
         values = (stamp(until), item.id, item.attempts)
-        rows = await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount))
-        return bool(rows)
+        changed = await self._run(
+            lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
+        )
+        return bool(changed)
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""

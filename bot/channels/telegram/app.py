@@ -22,10 +22,12 @@ from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
 from bot.reminders.dispatcher import Dispatcher
-from bot.reminders.pacing import DEFAULT_RATE, Pacer
+from bot.reminders.pacing import CHAT_BURST, DEFAULT_RATE, Pace, Pacer
+from bot.reminders.postgres_pacer import PostgresPacer
 from bot.reminders.settings import send_rate
 from bot.storage import Store, open_store
 from bot.storage.housekeeping import prune_forever
+from bot.storage.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,13 @@ def _file_url(api_url: str) -> str:
     return f"{head}/file/bot" if head else api_url
 
 
+def shared_pace(store: Store, url: str, rate: float) -> Pace:
+    """One budget for replies and reminders: through the database when it is PostgreSQL."""
+    if isinstance(store, PostgresStore):
+        return PostgresPacer(url, rate)  # several processes may serve one bot: pace as one
+    return Pacer(rate, chat_burst=CHAT_BURST)  # SQLite is one process's database
+
+
 def build_application(
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
@@ -50,19 +59,28 @@ def build_application(
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
     staff = staff_channel(settings, content, store, conversations.clock)
-    channel = TelegramChannel(conversations, staff=staff)
+    pace = shared_pace(store, settings.database_url, rate)
+    channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
+
+    def wake() -> None:
+        # Only an update that queued something wakes the dispatcher: most queue nothing.
+        if dispatcher is not None:
+            dispatcher.wake()
+
+    store.on_enqueued(wake)
     housekeeping: list[asyncio.Task[None]] = []
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
         nonlocal dispatcher
         await store.open()
+        await pace.open()
         patient_commands = await _set_commands(app, content)
         if staff is not None:
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
         # Started once the store is open: rows overdue from before a restart go out at once.
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
-        dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
+        dispatcher = Dispatcher(store, sender, pacer=pace)
         dispatcher.start()
         housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
@@ -77,15 +95,8 @@ def build_application(
 
     async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
         await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
+        await pace.close()
         await store.close()
-
-    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await channel.on_update(update, context)
-        finally:
-            # The update may have enqueued a clinic notification: send it without waiting a poll.
-            if dispatcher is not None:
-                dispatcher.wake()
 
     app = (
         ApplicationBuilder()
@@ -98,7 +109,7 @@ def build_application(
         .post_shutdown(on_shutdown)
         .build()
     )
-    app.add_handler(TypeHandler(Update, on_update))
+    app.add_handler(TypeHandler(Update, channel.on_update))
     app.add_error_handler(_on_error)
     return app
 
