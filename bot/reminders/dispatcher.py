@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bot.conversation import Clock, system_clock
 from bot.logsafe import chat_ref
 from bot.outbox import expires_at
-from bot.reminders.pacing import RETRY_BOOKING, Pace, Pacer
+from bot.reminders.pacing import REMINDER_HORIZON, RETRY_BOOKING, Pace, Pacer
 from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
 from bot.storage.base import OutboxItem, Store
 
@@ -84,6 +84,7 @@ class Dispatcher:
         self._lease = lease
         self._poll = poll
         self._slots = asyncio.Semaphore(concurrency)
+        self._booking = asyncio.Lock()
         # Claimed rows wait here for a slot; twice the slots keeps the pipe full between claims.
         self._capacity = 2 * concurrency
         self._tasks: set[asyncio.Task[None]] = set()
@@ -255,10 +256,17 @@ class Dispatcher:
             hold = await self._pacer.ready_in(item.chat_id)
             if hold > MAX_HOLD:
                 raise Deferred(hold, "waiting for the chat's rate limit")
-            wait = await self._pacer.book(item.chat_id, urgent=False)
+            if hold > REMINDER_HORIZON:
+                await self._sleep(hold)  # this chat's own wait, holding up no other row
+                continue
+            # One row at a time asks for a moment: while the budget is full they would all be
+            # refused alike, and asking costs a database trip when the budget is shared.
+            async with self._booking:
+                wait = await self._pacer.book(item.chat_id, urgent=False)
+                if wait is None:
+                    await self._sleep(RETRY_BOOKING)  # replies go first; ask again shortly
             if wait is not None:
                 break
-            await self._sleep(RETRY_BOOKING)  # replies, or other chats' reminders, go first
         if wait > 0:
             await self._sleep(wait)
         # The fence: the pacer's wait may have outlasted the lease and another process may

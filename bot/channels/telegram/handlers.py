@@ -152,11 +152,18 @@ class TelegramChannel:
 
     async def _send(self, bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
         """Send in order; the question with its buttons is always last."""
-        for item in outgoing:
-            await self._send_one(bot, chat_id, item)
+        for index, item in enumerate(outgoing):
+            if not await self._send_one(bot, chat_id, item):
+                # The rest would only meet the same fault, and in order after a gap.
+                log.error("reply to chat %s given up after %.0f s of retries: %d message(s) "
+                          "unsent", chat_ref(chat_id), REPLY_PATIENCE, len(outgoing) - index)
+                return
 
-    async def _send_one(self, bot: Bot, chat_id: int, item: Outgoing) -> None:
-        """One message through the shared pacer, retried through 429s and faults, each logged."""
+    async def _send_one(self, bot: Bot, chat_id: int, item: Outgoing) -> bool:
+        """One message through the shared pacer, retried through 429s and faults, each logged.
+
+        False when it could not be sent within ``REPLY_PATIENCE``.
+        """
         waited = 0.0  # seconds spent on retries so far, 429 holds included
         pause = RETRY_FIRST
         while True:
@@ -180,12 +187,11 @@ class TelegramChannel:
                 log.warning("reply to chat %s failed (%s: %s); retrying in %.1f s",
                             chat_ref(chat_id), cause, error.message, delay)
             else:
-                return
+                return True
             waited += delay
             if waited > REPLY_PATIENCE:
-                log.error("reply to chat %s given up after %.0f s of retries (last: %s)",
-                          chat_ref(chat_id), waited, cause)
-                return
+                log.warning("reply to chat %s: last fault %s", chat_ref(chat_id), cause)
+                return False
             if delay > 0:
                 await self._sleep(delay)
 
