@@ -17,8 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
-CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average ...
+CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average (Telegram's pace)
+# What the bot keeps to: a little slower, since messages reach Telegram a few milliseconds
+# earlier or later than booked, and a chat kept at its very limit would meet 429s ...
+SAFE_CHAT_INTERVAL = 1.05
 # ... with a short burst allowed, as Telegram does: a reply of three messages goes at once.
+# (The margin keeps a burst-then-steady chat clear of the limit when arrivals jitter.)
 CHAT_BURST = 3
 GROUP_PER_MINUTE = 20  # messages to one group in any minute
 GROUP_WINDOW = 60.0

@@ -16,7 +16,13 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.reminders.pacing import CHAT_BURST, CHAT_INTERVAL, DEFAULT_RATE, REMINDER_HORIZON, is_group
+from bot.reminders.pacing import (
+    CHAT_BURST,
+    DEFAULT_RATE,
+    REMINDER_HORIZON,
+    SAFE_CHAT_INTERVAL,
+    is_group,
+)
 from bot.storage.base import StorageError
 from bot.storage.postgres import describe
 
@@ -91,7 +97,7 @@ _SCHEMA = (
 
 def _allowance(chat_id: int) -> float:
     """How far ahead of its even pace a reply may be sent: a private chat's short burst."""
-    return 0.0 if is_group(chat_id) else (CHAT_BURST - 1) * CHAT_INTERVAL
+    return 0.0 if is_group(chat_id) else (CHAT_BURST - 1) * SAFE_CHAT_INTERVAL
 
 
 class PostgresPacer:
@@ -150,7 +156,7 @@ class PostgresPacer:
         """Book a slot shared with every process; seconds until it, or None (see ``Pace``)."""
         self._booked += 1
         prune = self._booked % round(1 / PRUNE_CHANCE) == 0
-        gap = GROUP_INTERVAL if is_group(chat_id) else CHAT_INTERVAL
+        gap = GROUP_INTERVAL if is_group(chat_id) else SAFE_CHAT_INTERVAL
         horizon = None if urgent else REMINDER_HORIZON
         async with self._require_pool().connection() as conn:
             cursor = await conn.execute(

@@ -466,6 +466,12 @@ class StandIn:
         with self._world.lock:
             self._world.limiter = RateLimiter(limits or RateLimits())
 
+    def take_updates(self) -> list[JsonDict]:
+        """Remove and return the queued updates, as Telegram does to push them to a webhook."""
+        with self._world.lock:
+            taken, self._world.updates = self._world.updates, []
+            return taken
+
     def refuse_next(self, chat: ChatRef, status: int, *, retry_after: int | None = None,
                     times: int = 1) -> None:
         """The chat's next ``times`` sends get ``status`` (429 with ``retry_after``, or a 5xx)."""

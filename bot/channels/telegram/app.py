@@ -22,7 +22,7 @@ from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
 from bot.reminders.dispatcher import Dispatcher
-from bot.reminders.pacing import CHAT_BURST, DEFAULT_RATE, Pace, Pacer
+from bot.reminders.pacing import CHAT_BURST, DEFAULT_RATE, SAFE_CHAT_INTERVAL, Pace, Pacer
 from bot.reminders.postgres_pacer import PostgresPacer
 from bot.reminders.settings import send_rate
 from bot.storage import Store, open_store
@@ -48,7 +48,8 @@ def shared_pace(store: Store, url: str, rate: float) -> Pace:
     """One budget for replies and reminders: through the database when it is PostgreSQL."""
     if isinstance(store, PostgresStore):
         return PostgresPacer(url, rate)  # several processes may serve one bot: pace as one
-    return Pacer(rate, chat_burst=CHAT_BURST)  # SQLite is one process's database
+    # SQLite is one process's database: the budget lives in the process.
+    return Pacer(rate, chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
 
 
 def build_application(

@@ -26,7 +26,7 @@ from bot.conversation import (
 from bot.dialogue.turn import Message as TurnMessage
 from bot.dialogue.turn import Text, Turn
 from bot.logsafe import chat_ref
-from bot.reminders.pacing import CHAT_BURST, Pace, Pacer, acquire
+from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pace, Pacer, acquire
 from bot.storage.locks import ChatLocks
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class TelegramChannel:
         self.catalog = conversations.content.catalog
         self.locks = ChatLocks()
         self.staff = staff
-        self.pace: Pace = pace or Pacer(chat_burst=CHAT_BURST)
+        self.pace: Pace = pace or Pacer(chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
         self._sleep = sleep
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
