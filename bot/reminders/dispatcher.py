@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.conversation import Clock, system_clock
@@ -89,6 +90,9 @@ class Dispatcher:
         self._capacity = 2 * concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._holding: set[int] = set()  # ids of rows this process holds now
+        # The latest claim (its attempts count) this process made on each row it holds: a row
+        # whose lease ran out may be claimed again here, and its task then sends for that claim.
+        self._claims: dict[int, int] = {}
         # Parts of a row already delivered, so a retry in this process sends only the rest.
         self._progress: dict[int, int] = {}
         self._wake = asyncio.Event()
@@ -161,6 +165,7 @@ class Dispatcher:
         now = self._clock()
         items = await self._store.claim_due(now, asked, self._lease)
         for item in items:
+            self._claims[item.id] = item.attempts
             if item.id in self._holding:
                 continue  # still ours (its lease ran out while it waited): never send it twice
             self._holding.add(item.id)
@@ -201,6 +206,7 @@ class Dispatcher:
                 await self._attempt(item, deadline)
         finally:
             self._holding.discard(item.id)
+            self._claims.pop(item.id, None)
 
     async def _attempt(self, item: OutboxItem, deadline: _Lease) -> None:
         expiry = expires_at(item.payload)
@@ -273,7 +279,8 @@ class Dispatcher:
         # hold the row now. Renewing only while this claim still holds it, right before the
         # send, means an expired claim can never send the row a second time.
         until = self._clock() + self._lease
-        if not await self._store.renew(item, until):
+        claim = replace(item, attempts=self._claims.get(item.id, item.attempts))
+        if not await self._store.renew(claim, until):
             raise Fenced
         deadline.until = until
 
