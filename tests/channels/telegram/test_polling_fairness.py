@@ -61,7 +61,8 @@ def test_a_429_on_one_chat_holds_up_no_other_chat(standin: StandIn, tmp_path: Pa
         x, y = standin.new_user("X"), standin.new_user("Y")
         for user in (x, y):
             standin.send_text(user, "/start")
-            standin.wait_for(lambda user=user: _bot_messages(standin, user), timeout=TIMEOUT)
+        standin.wait_for(lambda: _bot_messages(standin, x) and _bot_messages(standin, y),
+                         timeout=TIMEOUT)
         time.sleep(1.5)  # past the per-chat burst of the greetings
         seen_x, seen_y = _bot_messages(standin, x), _bot_messages(standin, y)
 
