@@ -144,7 +144,7 @@ class TelegramChannel:
         await self._send(bot, chat_id, head)
         caption = self.catalog.html(Text("checkin.chart_caption"), reply.language)
         try:
-            await acquire(self.pace, chat_id, urgent=True, sleep=self._sleep)
+            await self._paced(chat_id)
             await bot.send_photo(chat_id, chart, caption=caption, parse_mode=ParseMode.HTML)
         except TelegramError as error:  # the chart is a courtesy; the words already went out
             log.info("pain chart not sent to %s: %s", chat_ref(chat_id), type(error).__name__)
@@ -159,6 +159,14 @@ class TelegramChannel:
                           "unsent", chat_ref(chat_id), REPLY_PATIENCE, len(outgoing) - index)
                 return
 
+    async def _paced(self, chat_id: int) -> None:
+        """Wait for the pacer; if it cannot be asked (its database is down), send unpaced."""
+        try:
+            await acquire(self.pace, chat_id, urgent=True, sleep=self._sleep)
+        except Exception as error:  # noqa: BLE001  # a reply matters more than its pace
+            log.warning("pacer unavailable (%s); replying to chat %s unpaced",
+                        type(error).__name__, chat_ref(chat_id))
+
     async def _send_one(self, bot: Bot, chat_id: int, item: Outgoing) -> bool:
         """One message through the shared pacer, retried through 429s and faults, each logged.
 
@@ -167,7 +175,7 @@ class TelegramChannel:
         waited = 0.0  # seconds spent on retries so far, 429 holds included
         pause = RETRY_FIRST
         while True:
-            await acquire(self.pace, chat_id, urgent=True, sleep=self._sleep)
+            await self._paced(chat_id)
             try:
                 await bot.send_message(chat_id, item.text, parse_mode=ParseMode.HTML,
                                        reply_markup=item.keyboard)

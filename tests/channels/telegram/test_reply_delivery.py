@@ -115,3 +115,26 @@ async def test_a_hold_on_one_chat_leaves_every_other_chat_free() -> None:
     assert await pace.ready_in(1) == pytest.approx(20.0 + (CHAT_BURST - 1))
     held = await pace.book(1, urgent=True)
     assert held == pytest.approx(20.0)
+
+
+class _BrokenPace(Pacer):
+    """A shared pacer whose database is unreachable."""
+
+    async def book(self, chat_id: int, *, urgent: bool) -> float | None:
+        del chat_id, urgent
+        raise ConnectionError
+
+
+async def test_a_reply_still_goes_out_when_the_pacer_cannot_be_asked(
+    standin: StandIn, content: Content, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = TelegramChannel(Conversations(content, store), pace=_BrokenPace())
+    app = (ApplicationBuilder().token(standin.token).base_url(standin.base_url)
+           .base_file_url(standin.base_file_url).build())
+    app.add_handler(TypeHandler(Update, channel.on_update))
+    patient = standin.new_user("Pat", language_code="en")
+    async with app:
+        with caplog.at_level(logging.WARNING, logger=handlers.__name__):
+            await Bot(app, standin).say(patient, "/help")
+    assert _texts(standin, patient)
+    assert "pacer unavailable (ConnectionError)" in caplog.text
