@@ -24,7 +24,7 @@ from support.storage_backends import PG_URL, PostgresBackend
 
 pytestmark = pytest.mark.slow
 
-ROWS = 40  # the figure Telegram-like trials met: with each process pacing alone, 8 went twice
+ROWS = 40  # as the fault was seen: with each process pacing alone, 8 of them went twice
 RATE = 0.3
 PROCESSES = 2
 
