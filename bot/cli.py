@@ -1,4 +1,4 @@
-"""The ``ldh-bot`` command: run, chat, simulate, check, graph, bench."""
+"""The ``ldh-bot`` command: run, chat, simulate, check, graph, bench, forget."""
 
 from __future__ import annotations
 
@@ -90,11 +90,42 @@ def _run(args: argparse.Namespace) -> int:
     return run_telegram()
 
 
+def _forget(args: argparse.Namespace) -> int:
+    """Delete everything kept about one patient (a data-erasure request)."""
+    import asyncio  # noqa: PLC0415  # only this command needs these
+
+    from bot.clinic.erasure import erase_in, report  # noqa: PLC0415
+    from bot.config import default_database_url  # noqa: PLC0415
+    from bot.storage import StorageError  # noqa: PLC0415
+
+    try:
+        forgotten = asyncio.run(erase_in(args.database or default_database_url(), args.chat_id))
+    except (StorageError, ValueError, OSError) as error:
+        print(f"ldh-bot forget: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(report(args.chat_id, forgotten))
+    return EXIT_OK if forgotten.anything else EXIT_PROBLEMS
+
+
 def _bench(args: argparse.Namespace) -> int:
     """Measure the speed and memory targets on this machine."""
     from bot.bench import run  # noqa: PLC0415  # only this command needs it
 
     return run(patients=args.patients, screenings=args.screenings)
+
+
+def _export_data(args: argparse.Namespace) -> int:
+    """Write everything kept about one patient (a data request) as JSON, CSV or FHIR."""
+    from bot.clinic import export_data  # noqa: PLC0415  # only this command needs it
+
+    chat_id = export_data.chat_id_argument(args.chat_id)
+    if chat_id is None:
+        print(f"ldh-bot export-data: CHAT_ID must be a whole number, not {args.chat_id!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    output = Path(args.output) if args.output else None
+    return export_data.run(export_data.Request(chat_id, args.format, output, args.database,
+                                               args.lang))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -130,6 +161,19 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("dialogue", nargs="?", default="screening", choices=DIALOGUE_NAMES)
     graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     graph.add_argument("--output", "-o", help="file to write (default: standard output)")
+    forget = command("forget", _forget)
+    forget.add_argument("chat_id", type=int, metavar="CHAT_ID", help="the patient's chat id")
+    forget.add_argument("--database", default=None,
+                        help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
+    export = command("export-data", _export_data)
+    export.add_argument("chat_id", metavar="CHAT_ID", help="the patient's chat id")
+    export.add_argument("--format", choices=("json", "csv", "fhir"), default="json",
+                        help="json: everything kept; csv, fhir: the screening as /export has it")
+    export.add_argument("--output", "-o", help="file to write, owner-only (default: stdout)")
+    export.add_argument("--database", default=None,
+                        help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
+    export.add_argument("--lang", choices=LANGUAGES, default="en",
+                        help="language of the FHIR answers' display texts")
     bench = command("bench", _bench)
     bench.add_argument("--patients", type=int, default=50,
                        help="patients screened through SQLite for the update latency")

@@ -6,10 +6,13 @@ import os
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 OFFICIAL_API_URL = "https://api.telegram.org/bot"
 SECRET_MAX = 256  # Telegram's limit for a webhook's secret token
+# How long data of an idle patient, and delivered messages, are kept (LDH_RETENTION_DAYS).
+DEFAULT_RETENTION_DAYS = 365
 
 
 class SettingsError(ValueError):
@@ -30,6 +33,8 @@ class Settings:
     webhook_url: str | None
     webhook_listen: tuple[str, int]
     webhook_secret: str | None
+    retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
+    emergency_number: str | None = None
 
 
 def default_database_url(env: Mapping[str, str] | None = None) -> str:
@@ -56,6 +61,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not api_url.startswith(("http://", "https://")):
         faults.append(f"LDH_TELEGRAM_API_URL must start with http:// or https://, not {api_url!r}")
 
+    database_url = default_database_url(values)
+    faults.extend(_database_faults(database_url))
     clinic = _integer(values, "LDH_CLINIC_CHAT_ID", faults)
     staff = _integers(values, "LDH_STAFF_IDS", faults)
     clinic_language = values.get("LDH_CLINIC_LANGUAGE", "").strip() or "en"
@@ -75,12 +82,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if webhook_url is not None:
         faults.extend(_webhook_faults(webhook_url, secret))
 
+    retention = _retention(values, faults)
+    emergency = emergency_number(values, faults)
+
     if faults:
         raise SettingsError("\n".join(faults))
     return Settings(
         token=token,
         api_url=api_url,
-        database_url=default_database_url(values),
+        database_url=database_url,
         clinic_chat_id=clinic,
         clinic_language=clinic_language,
         staff_ids=staff,
@@ -88,6 +98,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_url=webhook_url,
         webhook_listen=listen,
         webhook_secret=secret,
+        retention=retention,
+        emergency_number=emergency,
     )
 
 
@@ -101,6 +113,28 @@ def _webhook_faults(url: str, secret: str | None) -> list[str]:
     elif not all(c.isalnum() or c in "_-" for c in secret) or len(secret) > SECRET_MAX:
         faults.append("LDH_WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -")
     return faults
+
+
+def _database_faults(url: str) -> list[str]:
+    """What is wrong with a database URL; only its scheme is named: the rest may hold a secret."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return []
+    if url.startswith("sqlite:///") and url != "sqlite:///":
+        return []
+    scheme = url.partition(":")[0]
+    fault = "LDH_DATABASE_URL must be sqlite:///path.db or postgresql://user@host/db, not a "
+    return [f"{fault}{scheme!r} URL"]
+
+
+def _retention(values: Mapping[str, str], faults: list[str]) -> timedelta:
+    """``LDH_RETENTION_DAYS``: days an idle patient's data and sent messages are kept."""
+    raw = values.get("LDH_RETENTION_DAYS", "").strip()
+    if not raw:
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    if not raw.isdigit() or not 0 < int(raw) <= 36500:  # noqa: PLR2004  # a century at most
+        faults.append(f"LDH_RETENTION_DAYS must be a whole number of days from 1, not {raw!r}")
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    return timedelta(days=int(raw))
 
 
 def _integer(values: Mapping[str, str], name: str, faults: list[str]) -> int | None:
@@ -131,3 +165,27 @@ def _listen(raw: str, faults: list[str]) -> tuple[str, int]:
         faults.append(f"LDH_WEBHOOK_LISTEN must be HOST:PORT, not {raw!r}")
         return ("0.0.0.0", 8443)  # noqa: S104  # the documented default, only used alongside a fault
     return (host, int(port))
+
+
+EMERGENCY_NUMBER_MAX = 20  # long enough for any national number with its spaces
+
+
+def emergency_number(env: Mapping[str, str] | None = None, faults: list[str] | None = None
+                     ) -> str | None:
+    """``LDH_EMERGENCY_NUMBER`` (e.g. 999, 112, 120), or None to say "your local emergency number".
+
+    Without ``faults`` a bad value raises SettingsError; with it, the fault is added there.
+    """
+    values = os.environ if env is None else env
+    raw = " ".join(values.get("LDH_EMERGENCY_NUMBER", "").split())
+    if not raw:
+        return None
+    allowed = set("0123456789+-() ")
+    if set(raw) <= allowed and any(c.isdigit() for c in raw) and len(raw) <= EMERGENCY_NUMBER_MAX:
+        return raw
+    fault = (f"LDH_EMERGENCY_NUMBER must be a phone number (digits, spaces, + - and brackets, "
+             f"at most {EMERGENCY_NUMBER_MAX} characters), not {raw!r}")
+    if faults is None:
+        raise SettingsError(fault)
+    faults.append(fault)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class Content:
     vocabulary: Vocabulary
     ladder: Ladder
     engines: Mapping[str, Engine]
+    # A content hash of every file in dialogues/: which version asked a recorded answer.
+    fingerprint: str
 
 
 def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
@@ -46,8 +49,14 @@ def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
     return []
 
 
-def load_content(directory: Path = DIALOGUES_DIR) -> Content:
-    """Load and check all dialogue files; DialogueError lists every problem found."""
+def load_content(
+    directory: Path = DIALOGUES_DIR, *, emergency_number: str | None = None
+) -> Content:
+    """Load and check all dialogue files; DialogueError lists every problem found.
+
+    ``emergency_number`` is the clinic's (LDH_EMERGENCY_NUMBER); without it every text says
+    "your local emergency number" in its own language.
+    """
     try:
         domains = load_fact_domains(directory)
         vocabulary = load_vocabulary(directory)
@@ -55,6 +64,7 @@ def load_content(directory: Path = DIALOGUES_DIR) -> Content:
     except YamlError as error:
         raise DialogueError([Problem(error.path, error.line, error.message)]) from error
     catalog, problems = load_catalog(directory)
+    catalog = catalog.with_emergency_number(emergency_number)
     problems.extend(_ladder_texts(ladder, catalog))
     registry = build_registry(ladder)
     engines: dict[str, Engine] = {}
@@ -65,7 +75,17 @@ def load_content(directory: Path = DIALOGUES_DIR) -> Content:
             engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry)
     if problems:
         raise DialogueError(sorted(set(problems)))
-    return Content(directory, domains, catalog, vocabulary, ladder, engines)
+    return Content(directory, domains, catalog, vocabulary, ladder, engines,
+                   fingerprint(directory))
+
+
+def fingerprint(directory: Path) -> str:
+    """A short SHA-256 over the names and bytes of every file under ``directory``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
@@ -75,5 +95,11 @@ def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
               for part in ("name", "what", "suits", "pros", "cons", "note")]
     needed += [f"reason.{code}" for code in ladder.reason_codes]
     needed += [f"step.{step}" for step in ladder.step_ids]
+    needed += [f"why.{code}" for code in ladder.why_codes]
+    needed += [f"flag.{code}" for code in ladder.flag_codes]
+    needed += [f"topic.{code}" for code in ladder.flag_codes]
+    needed += [f"clinic.alert.{code}" for code in ladder.alert_codes]
+    # not_sure is said with the red flags it concerns (rec.reported), the others on their own.
+    needed += [f"alert.{code}" for code in ladder.alert_codes if code != "not_sure"]
     return [Problem(path, 1, f"text '{key}' is missing from the text files of some language")
             for key in needed if not catalog.has(key)]

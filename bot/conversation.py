@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import checkins
+from bot import checkins, details
+from bot.audit import ANSWER, answer_event
 from bot.clinic import appointments
 from bot.content import Content
+from bot.dialogue.answers import normalise
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
@@ -36,6 +38,11 @@ REMINDERS_CHOICE = "reminders:"
 PATIENT_REMINDERS = (CHECKIN, APPOINTMENT_REMINDER)
 # A message the bot cannot read (sticker, photo, voice): answered with a note, never ignored.
 UNSUPPORTED = "_unsupported"
+# A forget button deletes only this soon after it was shown ("forget:yes:<unix seconds>"), so
+# an old chat scrolled back to cannot erase a patient by one stray tap.
+FORGET_VALID = timedelta(minutes=10)
+# Clocks of several bot processes may differ a little; a button "from the future" by less is fine.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 def system_clock() -> datetime:
@@ -183,8 +190,10 @@ class Conversations:
             return await self._checkin_choice(tx, session, action.text)
         if action.text.startswith(REMINDERS_CHOICE):
             return await self._stop_reminders(tx, session)
+        if action.text.startswith(details.CHOICE):
+            return Reply(session.language, self._details(session, action.text))
         if action.text.startswith(appointments.CHOICE):  # a reminder's button (bot/clinic)
-            note = await appointments.choose(self.store, tx, session.language, action.text,
+            note = await appointments.choose(tx, session.language, action.text,
                                              self.notify_clinic)
             return Reply(session.language, self._with_current(session, note))
         engine = self._engine(session)
@@ -200,6 +209,7 @@ class Conversations:
             "checkin": self._start_checkin,
             "help": lambda s: self._with_current(s, Text("app.help")),
             "mydata": self._mydata,
+            "details": lambda s: self._details(s, details.choice(None, details.ALL)),
             UNSUPPORTED: lambda s: self._with_current(s, Text("app.unsupported")),
         }
         if command in simple:
@@ -207,7 +217,7 @@ class Conversations:
         if command == "language":
             return Reply(language, _say("app.language_prompt"), self._language_menu())
         if command == "forget":
-            return Reply(language, _say("app.forget_confirm"), self._forget_menu())
+            return Reply(language, _say("app.forget_confirm"), self._forget_menu(tx.now))
         if command == "reminders":
             return await self._reminders(tx, session)
         return Reply(language, self._unknown(session, command))
@@ -217,6 +227,12 @@ class Conversations:
         if current.question is None:
             return current
         return Turn((Message((Text("app.welcome"),)), *current.messages), current.question)
+
+    def _details(self, session: Session, chosen: str) -> Turn:
+        """A result's explanations on request; an open question follows, so none is lost."""
+        shown = details.show(self.content.catalog, session, chosen)
+        current = self._engine(session).current(session)
+        return Turn((*shown, *current.messages) if current.question else shown, current.question)
 
     def _unknown(self, session: Session, command: str) -> Turn:
         return self._with_current(session, Text("app.unknown_command", {"command": f"/{command}"}))
@@ -229,42 +245,62 @@ class Conversations:
     def _language_menu(self) -> tuple[Option, ...]:
         return tuple(Option(Text(f"lang.{code}"), f"{LANGUAGE_CHOICE}{code}") for code in LANGUAGES)
 
-    def _forget_menu(self) -> tuple[Option, ...]:
-        return (Option(Text("opt.confirm_forget"), f"{FORGET_CHOICE}yes"),
+    def _forget_menu(self, now: datetime) -> tuple[Option, ...]:
+        shown = int(now.timestamp())
+        return (Option(Text("opt.confirm_forget"), f"{FORGET_CHOICE}yes:{shown}"),
                 Option(Text("opt.cancel"), f"{FORGET_CHOICE}no"))
 
     def _set_language(self, session: Session, code: str) -> Reply:
-        if code in LANGUAGES:
-            session.language = code
+        if code not in LANGUAGES:  # a forged or outdated button: ask again, change nothing
+            return Reply(session.language, _say("service.language_unknown"),
+                         self._language_menu())
+        session.language = code
         current = self._engine(session).current(session)
         return Reply(session.language, Turn((Message((Text("app.language_set"),)),
                                              *current.messages), current.question))
 
     def _mydata(self, session: Session) -> Turn:
-        catalog, language = self.content.catalog, session.language
+        """What is stored, in the patient's words: each answer as given, and where they are."""
+        engine, catalog = self._engine(session), self.content.catalog
+        typed = {fact: entry.typed for entry in session.history for fact in entry.facts}
         answers = []
         for fact, value in session.facts.items():
-            state = self.screening.dialogue.states.get(fact)
-            label = self.screening.label(fact, value)
-            question = catalog.plain(Text(f"q.{fact}"), language) if state else fact
-            answers.append(f"{question.splitlines()[0]} — {catalog.plain(label, language)}")
-        current = self._engine(session).current(session)
-        note = Text("app.mydata", {"language": Text(f"lang.{language}"),
-                                   "state": session.state, "answers": answers or ["—"]})
+            if not catalog.has(f"topic.{fact}"):
+                continue  # not a question the patient answered (e.g. the check-in's week)
+            label, said = engine.label(fact, value), typed.get(fact)
+            # What they typed is shown where it is not simply the answer's own label.
+            shown = said if said and normalise(said) != normalise(
+                catalog.plain(label, session.language)) else None
+            answers.append(Text("app.mydata_typed" if shown else "app.mydata_answer",
+                                {"question": Text(f"topic.{fact}"), "answer": label,
+                                 "typed": shown or ""}))
+        question = engine.question(session)
+        progress = (Text("app.mydata_at", {"question": Text(f"topic.{question.fact}")})
+                    if question is not None and question.fact else Text("app.mydata_done"))
+        note = Text("app.mydata", {"language": Text(f"lang.{session.language}"),
+                                   "progress": progress,
+                                   "answers": answers or [Text("app.mydata_none")]})
+        current = engine.current(session)
         return Turn((Message((note,)), *current.messages), current.question)
 
     async def _forget(self, tx: Transaction, session: Session, choice: str) -> Reply:
-        if choice != "yes":
+        answer, _, shown = choice.partition(":")
+        if answer != "yes":
             current = self._engine(session).current(session)
             return Reply(session.language, Turn((Message((Text("app.forget_cancelled"),)),
                                                  *current.messages), current.question))
+        if not _still_valid(shown, tx.now):
+            return Reply(session.language,
+                         self._with_current(session, Text("service.forget_expired")))
         await tx.forget()
         return Reply(session.language, _FORGOTTEN)
 
     async def _save(self, tx: Transaction, session: Session, turn: Turn) -> None:
         if turn.answered is not None and session.history:
             last = session.history[-1]
-            await tx.record_event("answer", {f: session.facts.get(f) for f in last.facts})
+            facts = {f: session.facts.get(f) for f in last.facts}
+            await tx.record_event(ANSWER, answer_event(facts, last.typed,
+                                                       self.content.fingerprint))
         await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
                               session=session.to_json()))
 
@@ -277,28 +313,43 @@ class Conversations:
             done.append(effect)
             await tx.record_event(effect.kind, dict(effect.data))
             if effect.kind == "notify_clinic":
-                await self._clinic_red_flag(tx, effect)
+                if await self._clinic_red_flag(tx, effect):
+                    turn = _told_clinic(turn)
+            elif effect.kind == "not_improving":
+                response = Text(f"checkin.response.{effect.data['response']}")
+                note = Text("clinic.not_improving", {"patient": str(tx.chat_id),
+                                                     "week": effect.data["week"],
+                                                     "response": response})
+                if await self.notify_clinic(tx, note):
+                    turn = _told_clinic(turn)
             elif effect.kind == "offer_checkins" and not menu:
                 weeks = list(effect.data["weeks"])
                 checkins.offer(session, weeks, tx.now)
-                offer = Text("rec.checkin_offer", {"weeks": ", ".join(map(str, weeks))})
+                separator = self.content.catalog.template(session.language, "rec.weeks_separator")
+                offer = Text("rec.checkin_offer", {"weeks": separator.join(map(str, weeks))})
                 turn = replace(turn, messages=(*turn.messages, Message((offer,))))
                 menu = self._checkin_menu()
             elif effect.kind == "step_up":
                 response = Text(f"checkin.response.{effect.data['response']}")
                 note = Text("clinic.step_up", {"patient": str(tx.chat_id),
                                                "week": effect.data["week"], "response": response})
-                await self.notify_clinic(tx, note)
+                if await self.notify_clinic(tx, note):
+                    turn = _told_clinic(turn)
                 following = checkins.step_up(self.content, session, effect.data["facts"])
                 turn = _then(turn, following)
                 turn = replace(turn, effects=(*done, *following.effects))
+        turn = details.remember(self.content, session, turn)
         return replace(reply, turn=turn, menu=menu)
 
-    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> None:
+    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> bool:
+        """Tell the clinic of red flags and alerts (spec §2, §3); whether a clinic was told."""
         disposition = str(effect.data["disposition"])
         flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-        note = Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})
-        await self.notify_clinic(tx, note)
+        alerts = [Text(f"clinic.alert.{alert}") for alert in effect.data.get("alerts", [])]
+        parts = [Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})]
+        if alerts:
+            parts.append(Text("clinic.alerts", {"alerts": alerts}))
+        return await self.notify_clinic(tx, *parts)
 
     # -- check-ins and reminders ------------------------------------------------------------
 
@@ -307,6 +358,9 @@ class Conversations:
                 Option(Text("opt.checkin_decline"), f"{checkins.CHECKIN_CHOICE}decline"))
 
     def _start_checkin(self, session: Session) -> Turn:
+        if session.dialogue == "screening" and self.screening.question(session) is not None:
+            # A check-in would leave the screening half answered: finish it first.
+            return self._with_current(session, Text("checkin.finish_screening_first"))
         turn = checkins.start(self.content, session, self.clock())
         if turn is None:
             return self._with_current(session, Text("checkin.no_screening"))
@@ -325,7 +379,7 @@ class Conversations:
 
     async def _reminders(self, tx: Transaction, session: Session) -> Reply:
         """What is scheduled for this patient, with a button to stop it all."""
-        rows = [r for r in await self.store.pending(tx.chat_id) if r.kind in PATIENT_REMINDERS]
+        rows = [r for r in await tx.pending() if r.kind in PATIENT_REMINDERS]
         if not rows:
             return Reply(session.language, self._with_current(session, Text("reminders.none")))
         items = [Text("reminders.item", {"when": r.due_at.astimezone(self.timezone)
@@ -339,12 +393,29 @@ class Conversations:
         await tx.cancel(tx.chat_id, PATIENT_REMINDERS)
         return Reply(session.language, self._with_current(session, Text("reminders.stopped")))
 
-    async def notify_clinic(self, tx: Transaction, note: Text) -> None:
-        """Tell the clinic's chat, through the outbox of this same transaction."""
+    async def notify_clinic(self, tx: Transaction, *parts: Text) -> bool:
+        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set."""
         if self.clinic_chat_id is None:
-            return
-        payload = Payload(self.clinic_language, (Message((note,)),))
+            return False
+        payload = Payload(self.clinic_language, (Message(parts),))
         await tx.enqueue(CLINIC_NOTIFICATION, self.clinic_chat_id, payload.to_json(), tx.now)
+        return True
+
+
+def _told_clinic(turn: Turn) -> Turn:
+    """The turn, saying once that the clinic has been told (only ever when it was)."""
+    told = Message((Text("app.clinic_told"),))
+    if told in turn.messages:
+        return turn
+    return replace(turn, messages=(*turn.messages, told))
+
+
+def _still_valid(shown: str, now: datetime) -> bool:
+    """Whether a forget button shown at ``shown`` (unix seconds) may still delete."""
+    if not shown.isdigit():
+        return False
+    age = now - datetime.fromtimestamp(int(shown), UTC)
+    return -CLOCK_SKEW <= age <= FORGET_VALID
 
 
 # The reply to a confirmed /forget: nothing is saved afterwards, and the channel says so.

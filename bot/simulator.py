@@ -1,4 +1,9 @@
-"""Play the real screening dialogue from a facts file, answering each question it asks."""
+"""Play the real screening dialogue from a facts file, answering each question it asks.
+
+A fact's value is pressed as its button; ``{"typed": "TEXT"}`` is typed instead, as a patient
+would, and read by the same rules (spec §2a). When the dialogue asks that question again rather
+than record the answer, the run stops there and says so (``"stopped"``).
+"""
 
 from __future__ import annotations
 
@@ -29,14 +34,30 @@ class Checkin:
     pain_score: int
 
 
-def validate_facts(content: Content, facts: Mapping[str, Any]) -> dict[str, FactValue]:
-    """Refuse unknown facts and values the spec does not allow."""
-    clean: dict[str, FactValue] = {}
+@dataclass(frozen=True)
+class Typed:
+    """An answer the simulated patient types instead of pressing a button."""
+
+    text: str
+
+
+Answer = FactValue | Typed
+
+
+def validate_facts(content: Content, facts: Mapping[str, Any]) -> dict[str, Answer]:
+    """Refuse unknown facts and values the spec does not allow; keep typed answers as typed."""
+    clean: dict[str, Answer] = {}
     for name, value in facts.items():
         domain = content.domains.get(name)
         if domain is None:
             msg = f"unknown fact '{name}' (known facts: {', '.join(content.domains)})"
             raise SimulationError(msg)
+        if isinstance(value, Mapping):
+            if set(value) != {"typed"} or not isinstance(value["typed"], str):
+                msg = f"fact '{name}': a typed answer is {{\"typed\": \"TEXT\"}}, not {value!r}"
+                raise SimulationError(msg)
+            clean[name] = Typed(value["typed"])
+            continue
         if not domain.admits(value):
             allowed = (
                 ", ".join(domain.values) if domain.values
@@ -60,11 +81,14 @@ def simulate(
     session, turn = engine.start(language)
     played = _Player(content, known, language)
     recommendation = played.play(session, turn)
+    result: dict[str, Any] = {"recommendation": recommendation, "asked": played.asked,
+                              "answers": played.answers, "transcript": played.transcript}
+    if played.stopped is not None:
+        result["stopped"] = played.stopped
+        return result
     if recommendation is None:  # pragma: no cover - every end of the screening recommends
         msg = "the screening ended without a recommendation"
         raise SimulationError(msg)
-    result: dict[str, Any] = {"recommendation": recommendation, "asked": played.asked,
-                              "transcript": played.transcript}
     if checkins:
         result["checkins"] = _play_checkins(content, session, known, recommendation, checkins)
     return result
@@ -73,13 +97,15 @@ def simulate(
 class _Player:
     """Answers every question a dialogue asks from the facts file, keeping a transcript."""
 
-    def __init__(self, content: Content, known: Mapping[str, FactValue], language: str) -> None:
+    def __init__(self, content: Content, known: Mapping[str, Answer], language: str) -> None:
         self.content = content
         self.known = known
         self.language = language
         self.asked: list[str] = []
+        self.answers: list[dict[str, Any]] = []
         self.transcript: list[dict[str, str | None]] = []
         self.effects: list[Effect] = []
+        self.stopped: dict[str, str] | None = None
 
     def play(self, session: Session, turn: Turn) -> dict[str, Any] | None:
         """Answer until the dialogue ends; return the recommendation it made, if any.
@@ -112,9 +138,29 @@ class _Player:
             self.asked.append(fact)
             said.append(catalog.plain(question.text, language))
             engine = self.content.engines[session.dialogue]
-            turn = engine.answer(session, str(self.known[fact]), seq=question.seq)
-            answer = catalog.plain(turn.answered, language) if turn.answered else ""
+            given = self.known[fact]
+            typed = given.text if isinstance(given, Typed) else None
+            if typed is not None:
+                turn = engine.answer(session, typed)
+            else:
+                turn = engine.answer(session, str(given), seq=question.seq)
+            if turn.answered is None:  # asked again: the answer could not be read with certainty
+                self.answers.append({"fact": fact, "typed": typed, "recorded": None})
+                self.transcript.append({"bot": "\n\n".join(said), "patient": typed})
+                self.stopped = {"fact": fact, "typed": typed or str(given)}
+                return None
+            self.answers.append({"fact": fact, "typed": typed,
+                                 "recorded": _recorded(session, fact, turn)})
+            answer = catalog.plain(turn.answered, language)
             self.transcript.append({"bot": "\n\n".join(said), "patient": answer})
+
+
+def _recorded(session: Session, fact: str, turn: Turn) -> FactValue:
+    """What the answer recorded for ``fact``; for an extra button (e.g. Not sure), its name."""
+    if fact in session.facts:
+        return session.facts[fact]
+    key = turn.answered.key if turn.answered is not None else ""
+    return key.rsplit(".", 1)[-1]
 
 
 def _recommendation(turn: Turn) -> dict[str, Any] | None:
@@ -127,7 +173,7 @@ def _recommendation(turn: Turn) -> dict[str, Any] | None:
 def _play_checkins(
     content: Content,
     session: Session,
-    known: Mapping[str, FactValue],
+    known: Mapping[str, Answer],
     current: dict[str, Any],
     played_checkins: Sequence[Checkin],
 ) -> list[dict[str, Any]]:
@@ -145,9 +191,17 @@ def _play_checkins(
         if turn is None:  # pragma: no cover - offer() above always leaves a course
             msg = "no course to check in on"
             raise SimulationError(msg)
-        current = player.play(session, turn) or current
+        made = player.play(session, turn)
+        if player.stopped is not None:
+            played.append({"week": checkin.week, "pain_score": checkin.pain_score,
+                           "response": None, "recommendation": None,
+                           "answers": player.answers, "stopped": player.stopped})
+            break
+        current = made or current
         outcome = next(e for e in player.effects if e.kind in {"checkin", "recommendation"})
-        response = outcome.data.get("response")
+        alerts = list(outcome.data.get("alerts", [])) if outcome.kind == "checkin" else []
+        alerts += [a for a in current.get("alerts", []) if made is not None and a not in alerts]
         played.append({"week": checkin.week, "pain_score": checkin.pain_score,
-                       "response": response, "recommendation": current})
+                       "response": outcome.data.get("response"),
+                       "recommendation": {**current, "alerts": alerts}})
     return played

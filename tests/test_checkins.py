@@ -16,7 +16,7 @@ from bot.storage import Store
 START = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 07:30 next morning in Shanghai
 CHAT = 2002
 CLINIC = -700
-RED_FLAGS_NO = ["no"] * 8
+RED_FLAGS_NO = ["no"] * 9
 
 
 @pytest.fixture
@@ -50,9 +50,9 @@ def effect(reply: Reply, kind: str) -> dict[str, object] | None:
     return found[0] if found else None
 
 
-async def screened_conservative(conversations: Conversations, pain: str = "8") -> Reply:
+async def screened_conservative(conversations: Conversations, pain: str = "7") -> Reply:
     """A routine patient with sciatica who has not tried treatment without surgery yet."""
-    return await say(conversations, "/start", *RED_FLAGS_NO, "40", "yes", pain, "none", "none")
+    return await say(conversations, "/start", *RED_FLAGS_NO, "40", "no", "yes", pain, "none")
 
 
 async def clinic_notes(store: Store, at: datetime) -> list[str]:
@@ -105,29 +105,31 @@ async def test_declining_schedules_nothing(conversations: Conversations, store: 
 async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
     conversations: Conversations, store: Store, clock: ManualClock
 ) -> None:
-    await screened_conservative(conversations, pain="8")
+    await screened_conservative(conversations, pain="7")
     await say(conversations, "checkin:accept")
 
     clock.now = START + timedelta(weeks=2, hours=3)
     week2 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes")
-    # 8 → 6 fell by 2 points but only 25 %: partial, and before week 6 no step-up.
+    # 7 → 6 fell by 1 point: partial, and before week 6 no step-up.
     assert effect(week2, "checkin") == {"week": 2, "pain_score": 6, "response": "partial",
-                                        "adherence": "yes"}
-    assert effect(week2, "pain_chart") == {"baseline": 8}
+                                        "adherence": "yes", "alerts": []}
+    assert effect(week2, "pain_chart") == {"baseline": 7}
     assert "checkin.give_it_time" in keys(week2)
     assert effect(week2, "step_up") is None
     assert week2.turn.question is None
 
     clock.now = START + timedelta(weeks=6, hours=3)
-    week6 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "7", "yes")
-    assert effect(week6, "checkin") == {"week": 6, "pain_score": 7, "response": "partial",
-                                        "adherence": "yes"}
+    week6 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes")
+    assert effect(week6, "checkin") == {"week": 6, "pain_score": 6, "response": "partial",
+                                        "adherence": "yes", "alerts": []}
     assert "checkin.step_up" in keys(week6)
+    assert "app.clinic_told" in keys(week6)
     assert week6.turn.question is not None
-    assert week6.turn.question.fact == "imaging"  # imaging is asked now, not before
+    # The earlier procedure and the scan are asked now, not before.
+    assert week6.turn.question.fact == "previous_procedure"
     assert await clinic_notes(store, clock.now) == ["clinic.step_up"]
 
-    result = await say(conversations, "protrusion", "none", "no", "no")
+    result = await say(conversations, "none", "protrusion", "none", "no", "no")
     recommendation = effect(result, "recommendation")
     assert recommendation is not None
     assert recommendation["recommendation"] == {
@@ -137,6 +139,7 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
         "excluded": [],
         "next": "surgical",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     # The new step is followed up too; accepting replaces the plan instead of adding to it.
     assert [o.value for o in result.menu] == ["checkin:accept", "checkin:decline"]
@@ -149,13 +152,13 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
 async def test_after_a_step_already_due_at_screening_a_checkin_does_not_step_up_again(
     conversations: Conversations, clock: ManualClock
 ) -> None:
-    await say(conversations, "/start", *RED_FLAGS_NO, "60", "yes", "7", "none",
-              "6_weeks_or_more", "none", "protrusion", "none", "no", "no")
+    await say(conversations, "/start", *RED_FLAGS_NO, "60", "yes", "7",
+              "6_weeks_or_more", "none", "none", "protrusion", "none", "no", "no")
     clock.now = START + timedelta(weeks=6)
     reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes")
 
     assert effect(reply, "checkin") == {"week": 6, "pain_score": 7, "response": "none",
-                                        "adherence": "yes"}
+                                        "adherence": "yes", "alerts": []}
     assert effect(reply, "step_up") is None
     assert "checkin.planned_step" in keys(reply)
     assert reply.turn.question is None
@@ -170,7 +173,7 @@ async def test_a_good_response_keeps_conservative_care(
 
     # 8 → 5 fell by 3 points and 37.5 %: good; no step-up even at week 6.
     assert effect(reply, "checkin") == {"week": 6, "pain_score": 5, "response": "good",
-                                        "adherence": "yes"}
+                                        "adherence": "yes", "alerts": []}
     assert "checkin.keep_going" in keys(reply)
     assert effect(reply, "step_up") is None
 
@@ -180,10 +183,10 @@ async def test_not_following_the_treatment_gets_a_note(
 ) -> None:
     await screened_conservative(conversations)
     clock.now = START + timedelta(weeks=2)
-    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "8", "no")
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "no")
 
-    assert effect(reply, "checkin") == {"week": 2, "pain_score": 8, "response": "none",
-                                        "adherence": "no"}
+    assert effect(reply, "checkin") == {"week": 2, "pain_score": 7, "response": "none",
+                                        "adherence": "no", "alerts": []}
     assert "checkin.adherence_no" in keys(reply)
 
 
@@ -200,13 +203,70 @@ async def test_a_red_flag_at_a_checkin_stops_it_and_tells_the_clinic(
     assert await clinic_notes(store, clock.now) == ["clinic.emergency"]
 
 
-async def test_a_checkin_before_any_screening_result_says_what_to_do(
+async def test_s5_not_sure_at_a_checkin_red_flag_is_acted_on_as_yes(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=2)
+    unclear = await say(conversations, "/checkin", "no", "no feeling down there")
+    assert unclear.turn.question is not None
+    assert unclear.turn.question.fact == "bladder_bowel"  # asked again, never guessed
+
+    reply = await say(conversations, "不太确定")
+
+    assert "rec.emergency" in keys(reply)
+    assert await clinic_notes(store, clock.now) == ["clinic.emergency"]
+
+
+async def test_s5_pain_worse_at_any_checkin_says_see_a_doctor_and_tells_the_clinic(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations, pain="5")
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes")
+
+    assert effect(reply, "checkin")["alerts"] == ["pain_worse"]  # type: ignore[index]
+    assert "alert.pain_worse" in keys(reply)
+    assert "checkin.give_it_time" not in keys(reply)
+    assert "app.clinic_told" in keys(reply)
+    assert await clinic_notes(store, clock.now) == ["clinic.routine"]
+
+
+async def test_s5_back_pain_alone_not_improving_by_week_6_is_no_step_up(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await say(conversations, "/start", *RED_FLAGS_NO, "60", "no", "6")
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "6", "yes")
+
+    assert effect(reply, "step_up") is None
+    assert "checkin.step_up" not in keys(reply)
+    assert "checkin.not_improving" in keys(reply)
+    assert reply.turn.question is None  # no imaging questions
+    assert await clinic_notes(store, clock.now) == ["clinic.not_improving"]
+
+
+async def test_s5_without_a_clinic_chat_nobody_is_said_to_have_been_told(
+    content: Content, store: Store, clock: ManualClock
+) -> None:
+    alone = Conversations(content, store, clock=clock, timezone="Asia/Shanghai")
+    reply = await say(alone, "/start", "yes")
+
+    assert "rec.emergency" in keys(reply)
+    assert "app.clinic_told" not in keys(reply)
+
+
+async def test_s4_a_checkin_during_the_screening_says_to_finish_it_first(
     conversations: Conversations,
 ) -> None:
+    """Never /restart, which would wipe the answers given so far (issue 7 item 3)."""
     await say(conversations, "/start", "no")
     reply = await say(conversations, "/checkin")
 
-    assert keys(reply)[0] == "checkin.no_screening"
+    assert keys(reply)[0] == "checkin.finish_screening_first"
+    catalog = conversations.content.catalog
+    for language in ("en", "zh"):
+        assert "/restart" not in catalog.plain(Text("checkin.finish_screening_first"), language)
     assert reply.turn.question is not None
     assert reply.turn.question.fact == "bladder_bowel"  # the screening goes on where it was
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.content import DIALOGUES_DIR, load_content
+from bot.conversation import Action, Conversations
+from bot.storage import SqliteStore
 
 pytestmark = pytest.mark.slow
 
@@ -95,13 +98,13 @@ def test_graph_draws_every_state_and_every_route(mermaid: str) -> None:
 
 
 def test_graph_labels_keep_the_meaning_of_conditions(mermaid: str) -> None:
-    (edge,) = [line for line in mermaid.splitlines()
-               if line.startswith("    conservative_course --> conservative_response")]
+    lines = mermaid.splitlines()
+    (edge,) = [line for line in lines if line.startswith("    saddle_numbness --> result")]
 
-    # An "any" must not be drawn as a bare list, which in the condition language means "all".
-    assert "any=" in edge
-    assert "6_weeks_or_more" in edge
-    assert "    imaging_due --> imaging: guard=step_up_due" in mermaid.splitlines()
+    # A list of values means any of them, and is drawn as such, never as a bare value.
+    assert edge == "    saddle_numbness --> result: saddle_numbness=[yes, not_sure]"
+    assert "    age --> pregnant: age=le=55" in lines
+    assert "    imaging_due --> previous_procedure: guard=step_up_due" in lines
 
 
 def test_graph_in_dot_written_to_a_file(tmp_path: Path) -> None:
@@ -167,3 +170,41 @@ def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+# --- forget -----------------------------------------------------------------------------------
+
+
+def test_forget_deletes_a_patient_and_says_what(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "ldh-bot.db"
+    asyncio.run(_one_patient(database, 1001))
+
+    done = ldh_bot(tmp_path, "forget", "1001")
+    again = ldh_bot(tmp_path, "forget", "1001")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("deleted everything kept about chat 1001: the patient record, ")
+    assert again.returncode == 1
+    assert again.stdout.strip() == (
+        "nothing is kept about chat 1001: no patient record, history or messages")
+
+
+def test_forget_never_creates_a_database(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "forget", "1001")
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "ldh-bot forget: there is no database at data/ldh-bot.db; "
+        "set LDH_DATABASE_URL or LDH_DATA_DIR")
+    assert not (tmp_path / "data").exists()
+
+
+async def _one_patient(database: Path, chat: int) -> None:
+    store = SqliteStore(database)
+    await store.open()
+    try:
+        conversations = Conversations(load_content(), store)
+        await conversations.handle(Action(chat, command="start"))
+        await conversations.handle(Action(chat, text="no"))
+    finally:
+        await store.close()

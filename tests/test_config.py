@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from bot.config import OFFICIAL_API_URL, SettingsError, default_database_url, load_settings
+from bot.config import (
+    OFFICIAL_API_URL,
+    SettingsError,
+    default_database_url,
+    emergency_number,
+    load_settings,
+)
 
 TOKEN = "123456:ABCdef"  # noqa: S105  # the shape of a token, not a credential
 
@@ -80,3 +88,33 @@ def test_a_webhook_secret_must_be_one_telegram_accepts(secret: str) -> None:
 def test_a_token_that_is_not_one_is_refused() -> None:
     with pytest.raises(SettingsError, match="does not look like a bot token"):
         load_settings({"TELEGRAM_BOT_TOKEN": "not-a-token"})
+
+
+def test_retention_is_a_year_unless_set_in_whole_days() -> None:
+    assert load_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).retention == timedelta(days=365)
+    settings = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "LDH_RETENTION_DAYS": " 90 "})
+    assert settings.retention == timedelta(days=90)
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "1.5", "a year", "36501"])
+def test_a_retention_that_is_not_whole_days_is_refused(days: str) -> None:
+    with pytest.raises(SettingsError, match=f"LDH_RETENTION_DAYS must be a whole number of days "
+                                            f"from 1, not '{days}'"):
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "LDH_RETENTION_DAYS": days})
+
+
+def test_the_emergency_number_is_optional_and_kept_as_written() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": "123:abc"}
+    assert load_settings(base).emergency_number is None
+    settings = load_settings({**base, "LDH_EMERGENCY_NUMBER": "  999 "})
+    assert settings.emergency_number == "999"
+    assert emergency_number({"LDH_EMERGENCY_NUMBER": "+86 120"}) == "+86 120"
+    assert emergency_number({}) is None
+
+
+@pytest.mark.parametrize("number", ["call 999", "<b>120</b>", "()", "1" * 21])
+def test_an_emergency_number_that_is_not_one_is_named(number: str) -> None:
+    with pytest.raises(SettingsError, match="LDH_EMERGENCY_NUMBER"):
+        load_settings({"TELEGRAM_BOT_TOKEN": "123:abc", "LDH_EMERGENCY_NUMBER": number})
+    with pytest.raises(SettingsError, match="LDH_EMERGENCY_NUMBER"):
+        emergency_number({"LDH_EMERGENCY_NUMBER": number})

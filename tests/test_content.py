@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.clinical.explain import explain
+from bot.clinical.explain import details, explain
 from bot.content import Content
 from bot.dialogue.texts import LANGUAGES, placeholders
 from bot.dialogue.turn import Message, Text
@@ -21,15 +21,17 @@ from bot.dialogue.turn import Message, Text
 TELEGRAM_LIMIT = 4096
 RED_FLAGS = [
     "saddle_numbness", "bladder_bowel", "bilateral_leg",
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 ]
-ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "leg_pain": "yes",
-                           "pain_score": 6}
+ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no",
+                           "leg_pain": "yes", "pain_score": 6}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TAG = re.compile(r"<(/?)([a-z]+)>")
 _WORD = re.compile(r"\w")
 # Texts that read the same in both languages.
-SAME_IN_BOTH = {"app.answered", "lang.en", "lang.zh", "rec.option_title"}
+SAME_IN_BOTH = {"app.answered", "lang.en", "lang.zh", "rec.option_title", "rec.option_item",
+                "console.rec.option_item"}
 
 
 def fact_combinations() -> Iterator[dict[str, Any]]:
@@ -40,6 +42,13 @@ def fact_combinations() -> Iterator[dict[str, Any]]:
     yield {**ROUTINE, "fever": "yes", "weight_loss": "yes", "age": 15}
     yield {**ROUTINE, "age": 17}
     yield {**ROUTINE, "leg_pain": "no"}
+    for flag in RED_FLAGS:
+        yield {**ROUTINE, flag: "not_sure"}
+    yield {**ROUTINE, "pain_score": 3, "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pregnant": "yes", "conservative_course": "6_weeks_or_more",
+           "conservative_response": "none"}
+    yield {**ROUTINE, "pain_score": 9, "conservative_course": "none"}
     optional = {
         "conservative_response": ["good", "partial", "none"],
         "imaging": ["none", "unknown", "bulging", "protrusion", "extrusion", "sequestration"],
@@ -71,7 +80,7 @@ def explained(content: Content) -> list[tuple[dict[str, Any], Any, list[Message]
     cases = []
     for facts in found.values():
         recommendation = content.ladder.recommend(facts)
-        cases.append((facts, recommendation, explain(recommendation, facts)))
+        cases.append((facts, recommendation, explain(recommendation, facts, content.ladder)))
     return cases
 
 
@@ -152,21 +161,30 @@ def _balanced(html: str) -> bool:
 def test_every_explanation_renders_in_both_languages(
     content: Content, explained: list[Any]
 ) -> None:
-    for _, _, messages in explained:
-        for message in messages:
+    for facts, recommendation, messages in explained:
+        options, about = details(recommendation, facts, content.ladder)
+        for message in (*messages, *options, *([about] if about else [])):
             render_all(content, message)
 
 
 def test_every_recommendation_ends_with_the_disclaimer_and_the_emergency_signs(
     content: Content, explained: list[Any]
 ) -> None:
+    """Spec §4; an emergency result is itself the go-now message, saying "not a diagnosis"."""
     catalog = content.catalog
     for _, recommendation, messages in explained:
         for language in LANGUAGES:
             last = catalog.message_plain(messages[-1], language)
             disclaimer = catalog.plain(Text("rec.disclaimer"), language)
             signs = catalog.plain(Text("rec.emergency_signs"), language)
-            assert last == f"{disclaimer}\n\n{signs}", recommendation
+            if recommendation.disposition == "emergency":
+                assert len(messages) == 1
+                continue
+            if recommendation.disposition == "routine":
+                weakness = catalog.plain(Text("rec.weakness_24h"), language)
+                assert last == f"{disclaimer}\n\n{weakness}\n\n{signs}", recommendation
+            else:  # urgent and under 18: their own message lists the go-now signs
+                assert last.endswith(disclaimer), recommendation
             earlier = [catalog.message_plain(m, language) for m in messages[:-1]]
             assert not any(signs in text for text in earlier)
 
@@ -178,14 +196,24 @@ def test_a_routine_recommendation_states_the_principle_once_and_every_exclusion(
     for facts, recommendation, messages in explained:
         if recommendation.disposition != "routine":
             continue
+        options, about = details(recommendation, facts, content.ladder)
+        everything = (*messages, *options, *([about] if about else []))
         for language in LANGUAGES:
-            text = "\n\n".join(catalog.message_plain(m, language) for m in messages)
+            text = "\n\n".join(catalog.message_plain(m, language) for m in everything)
+            passed_over = "\0"  # said only for a surgical step after a failed procedure
             principle = catalog.plain(Text("rec.principle"), language)
-            assert text.count(principle) == 1, facts
+            assert text.count(principle) == (1 if recommendation.options else 0), facts
             for option in recommendation.options:
                 assert catalog.plain(Text(f"method.{option}.pros"), language) in text
                 assert catalog.plain(Text(f"method.{option}.cons"), language) in text
+            if recommendation.step == "surgical" and facts.get("previous_procedure") != "none":
+                # Said once for the whole passed-over rung, not method by method.
+                passed_over = catalog.plain(Text("rec.passed_over.after_procedure"), language)
+                assert passed_over in text
             for exclusion in recommendation.excluded:
+                if passed_over in text and content.ladder.method(exclusion.method).rung == (
+                        "minimally_invasive"):
+                    continue
                 assert catalog.plain(Text(f"method.{exclusion.method}.name"), language) in text
                 for reason in exclusion.reasons:
                     assert catalog.plain(Text(f"reason.{reason}"), language) in text
@@ -211,8 +239,12 @@ def engine_messages(content: Content) -> Iterator[Message]:
                 "forget_confirm", "forgotten", "forget_cancelled"):
         yield Message((Text(f"app.{key}"),))
     yield Message((Text("app.unknown_command", {"command": "/frobnicate"}),))
-    yield Message((Text("app.mydata", {"language": Text("lang.zh"), "state": "age",
-                                       "answers": ["<q> — yes & no"]}),))
+    typed = Text("app.mydata_typed", {"question": Text("topic.age"), "answer": Text.raw("40"),
+                                      "typed": "<q> — yes & no"})
+    yield Message((Text("app.mydata", {"language": Text("lang.zh"),
+                                       "progress": Text("app.mydata_at",
+                                                        {"question": Text("topic.leg_pain")}),
+                                       "answers": [typed]}),))
     for key in ("opt.confirm_forget", "opt.cancel", "opt.checkin_accept", "opt.checkin_decline",
                 "rec.checkin_accepted", "rec.checkin_declined"):
         yield Message((Text(key),))
@@ -234,7 +266,7 @@ def test_a_whole_screening_renders_in_both_languages(content: Content) -> None:
     answers = {**{k: str(v) for k, v in ROUTINE.items()}, "previous_procedure": "none",
                "conservative_course": "6_weeks_or_more", "conservative_response": "none",
                "imaging": "sequestration", "stenosis": "none", "instability": "no",
-               "huge_herniation": "no"}
+               "huge_herniation": "no", "pregnant": "no"}
     for language in LANGUAGES:
         session, turn = engine.start(language)
         turns = [turn]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,14 +153,18 @@ async def test_language_menu_switches_the_conversation(
 async def test_mydata_lists_the_stored_answers(
     conversations: Conversations, content: Content
 ) -> None:
-    reply = await say(conversations, "/start", "no", "no", "/mydata")
+    reply = await say(conversations, "/start", "no", "nope, none", "/mydata")
+    reply = await say(conversations, "nah", "/mydata")
 
     assert keys(reply) == ["app.mydata"]
     assert asked(reply) == "bilateral_leg"
     text = content.catalog.message_plain(reply.turn.messages[0], "en")
     assert "English" in text
-    assert text.count(" — No") == 2
-    assert "saddle" in text
+    assert "You are at the question: Symptoms in both legs" in text
+    assert "bilateral_leg" not in text  # no internal names
+    # Each answer in the patient's words: what they typed where it is not the button's label.
+    assert "• New numbness around the bottom, genitals or inner thighs: No\n" in text
+    assert "• New bladder, bowel or sexual problems: No (you typed “nah”)" in text
 
 
 async def test_forget_asks_first_and_cancel_keeps_everything(
@@ -169,7 +174,7 @@ async def test_forget_asks_first_and_cancel_keeps_everything(
 
     menu = await say(conversations, "/forget")
     assert keys(menu) == ["app.forget_confirm"]
-    assert [o.value for o in menu.menu] == ["forget:yes", "forget:no"]
+    assert [o.value for o in menu.menu] == [f"forget:yes:{int(NOW.timestamp())}", "forget:no"]
 
     reply = await say(conversations, "forget:no")
     assert keys(reply) == ["app.forget_cancelled"]
@@ -185,12 +190,15 @@ async def test_forget_confirmed_deletes_everything(
     await say(conversations, "/start", "yes")  # an emergency: events and a clinic notification
     assert await store.events(CHAT)
 
-    reply = await say(conversations, "/forget", "forget:yes")
+    menu = await say(conversations, "/forget")
+    reply = await say(conversations, menu.menu[0].value)
 
     assert keys(reply) == ["app.forgotten"]
     assert reply.turn.question is None
     assert await stored(store) is None
     assert await store.events(CHAT) == []
+    # The clinic's notification of the red flag named the patient: it is gone as well.
+    assert await store.claim_due(NOW + timedelta(days=1), 10, timedelta(minutes=1)) == []
     # Whatever the patient sends next starts a new screening.
     reply = await say(conversations, "no")
     assert keys(reply) == ["app.welcome", "app.intended_use"]
@@ -212,7 +220,8 @@ async def test_a_repeated_update_id_is_ignored(conversations: Conversations, sto
     assert session.facts == {"saddle_numbness": "no"}
     assert session.state == "bladder_bowel"
     answers = [e for e in await store.events(CHAT) if e.kind == "answer"]
-    assert [e.data for e in answers] == [{"saddle_numbness": "no"}]
+    assert [e.data for e in answers] == [{"facts": {"saddle_numbness": "no"}, "typed": "no",
+                                          "dialogues": conversations.content.fingerprint}]
     # A new update id is handled as usual.
     reply = await conversations.handle(Action(CHAT, text="no", update_id=12))
     assert not reply.duplicate
@@ -256,7 +265,7 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
 
 
 async def test_a_routine_result_notifies_no_one(conversations: Conversations, store: Store) -> None:
-    reply = await say(conversations, "/start", *["no"] * 8, "40", "no", "3")
+    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "no", "5")
 
     effects = [e.kind for e in reply.turn.effects]
     assert "recommendation" in effects
@@ -311,3 +320,93 @@ async def test_a_place_the_revised_dialogues_no_longer_have_starts_over_politely
     assert session is not None
     assert session.state == "saddle_numbness"
     assert session.facts == {}
+
+
+class _MovingClock:
+    """A clock the test moves forward."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize(("later", "deleted"), [
+    (timedelta(minutes=9), True),
+    (timedelta(minutes=11), False),
+    (timedelta(days=30), False),
+])
+async def test_a_forget_button_deletes_only_soon_after_it_was_shown(
+    content: Content, store: Store, later: timedelta, *, deleted: bool
+) -> None:
+    clock = _MovingClock()
+    conversations = Conversations(content, store, clock=clock)
+    await say(conversations, "/start", "no")
+    menu = await say(conversations, "/forget")
+
+    clock.now = NOW + later
+    reply = await say(conversations, menu.menu[0].value)
+
+    if deleted:
+        assert keys(reply) == ["app.forgotten"]
+        assert await stored(store) is None
+    else:
+        assert keys(reply) == ["service.forget_expired"]
+        assert asked(reply) == "bladder_bowel"  # and the open question again
+        session = await stored(store)
+        assert session is not None
+        assert session.facts == {"saddle_numbness": "no"}
+
+
+@pytest.mark.parametrize("value", ["forget:yes", "forget:yes:soon", "forget:yes:99999999999"])
+async def test_a_forget_button_without_a_valid_time_deletes_nothing(
+    conversations: Conversations, store: Store, value: str
+) -> None:
+    await say(conversations, "/start", "no")
+
+    reply = await say(conversations, value)
+
+    assert keys(reply) == ["service.forget_expired"]
+    assert await stored(store) is not None
+
+
+async def test_an_unknown_language_shows_the_menu_again_and_changes_nothing(
+    conversations: Conversations, store: Store
+) -> None:
+    await say(conversations, "/start", "no")
+
+    reply = await say(conversations, "lang:xx")
+
+    assert keys(reply) == ["service.language_unknown"]
+    assert [o.value for o in reply.menu] == ["lang:en", "lang:zh"]
+    assert reply.language == "en"
+    session = await stored(store)
+    assert session is not None
+    assert session.language == "en"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_s4_mydata_shows_no_internal_names(content: Content, store: Store,
+                                                 language: str) -> None:
+    """Issue 7 item 3: /mydata said "Progress: bladder_bowel"."""
+    conversations = Conversations(content, store)
+    await conversations.handle(Action(77, command="start", language_hint=language))
+    for typed in ("no", "no"):
+        await conversations.handle(Action(77, text=typed if language == "en" else "没有"))
+    reply = await conversations.handle(Action(77, command="mydata"))
+    shown = "\n".join(content.catalog.message_plain(m, language) for m in reply.turn.messages)
+    note = content.catalog.message_plain(reply.turn.messages[0], language)
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", note), note
+    assert content.catalog.plain(Text("topic.bilateral_leg"), language) in shown
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_s4_the_intended_use_is_said_at_the_start(content: Content, store: Store,
+                                                       language: str) -> None:
+    conversations = Conversations(content, store)
+    reply = await conversations.handle(Action(78, command="start", language_hint=language))
+    shown = "\n".join(content.catalog.message_plain(m, language) for m in reply.turn.messages)
+    for phrase in {"en": ("not a certified medical device", "does not give a diagnosis"),
+                   "zh": ("不是经过认证的医疗器械", "不能作出诊断")}[language]:
+        assert phrase in shown

@@ -17,14 +17,16 @@ pytestmark = pytest.mark.slow
 
 RED_FLAGS = [
     "saddle_numbness", "bladder_bowel", "bilateral_leg",
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 ]
-OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks"}
+OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks", "alerts"}
 
 # A routine adult after 6+ weeks of conservative care that helped partly, with a protrusion.
 STEP_UP: dict[str, Any] = {
     **dict.fromkeys(RED_FLAGS, "no"),
     "age": 40,
+    "pregnant": "no",
     "leg_pain": "yes",
     "pain_score": 7,
     "previous_procedure": "none",
@@ -73,7 +75,7 @@ def step_up(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_the_json_contract(step_up: dict[str, Any]) -> None:
     result = step_up
 
-    assert set(result) == {"recommendation", "asked", "transcript"}
+    assert set(result) == {"recommendation", "asked", "answers", "transcript"}
     assert set(result["recommendation"]) == OUTPUT_KEYS
     assert result["recommendation"] == {
         "disposition": "routine",
@@ -82,13 +84,18 @@ def test_the_json_contract(step_up: dict[str, Any]) -> None:
         "excluded": [],
         "next": "surgical",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     # In the order asked, red flags first; only what can change the outcome.
     assert result["asked"] == [
-        *RED_FLAGS, "age", "leg_pain", "pain_score", "previous_procedure",
-        "conservative_course", "conservative_response", "imaging", "stenosis", "instability",
+        *RED_FLAGS, "age", "pregnant", "leg_pain", "pain_score", "conservative_course",
+        "conservative_response", "previous_procedure", "imaging", "stenosis", "instability",
         "huge_herniation",
     ]
+    # Every answer in the order asked: pressed as a button here, so nothing was typed.
+    assert [a["fact"] for a in result["answers"]] == result["asked"]
+    assert all(a["typed"] is None for a in result["answers"])
+    assert result["answers"][9] == {"fact": "age", "typed": None, "recorded": 40}
 
 
 def test_the_transcript_alternates_bot_and_patient(step_up: dict[str, Any]) -> None:
@@ -101,13 +108,13 @@ def test_the_transcript_alternates_bot_and_patient(step_up: dict[str, Any]) -> N
     assert len(transcript) == len(result["asked"]) + 1
     assert transcript[0]["bot"].startswith("Hello.")
     assert "saddle" in transcript[0]["bot"]
-    assert [item["patient"] for item in transcript[:9]] == ["No"] * 8 + ["40"]
-    assert transcript[11]["patient"] == "No earlier procedure"
-    assert transcript[14]["patient"] == "Herniation (protrusion)"
+    assert [item["patient"] for item in transcript[:10]] == ["No"] * 9 + ["40"]
+    assert transcript[15]["patient"] == "No earlier procedure"
+    assert transcript[16]["patient"] == "Herniation (protrusion)"
     assert transcript[-1]["patient"] is None
     closing = transcript[-1]["bot"]
     assert "Minimally invasive treatment" in closing
-    assert closing.rstrip().endswith("leg weakness that is quickly getting worse")
+    assert "emergency department" in closing
     assert "<b>" not in closing  # plain text, not Telegram markup
 
 
@@ -120,7 +127,7 @@ def test_the_chinese_transcript_is_in_chinese(tmp_path: Path, step_up: dict[str,
     transcript = chinese["transcript"]
     assert transcript[0]["bot"].startswith("您好")
     assert transcript[0]["patient"] == "否"
-    assert transcript[14]["patient"] == "椎间盘突出"
+    assert transcript[16]["patient"] == "椎间盘突出"
     assert "微创治疗" in transcript[-1]["bot"]
     assert "Hello" not in json.dumps(transcript, ensure_ascii=False)
 
@@ -131,7 +138,7 @@ def test_an_emergency_stops_the_questions(tmp_path: Path) -> None:
     assert result["asked"] == ["saddle_numbness", "bladder_bowel"]
     assert result["recommendation"] == {
         "disposition": "emergency", "step": None, "options": [], "excluded": [],
-        "next": None, "followup_weeks": [],
+        "next": None, "followup_weeks": [], "alerts": [],
     }
     assert "cauda equina" in result["transcript"][-1]["bot"]
 
@@ -148,7 +155,7 @@ def test_no_conservative_course_is_not_asked_about_imaging(tmp_path: Path) -> No
 def test_checkins_step_up_at_week_6_when_relief_is_partial(tmp_path: Path) -> None:
     result = result_of(tmp_path, FIRST_VISIT, "--checkin", "2:5", "--checkin", "6:5")
 
-    assert set(result) == {"recommendation", "asked", "transcript", "checkins"}
+    assert set(result) == {"recommendation", "asked", "answers", "transcript", "checkins"}
     assert result["recommendation"]["step"] == "conservative"
     week2, week6 = result["checkins"]
     assert all(set(c) == {"week", "pain_score", "response", "recommendation"}
@@ -164,6 +171,7 @@ def test_checkins_step_up_at_week_6_when_relief_is_partial(tmp_path: Path) -> No
         "excluded": [],
         "next": "surgical",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
 
 
@@ -187,6 +195,61 @@ def test_no_relief_at_week_6_steps_up_with_the_reported_findings(tmp_path: Path)
         {"method": "percutaneous_decompression",
          "reasons": ["age_over_55", "herniation_broken_through"]},
     ]
+
+
+def test_s2a_a_typed_answer_is_read_and_kept_as_typed(tmp_path: Path) -> None:
+    facts = {**STEP_UP, "saddle_numbness": {"typed": "Nope!"}, "age": {"typed": "forty"},
+             "fever": {"typed": "maybe"}}
+    result = result_of(tmp_path, facts)
+
+    assert result["answers"][0] == {"fact": "saddle_numbness", "typed": "Nope!",
+                                    "recorded": "no"}
+    # A hedge on a red flag is not sure, which counts as yes: urgent, with the alert.
+    assert result["answers"][4] == {"fact": "fever", "typed": "maybe", "recorded": "not_sure"}
+    assert result["recommendation"]["disposition"] == "urgent"
+    assert result["recommendation"]["alerts"] == ["not_sure"]
+
+
+@pytest.mark.parametrize(("typed", "lang"), [("no sensation at all down there", "en"),
+                                             ("没感觉了", "zh")])
+def test_s2a_an_answer_asked_again_stops_the_run_there(
+    tmp_path: Path, typed: str, lang: str
+) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "saddle_numbness": {"typed": typed}}, "--lang", lang)
+
+    assert result["recommendation"] is None
+    assert result["answers"] == [{"fact": "saddle_numbness", "typed": typed, "recorded": None}]
+    assert result["stopped"] == {"fact": "saddle_numbness", "typed": typed}
+    assert result["asked"] == ["saddle_numbness"]
+
+
+def test_s2a_typed_chinese_is_read_as_chinese(tmp_path: Path) -> None:
+    facts = {**STEP_UP, "saddle_numbness": {"typed": "不太确定"}}
+    result = result_of(tmp_path, facts, "--lang", "zh")
+
+    assert result["answers"][0]["recorded"] == "not_sure"
+    assert result["recommendation"]["disposition"] == "emergency"
+
+
+def test_s2_red_flags_accept_not_sure_as_a_value(tmp_path: Path) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "immune_risk": "not_sure"})
+
+    assert result["recommendation"]["disposition"] == "urgent"
+    assert result["recommendation"]["alerts"] == ["not_sure"]
+
+
+def test_s5_each_checkin_carries_its_own_alerts(tmp_path: Path) -> None:
+    result = result_of(tmp_path, FIRST_VISIT, "--checkin", "2:8", "--checkin", "6:4")
+
+    week2, week6 = result["checkins"]
+    assert week2["recommendation"]["alerts"] == ["pain_worse"]
+    assert week2["recommendation"]["step"] == "conservative"
+    assert week6["recommendation"]["alerts"] == []
+    assert result["recommendation"]["alerts"] == []
+
+
+def test_a_malformed_typed_answer_exits_2(tmp_path: Path) -> None:
+    _fails_with(tmp_path, {**STEP_UP, "fever": {"typed": 3}}, "fever", "typed")
 
 
 def _fails_with(tmp_path: Path, facts: dict[str, Any], *needles: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.dialogue.turn import Message, Text
 from bot.outbox import APPOINTMENT_REMINDER, Button, Payload
-from bot.storage.base import Event, Patient, Store, Transaction
+from bot.storage.base import Event, Patient, Transaction
 
 QUIET_START = time(21, 0)
 QUIET_END = time(8, 0)
@@ -44,7 +44,7 @@ CHOICE = "appt:"
 EVENT, ANSWER_EVENT = "appointment", "appointment_answer"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Notify = Callable[[Transaction, Text], Awaitable[None]]
+Notify = Callable[[Transaction, Text], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,10 @@ def last_answer(events: Iterable[Event], appointment_id: str) -> str | None:
     return answer
 
 
-async def choose(
-    store: Store, tx: Transaction, language: str, value: str, notify: Notify
-) -> Text:
+async def choose(tx: Transaction, language: str, value: str, notify: Notify) -> Text:
     """Record the patient's answer to a reminder, tell the clinic; return the note for them."""
     appointment_id, _, choice = value.removeprefix(CHOICE).partition(":")
-    events = await store.events(tx.chat_id)
+    events = await tx.events()
     current = latest(events)
     if current is None or current.id != appointment_id or choice not in CHOICES:
         return Text("appointment.stale")

@@ -8,10 +8,8 @@ store, so they cannot be exported.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +19,7 @@ from bot.dialogue.conditions import FactDomain
 from bot.dialogue.loader import option_text_key, question_text_key
 from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
-from bot.storage.base import Patient, Store
+from bot.storage.base import Patient, PatientRecord
 
 QUESTIONNAIRE_URL = "urn:ldh-bot:questionnaire:screening"
 FACT_SYSTEM = "urn:ldh-bot:fact:"  # a code system per fact: its values are the codes
@@ -30,7 +28,7 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 SCREENING = "screening"
-PAGE = 200  # patients read per query: the export never holds the store's rows twice
+SCREENING_EVENTS = frozenset({"recommendation"})  # all that a screening reads of the history
 CSV_HEAD = ("patient", "language", "status", "started", "updated", "disposition", "step")
 
 
@@ -52,30 +50,27 @@ def asked_facts(content: Content) -> list[str]:
     return list(dict.fromkeys(state.spec.ask for state in states if state.spec.ask))
 
 
-async def screenings(store: Store, content: Content) -> AsyncIterator[Screening]:
-    """Every patient's screening, a page of patients at a time."""
-    offset = 0
-    while page := await store.patients(PAGE, offset):
-        for patient in page:
-            yield await _screening(store, content, patient)
-        offset += len(page)
+def screening_of(content: Content, record: PatientRecord,
+                 wanted: frozenset[str] | None = None) -> Screening:
+    """A patient's screening from their record (read with ``SCREENING_EVENTS``).
 
-
-async def _screening(store: Store, content: Content, patient: Patient) -> Screening:
+    ``wanted`` is ``asked_facts(content)``, passed in when many screenings are read at once.
+    """
+    patient = record.patient
     session = patient.session
     dialogue = content.engines[SCREENING].dialogue
     in_screening = session.get("dialogue") == SCREENING
     care = session.get("care")
     stored = session.get("facts") if in_screening else (
         care.get("facts") if isinstance(care, dict) else None)
-    wanted = set(asked_facts(content))
+    wanted = frozenset(asked_facts(content)) if wanted is None else wanted
     facts = {fact: value for fact, value in (stored or {}).items()
              if fact in wanted and content.domains[fact].admits(value)}
     state = dialogue.states.get(str(session.get("state")))
     completed = not in_screening or (state is not None and state.spec.final)
     outcome: dict[str, Any] = {}
     authored = patient.updated_at
-    for event in await store.events(patient.chat_id):
+    for event in record.events:
         if event.kind == "recommendation":
             outcome, authored = dict(event.data.get("recommendation", {})), event.at
     return Screening(patient, facts, completed, str(outcome.get("disposition") or ""),
@@ -86,18 +81,17 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
-def to_csv(rows: Sequence[Screening], facts: Sequence[str]) -> bytes:
-    """One row per screening: who, status, outcome, then one column per asked fact."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*CSV_HEAD, *facts])
-    for row in rows:
-        patient = row.patient
-        writer.writerow([patient.chat_id, patient.language,
-                         "completed" if row.completed else "in-progress",
-                         _iso(patient.created_at), _iso(patient.updated_at), row.disposition,
-                         row.step, *(row.facts.get(fact, "") for fact in facts)])
-    return out.getvalue().encode()
+def csv_header(facts: Sequence[str]) -> list[str]:
+    """The CSV's columns: who, status, outcome, then one column per asked fact."""
+    return [*CSV_HEAD, *facts]
+
+
+def csv_row(row: Screening, facts: Sequence[str]) -> list[object]:
+    """One screening as a CSV row under ``csv_header(facts)``."""
+    patient = row.patient
+    return [patient.chat_id, patient.language, "completed" if row.completed else "in-progress",
+            _iso(patient.created_at), _iso(patient.updated_at), row.disposition, row.step,
+            *(row.facts.get(fact, "") for fact in facts)]
 
 
 class Fhir:
@@ -108,6 +102,9 @@ class Fhir:
         self.content = content
         self.language = language
         self.dialogue = content.engines[SCREENING].dialogue
+        self.facts = asked_facts(content)
+        # An answer's item is the same in every response: built once, not per patient.
+        self._answers: dict[tuple[str, object], tuple[dict[str, Any], str]] = {}
 
     def _text(self, key: str) -> tuple[str, dict[str, Any]]:
         """A text and its ``_element`` translation extension."""
@@ -159,17 +156,27 @@ class Fhir:
             "item": [self._item(fact) for fact in asked_facts(self.content)],
         }
 
-    def response(self, screening: Screening) -> dict[str, Any]:
-        """One screening's answers as a QuestionnaireResponse."""
-        items = []
-        for fact in asked_facts(self.content):
-            if fact not in screening.facts:
-                continue
-            value = screening.facts[fact]
-            domain = self.content.domains[fact]
-            answer = ({"valueInteger": value} if domain.is_integer
-                      else {"valueCoding": self._coding(fact, str(value), domain)})
-            items.append({"linkId": fact, "answer": [answer]})
+    def _item_of(self, fact: str, value: object) -> tuple[dict[str, Any], str]:
+        """One answer's item, and its JSON, built once for every response that gives it.
+
+        A choice is displayed in the clinic's language only: its translations live once in
+        the Questionnaire's answer options, where in every response they would make up most
+        of an export's size.
+        """
+        key = (fact, value)
+        if key not in self._answers:
+            if self.content.domains[fact].is_integer:
+                answer: dict[str, Any] = {"valueInteger": value}
+            else:
+                coding = self._coding(fact, str(value), self.content.domains[fact])
+                coding.pop("_display", None)
+                answer = {"valueCoding": coding}
+            item = {"linkId": fact, "answer": [answer]}
+            self._answers[key] = (item, compact_json(item))
+        return self._answers[key]
+
+    def _parts(self, screening: Screening) -> tuple[dict[str, Any], list[str]]:
+        """A response without its items, and the facts (with values) its items answer."""
         resource: dict[str, Any] = {
             "resourceType": "QuestionnaireResponse",
             "id": f"screening-{screening.patient.chat_id}",
@@ -181,17 +188,32 @@ class Fhir:
         }
         if screening.authored is not None:
             resource["authored"] = screening.authored.isoformat()
-        if items:
-            resource["item"] = items
+        return resource, [fact for fact in self.facts if fact in screening.facts]
+
+    def response(self, screening: Screening) -> dict[str, Any]:
+        """One screening's answers as a QuestionnaireResponse."""
+        resource, facts = self._parts(screening)
+        if facts:
+            resource["item"] = [self._item_of(fact, screening.facts[fact])[0] for fact in facts]
         return resource
 
-    def bundle(self, rows: Sequence[Screening], now: datetime) -> dict[str, Any]:
-        """Every screening's response in one collection Bundle."""
-        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection",
-                                  "timestamp": now.isoformat()}
-        if rows:
-            bundle["entry"] = [{"resource": self.response(row)} for row in rows]
-        return bundle
+    def response_json(self, screening: Screening) -> str:
+        """``response`` as compact JSON, its items joined from the JSON built once for each."""
+        resource, facts = self._parts(screening)
+        head = compact_json(resource)
+        if not facts:
+            return head
+        items = ",".join(self._item_of(fact, screening.facts[fact])[1] for fact in facts)
+        return f'{head[:-1]},"item":[{items}]}}'
+
+    def bundle_head(self, now: datetime) -> dict[str, Any]:
+        """A collection Bundle without its entries, which are written one by one."""
+        return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat()}
+
+
+def compact_json(resource: dict[str, Any]) -> str:
+    """A resource as JSON on one line, as an export's entries are written."""
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_json(resource: dict[str, Any]) -> bytes:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import Any
 
+from bot.audit import ANSWER, recorded_facts, typed_text
 from bot.clinic import appointments
 from bot.clinic.replies import clock_time
 from bot.dialogue.turn import Text
@@ -68,10 +69,12 @@ _LINES: dict[str, Callable[[Data], dict[str, Any]]] = {
 def event_lines(event: Event, zone: tzinfo, label: Label) -> list[Text]:
     """An event's history lines: one per answered fact, else one; unknown kinds are named."""
     at = clock_time(event.at, zone)
-    if event.kind == "answer":
-        return [Text("staff.history.answer", {"at": at, "fact": fact,
-                                              "value": _label(label, fact, value)})
-                for fact, value in event.data.items()]
+    if event.kind == ANSWER:
+        typed = typed_text(event.data)
+        key = "staff.history.answer" if typed is None else "staff.history.answer_typed"
+        return [Text(key, {"at": at, "fact": fact, "value": _label(label, fact, value),
+                           "typed": typed or ""})
+                for fact, value in recorded_facts(event.data).items()]
     values = _LINES.get(event.kind)
     if values is None:
         return [Text("staff.history.other", {"at": at, "kind": event.kind})]

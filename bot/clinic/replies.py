@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from bot.dialogue.turn import Message, Text
 
@@ -18,11 +20,22 @@ class Photo:
 
 @dataclass(frozen=True)
 class Document:
-    """A file to download, with a caption."""
+    """A file to download, with a caption.
+
+    Large files come as a ``Path`` to a temporary file, never as bytes in memory: whoever
+    receives the document deletes that file once it is sent (``discard``).
+    """
 
     filename: str
-    data: bytes
+    data: bytes | Path
     caption: Text
+
+
+def discard(outputs: Iterable[object]) -> None:
+    """Delete the temporary files of the documents among ``outputs``."""
+    for output in outputs:
+        if isinstance(output, Document) and isinstance(output.data, Path):
+            output.data.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,8 @@ class StaffRequest:
 
 
 Output = Message | Photo | Document
+# How far a long command has got: patients so far, and whether it is done.
+Progress = Callable[[int, bool], Awaitable[None]]
 
 
 def say(key: str, **values: object) -> Message:

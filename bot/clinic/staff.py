@@ -7,34 +7,53 @@ like any unknown command, so nothing even hints that staff commands exist.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import aclosing
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot import checkins
 from bot.clinic import appointments, export
 from bot.clinic.booking import parse_booking
 from bot.clinic.charts import patient_chart
+from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings, within
 from bot.clinic.history import event_lines, step_text
-from bot.clinic.replies import Document, Output, Photo, StaffRequest, clock_time, say
+from bot.clinic.replies import (
+    Document,
+    Output,
+    Photo,
+    Progress,
+    StaffRequest,
+    clock_time,
+    say,
+)
 from bot.content import Content
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Message, Text
 from bot.outbox import CHECKIN
-from bot.storage.base import Patient, Store
+from bot.storage.base import Patient, PatientRecord, RecordQuery, Store
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("patients", "patient", "appointment", "checkins", "export")
 MAX_WEEK = 104  # check-ins are planned within two years of the course's start
 PAGE = 20  # patients per /patients page: one screen of a phone
+RECOMMENDATIONS = frozenset({"recommendation"})  # what a /patients row reads of the history
 Clock = Callable[[], datetime]
 
 
 class StaffDesk:
     """Answers staff commands from the store; books appointments in the patient's transaction."""
+
+    # Telegram takes documents of up to 50 MB from a bot: a larger export file is gzipped.
+    max_document_bytes = 50 * 1000 * 1000
 
     def __init__(  # noqa: PLR0913  # the settings a desk needs, each named at the call
         self,
@@ -60,8 +79,13 @@ class StaffDesk:
         """Staff, in their private chat with the bot or in the clinic's chat."""
         return user_id in self.staff_ids and (private or chat_id == self.clinic_chat_id)
 
-    async def handle(self, request: StaffRequest) -> list[Output]:
-        """The answer to a staff command; nothing at all for anyone who is not staff."""
+    async def handle(self, request: StaffRequest, progress: Progress | None = None,
+                     ) -> list[Output]:
+        """The answer to a staff command; nothing at all for anyone who is not staff.
+
+        ``progress`` hears how far a long command (``/export``) has got, and when it is done.
+        Documents may be temporary files: the caller deletes them once sent (``discard``).
+        """
         if request.user_id not in self.staff_ids:
             return []
         commands: dict[str, Callable[[StaffRequest], Awaitable[list[Output]]]] = {
@@ -69,7 +93,7 @@ class StaffDesk:
             "patient": self._patient,
             "appointment": self._appointment,
             "checkins": self._checkins,
-            "export": self._export,
+            "export": lambda _request: self._export(progress),
         }
         command = commands.get(request.command)
         if command is None:
@@ -80,24 +104,33 @@ class StaffDesk:
             log.exception("staff command /%s failed", request.command)
             return [say("staff.error")]
 
-    # -- /patients ------------------------------------------------------------------------------
+    # -- /patients [AFTER] -----------------------------------------------------------------------
 
     async def _patients(self, request: StaffRequest) -> list[Output]:
-        page = _page(request.args)
-        if page is None:
+        """A page of patients by key: those after the chat id the previous page ended with."""
+        valid, after = _page_key(request.args)
+        if not valid:
             return [say("staff.usage.patients")]
-        found = await self.store.patients(PAGE + 1, (page - 1) * PAGE)
+        query = RecordQuery(kinds=RECOMMENDATIONS, after=after, limit=PAGE + 1, batch=PAGE + 1,
+                            session_without=("history",))
+        async with aclosing(self.store.records(query)) as records:
+            found = [record async for record in records]
         if not found:
-            return [say("staff.patients.none", page=page)]
-        rows = [await self._row(patient) for patient in found[:PAGE]]
-        parts = [Text("staff.patients.title", {"page": page, "zone": self.zone.key, "rows": rows})]
+            return [say("staff.patients.none") if after is None
+                    else say("staff.patients.none_after", after=after)]
+        shown = found[:PAGE]
+        rows = [await self._row(record) for record in shown]
+        values = {"zone": self.zone.key, "rows": rows}
+        parts = [Text("staff.patients.title", values) if after is None
+                 else Text("staff.patients.title_after", {**values, "after": after})]
         if len(found) > PAGE:
-            parts.append(Text("staff.patients.more", {"page": page + 1}))
+            parts.append(Text("staff.patients.more", {"after": shown[-1].patient.chat_id}))
         return [Message(tuple(parts))]
 
-    async def _row(self, patient: Patient) -> Text:
+    async def _row(self, record: PatientRecord) -> Text:
+        patient = record.patient
         step: Text = Text("staff.patients.no_step")
-        for event in await self.store.events(patient.chat_id):
+        for event in record.events:
             if event.kind == "recommendation":
                 step = step_text(dict(event.data.get("recommendation", {})))
         pending = await self.store.pending(patient.chat_id)
@@ -150,7 +183,7 @@ class StaffDesk:
             patient = await tx.load()
             if patient is None or not patient.session:
                 return [say("staff.unknown_patient", patient=str(booking.patient))]
-            earlier = appointments.latest(await self.store.events(booking.patient))
+            earlier = appointments.latest(await tx.events())
             if request.update_id is not None and not await tx.first_time(request.update_id):
                 # Telegram delivered the command again: it was booked the first time.
                 return self._booked(booking.patient, earlier, None, None)
@@ -212,28 +245,63 @@ class StaffDesk:
                                     not_before=now)
             await tx.record_event("checkin_plan", {"weeks": weeks, "by": request.user_id})
             await tx.save(replace(patient, session=session.to_json()))
-            due = [r.due_at for r in await self.store.pending(chat_id) if r.kind == CHECKIN]
+            due = [r.due_at for r in await tx.pending() if r.kind == CHECKIN]
         listed = [clock_time(at, self.zone) for at in due] or ["—"]
         return [say("staff.checkins.set", patient=str(chat_id),
                     weeks=", ".join(map(str, weeks)), dates=listed)]
 
     # -- /export --------------------------------------------------------------------------------
 
-    async def _export(self, request: StaffRequest) -> list[Output]:
-        del request
+    async def _export(self, progress: Progress | None) -> list[Output]:
+        """Every screening, streamed from the store into temporary CSV and FHIR files."""
         now = self.clock()
-        rows = [row async for row in export.screenings(self.store, self.content)]
         fhir = export.Fhir(self.content, self.language)
         stamp = now.astimezone(self.zone).strftime("%Y%m%d-%H%M")
-        count = len(rows)
-        table = export.to_csv(rows, export.asked_facts(self.content))
+        table, table_out = _temporary(".csv")
+        bundle, bundle_out = _temporary(".fhir.json")
+        reported = False
+
+        async def report(count: int) -> None:
+            nonlocal reported
+            reported = True
+            if progress is not None:
+                await progress(count, False)  # noqa: FBT003  # the callback's positional flag
+
+        written = (table, bundle)
+        try:
+            with table_out, bundle_out:
+                sheet = CsvSheet(table_out, export.asked_facts(self.content))
+                responses = BundleFile(bundle_out, fhir, now)
+                count = await stream_screenings(self.store, self.content,
+                                                [sheet.add, responses.add], progress=report)
+                responses.close()
+            table, table_name = await asyncio.to_thread(
+                within, table, f"screenings-{stamp}.csv", self.max_document_bytes)
+            bundle, bundle_name = await asyncio.to_thread(
+                within, bundle, f"screenings-{stamp}.fhir.json", self.max_document_bytes)
+        except BaseException:
+            _remove(written)  # a failed export leaves no patient data behind
+            raise
+        if reported and progress is not None:
+            await progress(count, True)  # noqa: FBT003  # the callback's positional flag
         return [
-            Document(f"screenings-{stamp}.csv", table, Text("staff.export.csv", {"count": count})),
-            Document(f"screenings-{stamp}.fhir.json", export.to_json(fhir.bundle(rows, now)),
-                     Text("staff.export.bundle", {"count": count})),
+            Document(table_name, table, Text("staff.export.csv", {"count": count})),
+            Document(bundle_name, bundle, Text("staff.export.bundle", {"count": count})),
             Document("questionnaire.fhir.json", export.to_json(fhir.questionnaire()),
                      Text("staff.export.questionnaire")),
         ]
+
+
+def _temporary(suffix: str) -> tuple[Path, TextIO]:
+    """A new file only this user can read (it holds patient data), open for writing text."""
+    handle, name = tempfile.mkstemp(prefix="ldh-export-", suffix=suffix)
+    return Path(name), os.fdopen(handle, "w", encoding="utf-8", newline="")
+
+
+def _remove(paths: Collection[Path]) -> None:
+    for path in paths:
+        for left in (path, path.with_name(f"{path.name}.gz")):
+            left.unlink(missing_ok=True)
 
 
 def _number(args: str) -> int | None:
@@ -261,9 +329,10 @@ def _checkin_plan(args: str) -> tuple[int, list[int]] | None:
     return chat_id, weeks
 
 
-def _page(args: str) -> int | None:
+def _page_key(args: str) -> tuple[bool, int | None]:
+    """Whether ``args`` are well formed, and the chat id a page starts after (None: the first)."""
     if not args.strip():
-        return 1
+        return True, None
     number = _number(args)
-    return number if number is not None and number >= 1 else None
+    return number is not None, number
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 
 from bot.channels.telegram.render import split_html
-from bot.clinic.replies import Output, Photo, StaffRequest
+from bot.clinic.replies import Output, Photo, StaffRequest, discard
 from bot.clinic.staff import COMMANDS, Clock, StaffDesk
 from bot.config import Settings
 from bot.content import Content
@@ -25,15 +27,18 @@ from bot.storage.base import Store
 log = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 3  # a staff reply is retried through flood waits this often
+PROGRESS_PACE = 3.0  # seconds between edits of a progress message
 
 
 class StaffChannel:
     """Carries staff commands from Telegram to the desk and its answers back."""
 
-    def __init__(self, desk: StaffDesk, catalog: Catalog) -> None:
+    def __init__(self, desk: StaffDesk, catalog: Catalog,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         """Serve ``desk``'s answers, rendered with ``catalog`` in the desk's language."""
         self.desk = desk
         self.catalog = catalog
+        self.monotonic = monotonic  # paces the edits of a progress message
 
     def request(self, update: Update) -> StaffRequest | None:
         """The staff command an update carries, or None: not a staff command, or not from staff."""
@@ -51,13 +56,23 @@ class StaffChannel:
 
     async def serve(self, bot: Bot, request: StaffRequest) -> None:
         """Answer one staff command in the chat it came from."""
-        for output in await self.desk.handle(request):
-            try:
-                await self._send(bot, request.chat_id, output)
-            except TelegramError as error:
-                log.warning("staff reply to chat %s failed: %s", chat_ref(request.chat_id),
-                            type(error).__name__)
-                return
+        progress = ProgressMessage(bot, request.chat_id, self._progress_text, self.monotonic)
+        outputs = await self.desk.handle(request, progress.report)
+        try:
+            for output in outputs:
+                try:
+                    await self._send(bot, request.chat_id, output)
+                except TelegramError as error:
+                    log.warning("staff reply to chat %s failed: %s", chat_ref(request.chat_id),
+                                type(error).__name__)
+                    return
+        finally:
+            discard(outputs)
+
+    def _progress_text(self, count: int, done: bool) -> str:  # noqa: FBT001  # Progress's flag
+        key = "staff.export.progress_done" if done else "staff.export.progress"
+        return self.catalog.message_html(Message((Text(key, {"count": count}),)),
+                                         self.desk.language)
 
     async def _send(self, bot: Bot, chat_id: int, output: Output) -> None:
         language = self.desk.language
@@ -70,10 +85,56 @@ class StaffChannel:
         if isinstance(output, Photo):
             await _retrying(partial(bot.send_photo, chat_id, output.png, caption=caption,
                                     parse_mode=ParseMode.HTML))
+        elif isinstance(output.data, Path):
+            with output.data.open("rb") as file:  # the upload reads it, once per attempt
+
+                async def upload() -> object:
+                    file.seek(0)
+                    return await bot.send_document(chat_id, file, filename=output.filename,
+                                                   caption=caption, parse_mode=ParseMode.HTML)
+
+                await _retrying(upload)
         else:
             await _retrying(partial(bot.send_document, chat_id, output.data,
                                     filename=output.filename, caption=caption,
                                     parse_mode=ParseMode.HTML))
+
+
+class ProgressMessage:
+    """One message that tells staff how far a long command has got, edited as it goes on.
+
+    Edits are paced (``PROGRESS_PACE`` seconds apart) so a fast export does not spend
+    Telegram's per-chat budget; a failed progress message never stops the command itself.
+    """
+
+    def __init__(self, bot: Bot, chat_id: int, text: Callable[[int, bool], str],
+                 monotonic: Callable[[], float]) -> None:
+        """Report in ``chat_id``, worded by ``text(count, done)``."""
+        self.bot = bot
+        self.chat_id = chat_id
+        self.text = text
+        self.monotonic = monotonic
+        self.message_id: int | None = None
+        self.last: float | None = None
+
+    async def report(self, count: int, done: bool) -> None:  # noqa: FBT001  # Progress's flag
+        """Show ``count``: at once the first time, then at most every ``PROGRESS_PACE`` s."""
+        now = self.monotonic()
+        if not done and self.last is not None and now - self.last < PROGRESS_PACE:
+            return
+        self.last = now
+        text = self.text(count, done)
+        try:
+            if self.message_id is None:
+                message = await self.bot.send_message(self.chat_id, text,
+                                                       parse_mode=ParseMode.HTML)
+                self.message_id = message.message_id
+            else:
+                await self.bot.edit_message_text(text, self.chat_id, self.message_id,
+                                                 parse_mode=ParseMode.HTML)
+        except TelegramError as error:
+            log.info("progress message in chat %s failed: %s", chat_ref(self.chat_id),
+                     type(error).__name__)
 
 
 async def _retrying(call: Callable[[], Awaitable[object]]) -> None:

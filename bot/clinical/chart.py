@@ -13,6 +13,7 @@ from typing import TypeGuard
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bot.audit import ANSWER, recorded_facts
 from bot.storage.base import Event
 
 PAIN_MIN, PAIN_MAX = 0, 10
@@ -57,10 +58,11 @@ def pain_points(events: Iterable[Event]) -> list[Point]:
     """
     points: list[Point] = []
     for event in events:
-        score = event.data.get("pain_score")
+        data = recorded_facts(event.data) if event.kind == ANSWER else event.data
+        score = data.get("pain_score")
         if not _is_pain(score):
             continue
-        if event.kind == "answer":
+        if event.kind == ANSWER:
             points = [(0.0, score)]
         elif event.kind == "checkin" and points and _is_week(week := event.data.get("week")):
             points.append((float(week), score))

@@ -1,13 +1,17 @@
-"""Follow-up check-ins of spec §5: how much conservative care helped, and when to step up."""
+"""Follow-up check-ins of spec §5: how much conservative care helped, and what follows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from bot.clinical.ladder import PAIN_WORSE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from bot.clinical.ladder import Ladder
+    from bot.dialogue.conditions import FactValue
 
 Response = Literal["good", "partial", "none"]
 
@@ -17,6 +21,8 @@ GOOD_FALL_PERCENT = 30
 GOOD_FALL_POINTS = 2
 GOOD_PAIN_AT_MOST = 2
 PAIN_MIN, PAIN_MAX = 0, 10  # the numeric rating scale of the pain_score fact
+# Severe pain at a check-in is said as pain_worse (8 or more is always "worse"), not twice.
+_SAID_AS_PAIN_WORSE = "severe_pain"
 
 
 def classify_response(baseline: int, today: int) -> Response:
@@ -38,23 +44,57 @@ def classify_response(baseline: int, today: int) -> Response:
     return "partial" if fall > 0 else "none"
 
 
-def checkin_facts(
-    facts: Mapping[str, int | str], week: int, today_pain: int, ladder: Ladder
-) -> tuple[Response, dict[str, int | str] | None]:
-    """Classify a check-in; from the step-up week on, a partial or no response gives new facts.
+@dataclass(frozen=True)
+class CheckinOutcome:
+    """What a check-in found, and what follows from it (spec §5)."""
 
-    The new facts are the patient's facts with ``conservative_course`` 6_weeks_or_more and
-    ``conservative_response`` set, for the ladder to be run again; otherwise None.
+    week: int
+    baseline: int
+    today: int
+    response: Response
+    adherence: FactValue | None
+    alerts: tuple[str, ...]
+    # The facts to re-run the ladder with, when it steps up; None otherwise.
+    stepped: dict[str, FactValue] | None
+    # From the step-up week, a partial or no response on a ladder that stays conservative.
+    not_improving: bool
+    # The text key of what the patient is told follows; None when the alerts say it all.
+    next_text: str | None
+
+
+def assess_checkin(facts: Mapping[str, FactValue], ladder: Ladder) -> CheckinOutcome:
+    """Classify a check-in's pain, raise its alerts, and decide whether the ladder steps up.
+
+    From the step-up week on, a partial or no response re-runs the ladder with
+    ``conservative_course`` 6_weeks_or_more, that response and today's pain.
     """
-    baseline = facts.get("pain_score")
-    if not isinstance(baseline, int):
-        msg = "a check-in needs the pain_score from the start of the course"
+    baseline, today = facts.get("pain_score"), facts.get("pain_today")
+    if not isinstance(baseline, int) or not isinstance(today, int):
+        msg = "a check-in needs the pain_score from the start of the course and today's pain"
         raise ValueError(msg)  # noqa: TRY004  # a missing fact, not a wrong type from the caller
-    response = classify_response(baseline, today_pain)
-    if week < ladder.step_up_from_week or response == "good":
-        return response, None
-    return response, {
-        **facts,
-        "conservative_course": "6_weeks_or_more",
-        "conservative_response": response,
-    }
+    week = int(facts.get("checkin_week", 0))
+    response = classify_response(baseline, today)
+    todays = {**facts, "pain_score": today}
+    worse = ladder.pain_worse.applies(baseline, today)
+    alerts = tuple(a for a in ladder.recommend(todays).alerts if a != _SAID_AS_PAIN_WORSE)
+    alerts = (PAIN_WORSE, *alerts) if worse else alerts
+    stepped: dict[str, FactValue] | None = None
+    not_improving = False
+    if ladder.step_up_due(facts):
+        # The screening already moved past conservative care: the clinic plans that step, and
+        # a check-in only tells how the patient is doing.
+        next_text: str | None = "checkin.planned_step"
+    elif week >= ladder.step_up_from_week and response != "good":
+        course = {**todays, "conservative_course": "6_weeks_or_more",
+                  "conservative_response": response}
+        if ladder.step_up_due(course):
+            stepped, next_text = course, "checkin.step_up"
+        else:
+            not_improving, next_text = True, "checkin.not_improving"
+    elif response == "good":
+        next_text = "checkin.keep_going"
+    else:
+        # "Early days, keep going" is never said to a patient whose pain is getting worse.
+        next_text = None if worse else "checkin.give_it_time"
+    return CheckinOutcome(week, baseline, today, response, facts.get("adherence"), alerts,
+                          stepped, not_improving, next_text)

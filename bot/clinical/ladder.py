@@ -6,7 +6,7 @@ Every clinical rule lives in ``dialogues/ladder.yaml``; this module only reads a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot.dialogue.conditions import Condition, ConditionError, compile_condition
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ROUTINE = "routine"
 SPECIALIST_REVIEW = "specialist_review"
+PAIN_WORSE = "pain_worse"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _COMBINATORS = frozenset({"all", "any", "not"})
 
@@ -47,9 +48,10 @@ class Recommendation:
     followup_weeks: tuple[int, ...]
     why: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        """Return the six keys of spec §3 "Output", as plain JSON-ready values."""
+        """Return the seven keys of spec §3 "Output", as plain JSON-ready values."""
         return {
             "disposition": self.disposition,
             "step": self.step,
@@ -57,7 +59,34 @@ class Recommendation:
             "excluded": [{"method": e.method, "reasons": list(e.reasons)} for e in self.excluded],
             "next": self.next,
             "followup_weeks": list(self.followup_weeks),
+            "alerts": list(self.alerts),
         }
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something said beside the step and told to the clinic, for some dispositions."""
+
+    id: str
+    condition: Condition
+    dispositions: frozenset[str] | None
+
+    def applies(self, disposition: str, facts: Facts) -> bool:
+        """Whether this alert is raised for ``disposition`` and ``facts``."""
+        wanted = self.dispositions is None or disposition in self.dispositions
+        return wanted and self.condition(facts)
+
+
+@dataclass(frozen=True)
+class PainWorse:
+    """Spec §5: at a check-in, pain this much above the baseline, or at least this high."""
+
+    rise: int
+    at_least: int
+
+    def applies(self, baseline: int, today: int) -> bool:
+        """Whether today's pain is worse enough to see a doctor within a week."""
+        return today - baseline >= self.rise or today >= self.at_least
 
 
 @dataclass(frozen=True)
@@ -126,14 +155,16 @@ class Ladder:
     """The loaded ladder: dispositions, rungs, rung-choice rules and follow-up settings."""
 
     dispositions: tuple[Disposition, ...]
+    alerts: tuple[Alert, ...]
     rungs: tuple[Rung, ...]
     stay: tuple[Rule, ...]
     step_up: tuple[Rule, ...]
     otherwise: str
-    needs_imaging: Rule
+    review_first: tuple[Rule, ...]
     no_method_suits: str
     followup_weeks: tuple[int, ...]
     step_up_from_week: int
+    pain_worse: PainWorse
     path: Path
 
     @property
@@ -161,8 +192,13 @@ class Ladder:
     def why_codes(self) -> tuple[str, ...]:
         """Every why code a recommendation can carry, each once, in file order."""
         rules = (*self.stay, *self.step_up)
-        codes = (*(r.code for r in rules), self.otherwise, self.needs_imaging.code)
+        codes = (*(r.code for r in rules), self.otherwise, *(r.code for r in self.review_first))
         return tuple(dict.fromkeys((*codes, self.no_method_suits)))
+
+    @property
+    def alert_codes(self) -> tuple[str, ...]:
+        """Every alert a recommendation or a check-in can carry."""
+        return (*(alert.id for alert in self.alerts), PAIN_WORSE)
 
     @property
     def flag_codes(self) -> tuple[str, ...]:
@@ -194,17 +230,22 @@ class Ladder:
     def recommend(self, facts: Facts) -> Recommendation:
         """Decide the disposition and, for a routine patient, the step and its options."""
         disposition = self.disposition(facts)
+        alerts = tuple(a.id for a in self.alerts if a.applies(disposition, facts))
         if disposition != ROUTINE:
-            return Recommendation(disposition, None, (), (), None, (), (), self.red_flags(facts))
+            return Recommendation(disposition, None, (), (), None, (), (), self.red_flags(facts),
+                                  alerts)
+        return replace(self._routine(facts), alerts=alerts)
+
+    def _routine(self, facts: Facts) -> Recommendation:
         due, why = self._rung_choice(facts)
         if not due:
             base = self.rungs[0]
             options = tuple(m.id for m in base.methods if not m.reasons(facts))
             return self._on_rung(0, options, (), (why,))
-        if self.needs_imaging.condition(facts):
+        review = _first(self.review_first, facts)
+        if review is not None:
             return Recommendation(
-                ROUTINE, SPECIALIST_REVIEW, (), (), None, self.followup_weeks,
-                (why, self.needs_imaging.code),
+                ROUTINE, SPECIALIST_REVIEW, (), (), None, self.followup_weeks, (why, review),
             )
         excluded: list[Exclusion] = []
         for index, rung in enumerate(self.rungs[1:], start=1):
@@ -303,25 +344,46 @@ class _Reader:
         return Rule(self.code((*where, code_key)), self.condition((*where, "when")))
 
     def ladder(self) -> Ladder:
-        keys = {"version", "dispositions", "rungs", "which_rung", "followup"}
+        keys = {"version", "dispositions", "alerts", "rungs", "which_rung", "followup"}
         if self.mapping((), keys)["version"] != 1:
             self.fail(("version",), "this program reads ladder version 1")
         rungs = self.rungs()
         which = ("which_rung",)
-        self.mapping(which, {"stay", "step_up", "otherwise", "needs_imaging", "no_method_suits"})
-        weeks, from_week = self.followup()
+        self.mapping(which, {"stay", "step_up", "otherwise", "review_first", "no_method_suits"})
+        weeks, from_week, pain_worse = self.followup()
+        dispositions = self.dispositions()
         return Ladder(
-            dispositions=self.dispositions(),
+            dispositions=dispositions,
+            alerts=self.alerts({ROUTINE, *(d.id for d in dispositions)}),
             rungs=rungs,
             stay=self.rules((*which, "stay")),
             step_up=self.rules((*which, "step_up")),
             otherwise=self.why_only((*which, "otherwise")),
-            needs_imaging=self.rule((*which, "needs_imaging")),
+            review_first=self.rules((*which, "review_first")),
             no_method_suits=self.why_only((*which, "no_method_suits")),
             followup_weeks=weeks,
             step_up_from_week=from_week,
+            pain_worse=pain_worse,
             path=self.path,
         )
+
+    def alerts(self, dispositions: set[str]) -> tuple[Alert, ...]:
+        result: list[Alert] = []
+        for i in self.items(("alerts",)):
+            where: Location = ("alerts", i)
+            node = self.mapping(where, {"id", "when"}, frozenset({"for"}))
+            name = self.code((*where, "id"))
+            if name == PAIN_WORSE or name in {a.id for a in result}:
+                self.fail((*where, "id"), f"alert '{name}' is reserved or repeated")
+            only: frozenset[str] | None = None
+            if "for" in node:
+                only = frozenset(self.code((*where, "for", j))
+                                 for j in self.items((*where, "for")))
+                if not only <= dispositions:
+                    known = ", ".join(sorted(dispositions))
+                    self.fail((*where, "for"), f"known dispositions: {known}")
+            result.append(Alert(name, self.condition((*where, "when")), only))
+        return tuple(result)
 
     def rules(self, where: Location) -> tuple[Rule, ...]:
         return tuple(self.rule((*where, i)) for i in self.items(where))
@@ -393,15 +455,18 @@ class _Reader:
             checks.append(Check(kind == "requires", condition, reason))
         return Method(name, rung, tuple(checks))
 
-    def followup(self) -> tuple[tuple[int, ...], int]:
-        node = self.mapping(("followup",), {"weeks", "step_up_from_week"})
+    def followup(self) -> tuple[tuple[int, ...], int, PainWorse]:
+        node = self.mapping(("followup",), {"weeks", "step_up_from_week", "pain_worse"})
         weeks = [self.at(("followup", "weeks", i)) for i in self.items(("followup", "weeks"))]
         if not all(type(w) is int and w > 0 for w in weeks) or weeks != sorted(set(weeks)):
             self.fail(("followup", "weeks"), "weeks are whole numbers above 0, in rising order")
         from_week = node["step_up_from_week"]
         if type(from_week) is not int or from_week not in weeks:
             self.fail(("followup", "step_up_from_week"), "must be one of the weeks")
-        return tuple(weeks), from_week
+        worse = self.mapping(("followup", "pain_worse"), {"rise", "at_least"})
+        if not all(type(worse[k]) is int and worse[k] > 0 for k in ("rise", "at_least")):
+            self.fail(("followup", "pain_worse"), "rise and at_least are whole numbers above 0")
+        return tuple(weeks), from_week, PainWorse(worse["rise"], worse["at_least"])
 
 
 def _fault_line(source: object, domains: Mapping[str, FactDomain], line: int) -> int:

@@ -47,6 +47,11 @@ class FactDomain:
         """Whether the fact is a number rather than a choice of words."""
         return not self.values
 
+    @property
+    def is_yes_no(self) -> bool:
+        """Whether the fact is answered yes or no (and perhaps not sure), with shared labels."""
+        return {"yes", "no"} <= set(self.values) <= {"yes", "no", "not_sure"}
+
     def admits(self, value: object) -> bool:
         """Whether ``value`` is one this fact can take."""
         if self.values:

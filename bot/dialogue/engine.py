@@ -121,17 +121,22 @@ class Engine:
         return Turn(question=question)
 
     def answer(self, session: Session, raw: str, seq: int | None = None) -> Turn:
-        """Apply an answer typed or pressed; ``seq`` is the question a button belonged to."""
+        """Apply an answer typed or pressed; ``seq`` is the question a button belonged to.
+
+        A typed answer is read by the rules of spec §2a; one that cannot be read with
+        certainty is asked again, with the buttons, however often that takes.
+        """
         state = self.dialogue.states[session.state]
         if not state.is_question:
             return self.current(session)
         if seq is not None and seq != session.seq:
             return self._again(session, Text("app.stale_button"))
-        extra = self._extra_option(state, raw)
+        typed = raw if seq is None else None  # kept as the patient wrote it, for the record
+        extra = self._extra_option(state, raw, pressed=seq is not None)
         if extra is not None:
             before = {f: session.facts[f] for f in extra.sets if f in session.facts}
             session.facts.update(extra.sets)
-            session.history.append(Answered(state.name, sorted(extra.sets), before))
+            session.history.append(Answered(state.name, sorted(extra.sets), before, typed))
             session.state = extra.to
             return self._arrive(session, [], [], answered=Text(extra.label))
         value = self._parse(state, raw)
@@ -141,7 +146,7 @@ class Engine:
         # Remember a value known before (e.g. a step-up entered with facts), so /back restores it.
         before = {fact: session.facts[fact]} if fact in session.facts else {}
         session.facts[fact] = value
-        session.history.append(Answered(state.name, [fact], before))
+        session.history.append(Answered(state.name, [fact], before, typed))
         session.state = self._advance(state.name, session.facts)
         return self._arrive(session, [], [], answered=self.label(fact, value))
 
@@ -224,41 +229,48 @@ class Engine:
         msg = f"dialogue '{self.dialogue.name}' did not settle after {_MAX_HOPS} steps"
         raise RuntimeError(msg)
 
-    def _extra_option(self, state: State, raw: str) -> Any:  # noqa: ANN401  # an ExtraOption or None
-        """The extra button pressed, or typed as its label (any language) or its position."""
-        text, typed = raw.strip(), normalise(raw)
+    def _extra_option(self, state: State, raw: str, *, pressed: bool) -> Any:  # noqa: ANN401  # an ExtraOption or None
+        """The extra button pressed, or typed as its label (any language), position or words."""
+        typed = normalise(raw)
         domain = self.domains[state.spec.ask or ""]
         # Positions count the fact's own buttons first; yes/no and numbers are not picked by
         # position, so a typed digit there stays an answer.
-        positional = not domain.is_integer and set(domain.values) != {"yes", "no"}
+        positional = not domain.is_integer and not domain.is_yes_no
         for index, extra in enumerate(state.spec.extra_options):
-            if text == f"+{index}":
-                return extra
+            if pressed:
+                if raw == f"+{index}":
+                    return extra
+                continue
             if positional and typed == str(len(domain.values) + index + 1):
                 return extra
-            label = Text(extra.label)
-            if any(normalise(self.catalog.plain(label, lang)) == typed for lang in self.languages):
+            if extra.typed is not None and self.vocabulary.says(extra.typed, raw):
+                return extra
+            if self._is_label(Text(extra.label), typed):
                 return extra
         return None
 
     def _parse(self, state: State, raw: str) -> FactValue | None:
+        """The value of a button, or of a typed answer read by spec §2a; None: ask again."""
         fact = state.spec.ask or ""
         domain = self.domains[fact]
+        if raw in domain.values:  # a button's value, exactly as the button sent it
+            return raw
         if domain.is_integer:
             number = self.vocabulary.number(raw)
             return number if number is not None and domain.admits(number) else None
+        if domain.is_yes_no:
+            return self.vocabulary.choice(raw, domain.values)
         text = normalise(raw)
-        if text in domain.values:
-            return text
-        if set(domain.values) == {"yes", "no"}:
-            return self.vocabulary.yes_no(raw)
         if text.isdigit() and 1 <= int(text) <= len(domain.values):
             return domain.values[int(text) - 1]
         for value in domain.values:
-            label = self.label(fact, value)
-            if any(normalise(self.catalog.plain(label, lang)) == text for lang in self.languages):
+            if text == normalise(value) or self._is_label(self.label(fact, value), text):
                 return value
         return None
+
+    def _is_label(self, label: Text, typed: str) -> bool:
+        """Whether ``typed`` is the whole of a button's label, in any language."""
+        return any(normalise(self.catalog.plain(label, lang)) == typed for lang in self.languages)
 
     def label(self, fact: str, value: FactValue) -> Text:
         """The button label of ``value`` for ``fact`` (digits for numbers)."""
@@ -266,9 +278,15 @@ class Engine:
         return Text.raw(str(value)) if key is None else Text(key)
 
     def _hint(self, state: State) -> Text:
-        domain = self.domains[state.spec.ask or ""]
+        """What to do instead: the question's own hint where it has one, else its kind's."""
+        fact = state.spec.ask or ""
+        domain = self.domains[fact]
+        if self.catalog.has(f"app.hint.{fact}"):
+            return Text(f"app.hint.{fact}")
         if domain.is_integer:
             return Text("app.hint.number", {"min": domain.minimum, "max": domain.maximum})
-        if set(domain.values) == {"yes", "no"}:
+        if "not_sure" in domain.values:  # a red flag: never guessed, Not sure is always there
+            return Text("app.hint.red_flag")
+        if domain.is_yes_no:
             return Text("app.hint.yes_no")
         return Text("app.hint.choice")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from bot.clinical.explain import explain
-from bot.clinical.followup import checkin_facts
+from bot.clinical.explain import alert_texts, explain
+from bot.clinical.followup import CheckinOutcome, assess_checkin
 from bot.clinical.ladder import Ladder
 from bot.dialogue.registry import Registry
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Effect, Message, Text
+
+# Dispositions whose red flags the clinic hears of at once (spec §2).
+_RED_FLAG_DISPOSITIONS = frozenset({"emergency", "urgent"})
 
 
 def build_registry(ladder: Ladder) -> Registry:
@@ -19,42 +22,50 @@ def build_registry(ladder: Ladder) -> Registry:
         effects = [Effect("recommendation", {"recommendation": recommendation.to_json(),
                                              "why": list(recommendation.why),
                                              "flags": list(recommendation.flags)})]
-        if recommendation.disposition in {"emergency", "urgent"}:
+        if recommendation.disposition in _RED_FLAG_DISPOSITIONS or recommendation.alerts:
             effects.append(Effect("notify_clinic", {"disposition": recommendation.disposition,
-                                                    "flags": list(recommendation.flags)}))
+                                                    "flags": list(recommendation.flags),
+                                                    "alerts": list(recommendation.alerts)}))
         if recommendation.followup_weeks:
             effects.append(Effect("offer_checkins", {"weeks": list(recommendation.followup_weeks)}))
-        return explain(recommendation, session.facts), effects
+        return explain(recommendation, session.facts, ladder), effects
 
     def checkin_outcome(session: Session) -> tuple[list[Message], list[Effect]]:
         """Compare today's pain with the start of the course (spec §5) and say what follows."""
-        facts = session.facts
-        baseline, today = int(facts["pain_score"]), int(facts["pain_today"])
-        week = int(facts.get("checkin_week", 0))
-        response, stepped = checkin_facts(facts, week, today, ladder)
-        if ladder.step_up_due(facts):
-            # The screening already moved past conservative care: the clinic plans that step,
-            # and a check-in only tells how the patient is doing.
-            stepped = None
-        parts = [Text("checkin.result", {"baseline": baseline, "today": today,
-                                         "response": Text(f"checkin.response.{response}")})]
-        if facts.get("adherence") == "no":
-            parts.append(Text("checkin.adherence_no"))
-        effects = [Effect("checkin", {"week": week, "pain_score": today, "response": response,
-                                      "adherence": facts.get("adherence")}),
-                   Effect("pain_chart", {"baseline": baseline})]
-        if stepped is not None:
-            parts.append(Text("checkin.step_up"))
-            effects.append(Effect("step_up", {"week": week, "response": response,
-                                              "facts": dict(stepped)}))
-        elif ladder.step_up_due(facts):
-            parts.append(Text("checkin.planned_step"))
-        else:
-            advice = "checkin.keep_going" if response == "good" else "checkin.give_it_time"
-            parts.append(Text(advice))
-        return [Message(tuple(parts))], effects
+        outcome = assess_checkin(session.facts, ladder)
+        return [Message(tuple(_checkin_parts(outcome, session)))], _checkin_effects(outcome)
 
     return Registry(
         guards={"step_up_due": ladder.step_up_due},
         actions={"recommend": recommend, "checkin_outcome": checkin_outcome},
     )
+
+
+def _checkin_parts(outcome: CheckinOutcome, session: Session) -> list[Text]:
+    """The check-in's result, its alerts, then what follows (never "keep going" if worse)."""
+    parts = [Text("checkin.result", {"baseline": outcome.baseline, "today": outcome.today,
+                                     "response": Text(f"checkin.response.{outcome.response}")}),
+             *alert_texts(outcome.alerts)]
+    if session.facts.get("adherence") == "no":
+        parts.append(Text("checkin.adherence_no"))
+    if outcome.next_text is not None:
+        parts.append(Text(outcome.next_text))
+    return parts
+
+
+def _checkin_effects(outcome: CheckinOutcome) -> list[Effect]:
+    """What the conversation records and does: the check-in, the chart, the clinic, a step-up."""
+    week = outcome.week
+    effects = [Effect("checkin", {"week": week, "pain_score": outcome.today,
+                                  "response": outcome.response, "adherence": outcome.adherence,
+                                  "alerts": list(outcome.alerts)}),
+               Effect("pain_chart", {"baseline": outcome.baseline})]
+    if outcome.alerts:
+        effects.append(Effect("notify_clinic", {"disposition": "routine", "flags": [],
+                                                "alerts": list(outcome.alerts), "week": week}))
+    if outcome.stepped is not None:
+        effects.append(Effect("step_up", {"week": week, "response": outcome.response,
+                                          "facts": dict(outcome.stepped)}))
+    elif outcome.not_improving:
+        effects.append(Effect("not_improving", {"week": week, "response": outcome.response}))
+    return effects

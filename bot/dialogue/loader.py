@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.dialogue.answers import PHRASE_SECTIONS
 from bot.dialogue.conditions import Condition, ConditionError, FactDomain, compile_condition
 from bot.dialogue.problems import Problem
 from bot.dialogue.registry import Registry
@@ -59,7 +60,7 @@ def option_text_key(fact: str, value: str, domain: FactDomain) -> str | None:
     """The label key of an answer button, or None for numbers (shown as digits)."""
     if domain.is_integer:
         return None
-    if set(domain.values) == {"yes", "no"}:
+    if domain.is_yes_no:
         return f"opt.{value}"
     return f"opt.{fact}.{value}"
 
@@ -169,6 +170,9 @@ def _check_extras(name: str, spec: StateSpec, check: _Checker) -> None:
     for index, extra in enumerate(spec.extra_options):
         where: list[str | int] = ["states", name, "extra_options", index]
         check.text(extra.label, where)
+        if extra.typed is not None and extra.typed not in PHRASE_SECTIONS:
+            check.at(where, f"state '{name}' names unknown answer phrases '{extra.typed}' "
+                     f"(known: {', '.join(PHRASE_SECTIONS)})")
         for fact, value in extra.sets.items():
             domain = check.domains.get(fact)
             if domain is None or not domain.admits(value):

@@ -21,11 +21,15 @@ class TransitionSpec(_Strict):
 
 
 class ExtraOption(_Strict):
-    """A button beyond the fact's own values, e.g. "not sure", that sets other facts instead."""
+    """A button beyond the fact's own values, e.g. "not sure", that sets other facts instead.
+
+    ``typed`` names the section of answers.yaml whose phrases, typed, choose this button.
+    """
 
     label: str
     sets: dict[str, int | str]
     to: str
+    typed: str | None = None
 
 
 class StateSpec(_Strict):

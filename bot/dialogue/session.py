@@ -10,11 +10,15 @@ from bot.dialogue.conditions import FactValue
 
 @dataclass
 class Answered:
-    """A question the patient answered: the facts it set and what they held before (for /back)."""
+    """A question the patient answered: the facts it set, what they held before (for /back).
+
+    ``typed`` is the answer as the patient typed it; None when they pressed a button.
+    """
 
     state: str
     facts: list[str]
     before: dict[str, FactValue] = field(default_factory=dict)
+    typed: str | None = None
 
 
 @dataclass
@@ -39,7 +43,8 @@ class Session:
     def from_json(cls, data: dict[str, Any]) -> Session:
         """Rebuild a record saved by ``to_json``."""
         history = [
-            Answered(state=h["state"], facts=list(h["facts"]), before=dict(h.get("before", {})))
+            Answered(state=h["state"], facts=list(h["facts"]), before=dict(h.get("before", {})),
+                     typed=h.get("typed"))
             for h in data["history"]
         ]
         return cls(

@@ -6,7 +6,7 @@ import html
 import re
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.dialogue.problems import Problem
@@ -16,6 +16,15 @@ from bot.dialogue.yamlio import LineDict, YamlError, load_yaml
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 _TAG = re.compile(r"</?(?:b|i)>")
+# A placeholder any template may use, filled from the clinic's settings rather than by the code
+# that sends the text, so every language names the same number (or none).
+EMERGENCY_NUMBER = "emergency_number"
+# Said instead of a number when the clinic has not set one.
+LOCAL_EMERGENCY_NUMBER = Text("setting.local_emergency_number")
+
+
+def _setting_values() -> dict[str, Text]:
+    return {EMERGENCY_NUMBER: LOCAL_EMERGENCY_NUMBER}
 
 
 def placeholders(template: str) -> frozenset[str]:
@@ -30,6 +39,13 @@ class Catalog:
     templates: Mapping[str, Mapping[str, str]]
     lines: Mapping[str, Mapping[str, int]]
     paths: Mapping[str, Path]
+    # Values of the setting placeholders (EMERGENCY_NUMBER), rendered in the message's language.
+    settings: Mapping[str, Text] = field(default_factory=_setting_values)
+
+    def with_emergency_number(self, number: str | None) -> Catalog:
+        """The same catalog, naming ``number`` wherever a text says the emergency number."""
+        value = Text.raw(number) if number else LOCAL_EMERGENCY_NUMBER
+        return replace(self, settings={**self.settings, EMERGENCY_NUMBER: value})
 
     def has(self, key: str) -> bool:
         """Whether every language defines ``key``."""
@@ -59,8 +75,12 @@ class Catalog:
     def _render(self, text: Text, language: str, escape: Callable[[str], str]) -> str:
         if not text.key:
             return escape(str(text.values.get("", "")))
+        template = self.template(language, text.key)
         values = {name: self._value(value, language, escape) for name, value in text.values.items()}
-        return self.template(language, text.key).format_map(values)
+        for name, setting in self.settings.items():
+            if name not in values and f"{{{name}}}" in template:
+                values[name] = self._value(setting, language, escape)
+        return template.format_map(values)
 
     def _value(self, value: object, language: str, escape: Callable[[str], str]) -> str:
         if isinstance(value, Text):

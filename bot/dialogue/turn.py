@@ -51,9 +51,15 @@ def _value_from_json(value: object) -> object:
 
 @dataclass(frozen=True)
 class Message:
-    """One chat message: its parts are rendered and joined by blank lines."""
+    """One chat message: its parts are rendered and joined by blank lines.
+
+    ``buttons`` belong to this message alone (e.g. a result's "tell me more" buttons), apart
+    from the open question's and the reply's menu. They are a live reply's only: ``to_json``
+    keeps the words, and a stored message is sent without them.
+    """
 
     parts: tuple[Text, ...]
+    buttons: tuple[Option, ...] = ()
 
     def to_json(self) -> list[dict[str, Any]]:
         """JSON-ready data."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.conversation import Clock, system_clock
 from bot.logsafe import chat_ref
+from bot.ops import metrics
 from bot.outbox import expires_at
 from bot.reminders.pacing import REMINDER_HORIZON, RETRY_BOOKING, Pace, Pacer
 from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
@@ -105,6 +106,11 @@ class Dispatcher:
         """Rows sending at once at most: the bound on duplicates after a crash."""
         return self._capacity // 2
 
+    @property
+    def running(self) -> bool:
+        """True while the claim loop runs: what the health check asks."""
+        return self._runner is not None and not self._runner.done()
+
     def wake(self) -> None:
         """Look at the outbox now: something was just enqueued."""
         self._wake.set()
@@ -135,6 +141,7 @@ class Dispatcher:
                 claimed, asked = await self._fill()
             except Exception as error:  # noqa: BLE001  # any database fault: wait and retry
                 failures += 1
+                metrics.error("storage")
                 pause = min(STORE_BACKOFF_MAX, self._poll * 2.0**failures)
                 log.warning("cannot claim outbox rows (%s); retrying in %.0f s",
                             type(error).__name__, pause)
@@ -169,6 +176,7 @@ class Dispatcher:
             if item.id in self._holding:
                 continue  # still ours (its lease ran out while it waited): never send it twice
             self._holding.add(item.id)
+            metrics.REMINDERS_DUE.labels(item.kind).inc()
             task = asyncio.create_task(self._deliver(item, _Lease(now + self._lease)))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
@@ -298,6 +306,7 @@ class Dispatcher:
                         item.id, item.kind, chat_ref(item.chat_id), outcome.cause)
             await self._store.retire(item.id, now, f"{outcome.cause}: {outcome.detail}")
         else:
+            metrics.error("send")
             delay = backoff(item.attempts)
             log.warning("sending outbox row %d failed (%s); retrying in %.0f s",
                         item.id, outcome.cause, delay)
@@ -337,4 +346,5 @@ class Dispatcher:
                             item.id, type(error).__name__)
                 await self._sleep(0.5 * 2**attempt)
             else:
+                metrics.REMINDERS_SENT.labels(item.kind).inc()
                 return

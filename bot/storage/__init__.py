@@ -7,7 +7,9 @@ from pathlib import Path
 from bot.storage.base import (
     ConflictError,
     Event,
+    Forgotten,
     JsonDict,
+    NestedUseError,
     OutboxItem,
     Patient,
     SchemaTooNewError,
@@ -21,7 +23,9 @@ from bot.storage.sqlite import MEMORY, SqliteStore
 __all__ = [
     "ConflictError",
     "Event",
+    "Forgotten",
     "JsonDict",
+    "NestedUseError",
     "OutboxItem",
     "Patient",
     "PostgresStore",

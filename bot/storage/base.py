@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import AsyncGenerator, Callable, Collection, Iterator
     from contextlib import AbstractAsyncContextManager
 
 JsonDict = dict[str, Any]
@@ -65,6 +67,43 @@ class Event:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What a forget deleted: the patient record, and how many rows of each kind named them."""
+
+    patient: bool = False
+    events: int = 0
+    outbox: int = 0
+    notifications: int = 0
+
+    @property
+    def anything(self) -> bool:
+        """Whether anything at all was kept about the chat."""
+        return self.patient or bool(self.events or self.outbox or self.notifications)
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Which patients a record cursor reads (in chat id order) and which of their events."""
+
+    kinds: frozenset[str] | None = None  # the event kinds wanted; None: every event
+    chat_id: int | None = None  # one patient only
+    after: int | None = None  # keyset paging: only chat ids above this one
+    limit: int | None = None  # at most this many patients
+    # Session keys a reader does not need (e.g. the step history): left out in the database,
+    # so they are neither sent nor parsed.
+    session_without: tuple[str, ...] = ()
+    batch: int = 500  # patients fetched per round trip: memory stays flat in the total
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A patient with the events a record query asked for, oldest first."""
+
+    patient: Patient
+    events: tuple[Event, ...]
+
+
 class Transaction(Protocol):
     """All that one update does to one chat; it commits or vanishes as a whole."""
 
@@ -105,12 +144,24 @@ class Transaction(Protocol):
         """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
         ...
 
-    async def forget(self) -> None:
-        """Delete everything kept about the held chat: patient, outbox rows, events."""
+    async def forget(self) -> Forgotten:
+        """Delete everything kept about the held chat; say what was deleted.
+
+        That is the patient, their events, their outbox rows (pending or sent) and every
+        outbox row written about them for someone else (the clinic's notifications).
+        """
         ...
 
     async def record_event(self, kind: str, data: JsonDict) -> None:
         """Append an entry to the held chat's history."""
+        ...
+
+    async def events(self) -> list[Event]:
+        """The held chat's history, oldest first, this transaction's own entries included."""
+        ...
+
+    async def pending(self) -> list[OutboxItem]:
+        """The held chat's unsent, uncancelled outbox rows, soonest first, as this sees them."""
         ...
 
 
@@ -128,8 +179,9 @@ class Store(Protocol):
     def transaction(self, chat_id: int, now: datetime) -> AbstractAsyncContextManager[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
-        Not re-entrant: inside a chat's transaction, open none on the same chat (nor call
-        ``deactivate`` for it), or the update waits for itself.
+        While it is open, the store refuses every other call from the same task (another
+        transaction included): all the update needs is read through the transaction, since
+        a second pooled connection per update deadlocks a pool of N at N chats.
         """
         ...
 
@@ -183,6 +235,58 @@ class Store(Protocol):
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""
         ...
+
+    # -- retention (bot/storage/housekeeping.py) ------------------------------------------------
+
+    async def prune_history(self, older_than: datetime) -> int:
+        """Delete outbox rows sent or cancelled before ``older_than``; return how many."""
+        ...
+
+    async def idle_chats(self, idle_since: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` patients untouched since ``idle_since`` with nothing still to send.
+
+        Untouched: no update saved their record and no event was recorded for them since.
+        """
+        ...
+
+    # -- exports and lists (bot/clinic/) ----------------------------------------------------------
+
+    def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
+        """Stream patients with their events from one cursor, a batch at a time.
+
+        Close the iterator (``contextlib.aclosing``) when stopping early: it holds a connection.
+        """
+        ...
+
+
+# The stores in which the current task holds a transaction; each refuses that task any other
+# call. Per store, since another store on the same database stands for another process.
+_HOLDING: ContextVar[frozenset[int]] = ContextVar("ldh_bot_holding", default=frozenset())
+
+
+class NestedUseError(StorageError):
+    """The store was asked for something while the same task holds a transaction open."""
+
+
+@contextmanager
+def holding(store: object) -> Iterator[None]:
+    """Mark the current task as holding a transaction of ``store`` until the block ends."""
+    refuse_inside_transaction(store, "a transaction")
+    token = _HOLDING.set(_HOLDING.get() | {id(store)})
+    try:
+        yield
+    finally:
+        _HOLDING.reset(token)
+
+
+def refuse_inside_transaction(store: object, what: str) -> None:
+    """Raise NestedUseError when the calling task holds a transaction of ``store`` open."""
+    if id(store) in _HOLDING.get():
+        msg = (
+            f"{what} was asked of the store inside an open transaction; "
+            "read it through the transaction instead"
+        )
+        raise NestedUseError(msg)
 
 
 class HeldChat:

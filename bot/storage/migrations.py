@@ -70,6 +70,25 @@ SQLITE: tuple[Migration, ...] = (
             "CREATE INDEX events_chat ON events (chat_id, id)",
         ),
     ),
+    # Every outbox row names the chat whose transaction wrote it (``about``): a clinic
+    # notification about a patient goes to the clinic's chat but is deleted with the patient.
+    # Older rows take it from the payload's "patient" value, else their own chat.
+    Migration(
+        2,
+        (
+            "ALTER TABLE outbox ADD COLUMN about INTEGER",
+            """UPDATE outbox SET about = coalesce(
+                (SELECT CAST(value AS INTEGER) FROM json_tree(outbox.payload)
+                 WHERE key IN ('patient', 'chart_of') AND value IS NOT NULL
+                   AND CAST(CAST(value AS INTEGER) AS TEXT) = CAST(value AS TEXT)
+                 LIMIT 1),
+                chat_id)""",
+            "CREATE INDEX outbox_about ON outbox (about)",
+            # Retention prunes delivered rows by age and finds a patient's last activity.
+            "CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL",
+            "CREATE INDEX patients_updated ON patients (updated_at)",
+        ),
+    ),
 )
 
 # A patient row with a NULL session is only a lock placeholder for a chat not saved yet.
@@ -118,6 +137,22 @@ POSTGRES: tuple[Migration, ...] = (
                 at TIMESTAMPTZ NOT NULL
             )""",
             "CREATE INDEX events_chat ON events (chat_id, id)",
+        ),
+    ),
+    Migration(
+        2,
+        (
+            "ALTER TABLE outbox ADD COLUMN about BIGINT",
+            """UPDATE outbox SET about = coalesce(
+                (SELECT (found #>> '{}')::bigint
+                 FROM jsonb_path_query(outbox.payload, 'lax $.**.patient') AS found
+                 WHERE (found #>> '{}') ~ '^-?[0-9]{1,18}$' LIMIT 1),
+                CASE WHEN jsonb_typeof(payload -> 'chart_of') = 'number'
+                     THEN (payload ->> 'chart_of')::bigint END,
+                chat_id)""",
+            "CREATE INDEX outbox_about ON outbox (about)",
+            "CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL",
+            "CREATE INDEX patients_updated ON patients (updated_at)",
         ),
     ),
 )

@@ -2,36 +2,47 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from bot.logsafe import chat_ref
 from bot.storage.base import (
     ConflictError,
     Event,
+    Forgotten,
     HeldChat,
     JsonDict,
     OutboxItem,
     Patient,
+    PatientRecord,
+    RecordQuery,
     StorageError,
     Transaction,
     deactivate_chat,
     dump_json,
+    holding,
+    refuse_inside_transaction,
     trim_error,
     utc,
 )
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
+from bot.storage.records import postgres_record, postgres_sql
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Collection
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterator
     from datetime import datetime, timedelta
 
 Connection = psycopg.AsyncConnection[TupleRow]
+
+log = logging.getLogger(__name__)
 
 # A chat deleted by another process while we waited for its row lock is re-created; a few
 # rounds are plenty, since each round means another process committed a forget meanwhile.
@@ -42,6 +53,18 @@ _OUTBOX_QUALIFIED = (
     "outbox.id, outbox.kind, outbox.chat_id, outbox.payload, outbox.due_at, outbox.attempts,"
     " outbox.dedupe_key"
 )
+
+
+# A patient is idle when neither they nor the clinic touched their record since the cutoff and
+# nothing to them, or about them, is still waiting to be sent.
+_IDLE = """SELECT p.chat_id FROM patients AS p
+           WHERE p.session IS NOT NULL AND p.updated_at < %s
+             AND NOT EXISTS (SELECT 1 FROM events AS e
+                             WHERE e.chat_id = p.chat_id AND e.at >= %s)
+             AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                             WHERE (o.chat_id = p.chat_id OR o.about = p.chat_id)
+                               AND o.sent_at IS NULL AND o.cancelled_at IS NULL)
+           ORDER BY p.updated_at, p.chat_id LIMIT %s"""
 
 
 def describe(url: str) -> str:
@@ -58,6 +81,16 @@ def describe(url: str) -> str:
 def _patient(row: TupleRow) -> Patient:
     chat_id, language, session, active, created_at, updated_at = row
     return Patient(chat_id, language, session, active, utc(created_at), utc(updated_at))
+
+
+def _event(row: TupleRow) -> Event:
+    event_id, chat_id, kind, data, at = row
+    return Event(event_id, chat_id, kind, data, utc(at))
+
+
+_PENDING = """SELECT id, kind, chat_id, payload, due_at, attempts, dedupe_key FROM outbox
+              WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
+              ORDER BY due_at, id"""
 
 
 def _outbox_item(row: TupleRow) -> OutboxItem:
@@ -101,8 +134,44 @@ async def _lock_chat(conn: Connection, chat_id: int) -> bool:
         row = await cursor.fetchone()
         if row is not None:
             return bool(row[0])
-    msg = f"chat {chat_id} kept being deleted by another process"
+    msg = f"chat {chat_ref(chat_id)} kept being deleted by another process"
     raise ConflictError(msg)
+
+
+# SQLSTATEs that mean "another transaction got in the way": the update may simply be redone.
+_CONFLICTS = frozenset({"40001", "40P01"})
+
+
+@contextmanager
+def _without_row_data() -> Iterator[None]:
+    """Turn a driver error into ours with its first line only.
+
+    PostgreSQL's DETAIL quotes the row a statement failed on ("Key (chat_id)=(...)", "Failing
+    row contains (...)"): chat ids and sessions that must not reach a log, even chained.
+    """
+    try:
+        yield
+    except psycopg.Error as error:
+        primary = error.diag.message_primary or type(error).__name__
+        kind = ConflictError if error.sqlstate in _CONFLICTS else StorageError
+        msg = f"PostgreSQL: {primary} (SQLSTATE {error.sqlstate or 'unknown'})"
+        raise kind(msg) from None
+
+
+@asynccontextmanager
+async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[bool]:
+    """A database transaction holding the chat's row lock; yields whether it is a placeholder."""
+    async with conn.transaction():
+        yield await _lock_chat(conn, chat_id)
+
+
+async def _statement(
+    conn: Connection, sql: str, params: tuple[Any, ...]
+) -> tuple[list[TupleRow], int]:
+    async with conn.transaction():
+        cursor = await conn.execute(sql, params)
+        rows = await cursor.fetchall() if cursor.description else []
+        return rows, cursor.rowcount
 
 
 class _PostgresTransaction(HeldChat):
@@ -140,7 +209,10 @@ class _PostgresTransaction(HeldChat):
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
         if patient.chat_id != self._chat_id:
-            msg = f"this transaction holds chat {self._chat_id}, not {patient.chat_id}"
+            msg = (
+                f"this transaction holds chat {chat_ref(self._chat_id)}, "
+                f"not {chat_ref(patient.chat_id)}"
+            )
             raise ValueError(msg)
         created = self._now if patient.created_at is None else utc(patient.created_at)
         await self._connection().execute(
@@ -170,11 +242,13 @@ class _PostgresTransaction(HeldChat):
         dedupe_key: str | None = None,
     ) -> None:
         """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
+        # ``about`` is the held chat: a row written in a patient's update names that patient.
         await self._connection().execute(
-            """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at)
-               VALUES (%s, %s, %s::jsonb, %s, %s, %s)
+            """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at, about)
+               VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s)
                ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING""",
-            (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, self._now),
+            (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, self._now,
+             self._chat_id),
         )
         self.enqueued = True
 
@@ -189,15 +263,37 @@ class _PostgresTransaction(HeldChat):
         )
         return cursor.rowcount
 
-    async def forget(self) -> None:
-        """Delete everything kept about the held chat: patient, outbox rows, events."""
+    async def forget(self) -> Forgotten:
+        """Delete everything kept about the held chat; say what was deleted."""
         conn = self._connection()
-        for table in ("patients", "outbox", "events"):
-            await conn.execute(
-                f"DELETE FROM {table} WHERE chat_id = %s",  # noqa: S608 -- fixed table names
-                (self._chat_id,),
-            )
+        chat = (self._chat_id,)
+        patient = await conn.execute(
+            "DELETE FROM patients WHERE chat_id = %s RETURNING session IS NOT NULL", chat
+        )
+        row = await patient.fetchone()
+        events = await conn.execute("DELETE FROM events WHERE chat_id = %s", chat)
+        own = await conn.execute("DELETE FROM outbox WHERE chat_id = %s", chat)
+        others = await conn.execute("DELETE FROM outbox WHERE about = %s", chat)
         self._placeholder = False
+        return Forgotten(
+            patient=bool(row and row[0]),
+            events=events.rowcount,
+            outbox=own.rowcount,
+            notifications=others.rowcount,
+        )
+
+    async def events(self) -> list[Event]:
+        """The held chat's history, oldest first, this transaction's own entries included."""
+        cursor = await self._connection().execute(
+            "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = %s ORDER BY id",
+            (self._chat_id,),
+        )
+        return [_event(r) for r in await cursor.fetchall()]
+
+    async def pending(self) -> list[OutboxItem]:
+        """The held chat's unsent, uncancelled outbox rows, soonest first."""
+        cursor = await self._connection().execute(_PENDING, (self._chat_id,))
+        return [_outbox_item(r) for r in await cursor.fetchall()]
 
     async def record_event(self, kind: str, data: JsonDict) -> None:
         """Append an entry to the held chat's history."""
@@ -236,6 +332,11 @@ class PostgresStore:
     def on_enqueued(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each transaction that added outbox rows commits."""
         self._enqueued = listener
+
+    @property
+    def pool_size(self) -> int:
+        """The most connections this store holds at once."""
+        return self._max_size
 
     def _require_pool(self) -> AsyncConnectionPool[Connection]:
         if self._pool is None:
@@ -287,33 +388,62 @@ class PostgresStore:
     async def transaction(self, chat_id: int, now: datetime) -> AsyncIterator[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception."""
         pool = self._require_pool()
+        # holding(): while this task holds a pooled connection, the store lends it no other.
         # The asyncio lock first: waiters of one chat then queue here instead of each holding
         # a pooled connection while blocked on the row lock.
-        async with (
-            self._locks.hold(chat_id),
-            pool.connection() as conn,
-            conn.transaction(),
-        ):
-            placeholder = await _lock_chat(conn, chat_id)
-            tx = _PostgresTransaction(conn, chat_id, now, placeholder=placeholder)
-            try:
-                yield tx
-                await tx.finish()
-            finally:
-                tx.close()
+        with holding(self), _without_row_data():
+            async with (
+                self._locks.hold(chat_id),
+                pool.connection() as conn,
+                AsyncExitStack() as held,
+            ):
+                try:
+                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
+                except psycopg.errors.UndefinedTable:
+                    await self._migrate_again(conn)
+                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
+                tx = _PostgresTransaction(conn, chat_id, now, placeholder=placeholder)
+                try:
+                    yield tx
+                    await tx.finish()
+                finally:
+                    tx.close()
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
 
+    async def _migrate_again(self, conn: Connection) -> None:
+        """Re-create a schema that vanished under a running bot (a database re-created empty).
+
+        Locking the chat is every update's first statement, so that is where a missing table
+        shows; ``conn`` is out of the failed transaction by then.
+        """
+        log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
+        await _migrate(conn)
+
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> list[TupleRow]:
         """Run one statement in its own transaction; return its rows, if it has any."""
-        async with self._require_pool().connection() as conn, conn.transaction():
-            cursor = await conn.execute(sql, params)
-            return await cursor.fetchall() if cursor.description else []
+        rows, _ = await self._run(sql, params)
+        return rows
 
     async def _count(self, sql: str, params: tuple[Any, ...]) -> int:
-        async with self._require_pool().connection() as conn, conn.transaction():
-            cursor = await conn.execute(sql, params)
-            return cursor.rowcount
+        _, count = await self._run(sql, params)
+        return count
+
+    async def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[TupleRow], int]:
+        """One statement in its own transaction: its rows and row count; a lost schema is redone."""
+        refuse_inside_transaction(self, "a second connection")
+        with _without_row_data():
+            return await self._run_once_more_if_migrated(sql, params)
+
+    async def _run_once_more_if_migrated(
+        self, sql: str, params: tuple[Any, ...]
+    ) -> tuple[list[TupleRow], int]:
+        async with self._require_pool().connection() as conn:
+            try:
+                return await _statement(conn, sql, params)
+            except psycopg.errors.UndefinedTable:
+                await self._migrate_again(conn)
+                return await _statement(conn, sql, params)
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
@@ -379,16 +509,11 @@ class PostgresStore:
             "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = %s ORDER BY id",
             (chat_id,),
         )
-        return [Event(r[0], r[1], r[2], r[3], utc(r[4])) for r in rows]
+        return [_event(r) for r in rows]
 
     async def pending(self, chat_id: int) -> list[OutboxItem]:
         """A chat's unsent, uncancelled outbox rows, soonest first."""
-        rows = await self._execute(
-            """SELECT id, kind, chat_id, payload, due_at, attempts, dedupe_key FROM outbox
-               WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
-               ORDER BY due_at, id""",
-            (chat_id,),
-        )
+        rows = await self._execute(_PENDING, (chat_id,))
         return [_outbox_item(r) for r in rows]
 
     async def patients(self, limit: int, offset: int) -> list[Patient]:
@@ -402,6 +527,36 @@ class PostgresStore:
         )
         return [_patient(r) for r in rows]
 
+    async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
+        """Stream patients with their events from one named (server-side) cursor."""
+        refuse_inside_transaction(self, "a second connection")
+        sql, params = postgres_sql(query)
+        with _without_row_data():
+            async with (
+                self._require_pool().connection() as conn,
+                conn.transaction(),
+                conn.cursor(name="ldh_records") as cursor,
+            ):
+                await cursor.execute(sql, params)
+                while rows := await cursor.fetchmany(query.batch):
+                    for row in rows:
+                        yield postgres_record(row)
+
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""
         return await self._count("DELETE FROM updates WHERE seen_at < %s", (utc(older_than),))
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def prune_history(self, older_than: datetime) -> int:
+        """Delete outbox rows sent or cancelled before ``older_than``; return how many."""
+        return await self._count(
+            """DELETE FROM outbox
+               WHERE coalesce(sent_at, cancelled_at) < %s""",
+            (utc(older_than),),
+        )
+
+    async def idle_chats(self, idle_since: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` patients untouched since ``idle_since`` with nothing still to send."""
+        rows = await self._execute(_IDLE, (utc(idle_since), utc(idle_since), limit))
+        return [int(r[0]) for r in rows]

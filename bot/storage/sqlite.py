@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
+import stat
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -13,34 +17,66 @@ from bot.storage.base import (
     Event,
     OutboxItem,
     Patient,
+    PatientRecord,
+    RecordQuery,
     StorageError,
     Transaction,
     deactivate_chat,
+    holding,
+    refuse_inside_transaction,
     trim_error,
 )
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import SQLITE, pending
+from bot.storage.records import sqlite_record, sqlite_sql
 from bot.storage.sqlite_transaction import (
     OUTBOX_COLUMNS,
     PATIENT_COLUMNS,
+    PENDING,
     Job,
     SqliteTransaction,
+    event_from_row,
     immediate,
     outbox_item_from_row,
-    parse_json,
-    parse_time,
     patient_from_row,
     stamp,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
     from datetime import datetime, timedelta
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 5000
+# Health data: only the bot's own user may read the folder and the files SQLite keeps in it.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> None:
+    """Create the database's folder owner-only and its file owner read/write only.
+
+    Folders created here are 0700; an existing folder is left as it is (it may be shared, or
+    the working directory), with a warning when others can read it. The database file and
+    its side files are made 0600, which also tightens a file an older release left open;
+    SQLite gives the -wal and -shm files it creates later the mode of the database file.
+    """
+    folder = path.parent
+    missing = [folder, *folder.parents]
+    for ancestor in reversed([d for d in missing if not d.exists()]):
+        ancestor.mkdir(mode=PRIVATE_DIR)
+        ancestor.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    if folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("the data folder %s is open to other users; chmod 700 it", folder)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) != PRIVATE_FILE:
+            file.chmod(PRIVATE_FILE)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
@@ -63,6 +99,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for statement in migration.statements:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
 
 
 class SqliteStore:
@@ -88,6 +129,11 @@ class SqliteStore:
             raise StorageError(msg)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, job)
 
+    async def _outside(self, job: Job[T]) -> T:
+        """Run a job of the store's own, refused to a task that holds a transaction."""
+        refuse_inside_transaction(self, "a store call")
+        return await self._run(job)
+
     def _call(self, job: Job[T]) -> T:
         if self._conn is None:
             msg = "the SQLite store is not open"
@@ -96,7 +142,7 @@ class SqliteStore:
 
     def _connect(self) -> None:
         if self._path != MEMORY:
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            make_private(Path(self._path))
         # isolation_level=None: the module must not open transactions behind our back.
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -150,13 +196,14 @@ class SqliteStore:
         if self._executor is None:
             msg = "the SQLite store is not open"
             raise StorageError(msg)
-        async with self._locks.hold(chat_id):
-            tx = SqliteTransaction(self._run, chat_id, now)
-            try:
-                yield tx
-                await tx.commit()
-            finally:
-                tx.close()
+        with holding(self):
+            async with self._locks.hold(chat_id):
+                tx = SqliteTransaction(self._run, chat_id, now)
+                try:
+                    yield tx
+                    await tx.commit()
+                finally:
+                    tx.close()
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
 
@@ -180,7 +227,7 @@ class SqliteStore:
         def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(sql, (until, at, at, limit)).fetchall()
 
-        rows = await self._run(lambda conn: immediate(conn, claim))
+        rows = await self._outside(lambda conn: immediate(conn, claim))
         return sorted((outbox_item_from_row(r) for r in rows), key=lambda i: (i.due_at, i.id))
 
     async def renew(self, item: OutboxItem, until: datetime) -> bool:
@@ -198,21 +245,21 @@ class SqliteStore:
         """Record that a claimed row was delivered; it is never claimed again."""
         sql = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
         values = (stamp(at), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         """Release a claimed row to be due again at ``at``, keeping the error."""
         sql = """UPDATE outbox SET due_at = ?, lease_until = NULL, last_error = ?
                  WHERE id = ? AND sent_at IS NULL"""
         values = (stamp(at), trim_error(error), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def retire(self, item_id: int, at: datetime, error: str) -> None:
         """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
         sql = """UPDATE outbox SET cancelled_at = ?, lease_until = NULL, last_error = ?
                  WHERE id = ? AND sent_at IS NULL AND cancelled_at IS NULL"""
         values = (stamp(at), trim_error(error), item_id)
-        await self._run(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
 
     async def deactivate(self, chat_id: int, at: datetime) -> None:
         """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
@@ -222,18 +269,12 @@ class SqliteStore:
     async def events(self, chat_id: int) -> list[Event]:
         """Return a chat's history, oldest first."""
         sql = "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = ? ORDER BY id"
-        rows = await self._run(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
-        return [
-            Event(r["id"], r["chat_id"], r["kind"], parse_json(r["data"]), parse_time(r["at"]))
-            for r in rows
-        ]
+        rows = await self._outside(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
+        return [event_from_row(r) for r in rows]
 
     async def pending(self, chat_id: int) -> list[OutboxItem]:
         """A chat's unsent, uncancelled outbox rows, soonest first."""
-        sql = f"""SELECT {OUTBOX_COLUMNS} FROM outbox
-                  WHERE chat_id = ? AND sent_at IS NULL AND cancelled_at IS NULL
-                  ORDER BY due_at, id"""  # noqa: S608 -- constant column list
-        rows = await self._run(lambda conn: conn.execute(sql, (chat_id,)).fetchall())
+        rows = await self._outside(lambda conn: conn.execute(PENDING, (chat_id,)).fetchall())
         return [outbox_item_from_row(r) for r in rows]
 
     async def patients(self, limit: int, offset: int) -> list[Patient]:
@@ -241,13 +282,97 @@ class SqliteStore:
         if limit <= 0:
             return []
         sql = f"SELECT {PATIENT_COLUMNS} FROM patients ORDER BY chat_id LIMIT ? OFFSET ?"  # noqa: S608 -- constant column list
-        rows = await self._run(lambda conn: conn.execute(sql, (limit, max(offset, 0))).fetchall())
+        values = (limit, max(offset, 0))
+        rows = await self._outside(lambda conn: conn.execute(sql, values).fetchall())
         return [patient_from_row(r) for r in rows]
+
+    async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
+        """Stream patients with their events from one cursor, a batch at a time."""
+        refuse_inside_transaction(self, "a store call")
+        if self._executor is None:
+            msg = "the SQLite store is not open"
+            raise StorageError(msg)
+        if self._path == MEMORY:  # no second connection sees it: short keyset pages instead
+            async for record in self._paged_records(query):
+                yield record
+            return
+        # A read-only connection on a thread of its own: its cursor reads one snapshot (WAL)
+        # while the store's thread goes on serving patients.
+        loop = asyncio.get_running_loop()
+        sql, params = sqlite_sql(query)
+        path = Path(self._path)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-records") as reader:
+            conn = await loop.run_in_executor(reader, _read_only, path)
+            following: asyncio.Future[list[PatientRecord]] | None = None
+            try:
+                cursor = await loop.run_in_executor(reader, conn.execute, sql, params)
+
+                def batch() -> list[PatientRecord]:
+                    return [sqlite_record(row) for row in cursor.fetchmany(query.batch)]
+
+                # The next batch is read while the caller works through this one.
+                following = loop.run_in_executor(reader, batch)
+                while records := await following:
+                    following = loop.run_in_executor(reader, batch)
+                    for record in records:
+                        yield record
+            finally:
+                if following is not None:  # a batch read ahead for a caller that stopped early
+                    with suppress(Exception):
+                        await asyncio.shield(following)
+                await asyncio.shield(loop.run_in_executor(reader, conn.close))
+
+    async def _paged_records(self, query: RecordQuery) -> AsyncIterator[PatientRecord]:
+        left = query.limit
+        after = query.after
+        while left is None or left > 0:
+            size = query.batch if left is None else min(query.batch, left)
+            sql, params = sqlite_sql(replace(query, after=after, limit=size))
+
+            def page(conn: sqlite3.Connection, sql: str = sql, params: list[object] = params,
+                     ) -> list[sqlite3.Row]:
+                return conn.execute(sql, params).fetchall()
+
+            rows = await self._run(page)
+            for row in rows:
+                yield sqlite_record(row)
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
+            left = None if left is None else left - len(rows)
 
     async def prune_updates(self, older_than: datetime) -> int:
         """Forget update ids recorded before ``older_than``; return how many."""
         sql = "DELETE FROM updates WHERE seen_at < ?"
         values = (stamp(older_than),)
-        return await self._run(
+        return await self._outside(
             lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
         )
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def prune_history(self, older_than: datetime) -> int:
+        """Delete outbox rows sent or cancelled before ``older_than``; return how many."""
+        sql = "DELETE FROM outbox WHERE coalesce(sent_at, cancelled_at) < ?"
+        values = (stamp(older_than),)
+        return await self._outside(
+            lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
+        )
+
+    async def idle_chats(self, idle_since: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` patients untouched since ``idle_since`` with nothing still to send."""
+        values = (stamp(idle_since), stamp(idle_since), limit)
+        rows = await self._outside(lambda conn: conn.execute(_IDLE, values).fetchall())
+        return [int(r[0]) for r in rows]
+
+
+# A patient is idle when neither they nor the clinic touched their record since the cutoff and
+# nothing to them, or about them, is still waiting to be sent.
+_IDLE = """SELECT p.chat_id FROM patients AS p
+           WHERE p.updated_at < ?
+             AND NOT EXISTS (SELECT 1 FROM events AS e
+                             WHERE e.chat_id = p.chat_id AND e.at >= ?)
+             AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                             WHERE (o.chat_id = p.chat_id OR o.about = p.chat_id)
+                               AND o.sent_at IS NULL AND o.cancelled_at IS NULL)
+           ORDER BY p.updated_at, p.chat_id LIMIT ?"""

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from bot.logsafe import chat_ref
 from bot.storage.base import (
     ConflictError,
+    Event,
+    Forgotten,
     HeldChat,
     JsonDict,
     OutboxItem,
@@ -31,6 +34,10 @@ Job = Callable[[sqlite3.Connection], T]
 
 PATIENT_COLUMNS = "chat_id, language, session, active, created_at, updated_at, revision"
 OUTBOX_COLUMNS = "id, kind, chat_id, payload, due_at, attempts, dedupe_key"
+PENDING = f"""SELECT {OUTBOX_COLUMNS} FROM outbox
+              WHERE chat_id = ? AND sent_at IS NULL AND cancelled_at IS NULL
+              ORDER BY due_at, id"""  # noqa: S608 -- constant column list
+EVENTS = "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = ? ORDER BY id"
 
 
 def stamp(moment: datetime) -> str:
@@ -71,6 +78,12 @@ def outbox_item_from_row(row: sqlite3.Row) -> OutboxItem:
         attempts=row["attempts"],
         dedupe_key=row["dedupe_key"],
     )
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    """Build an Event from a row of ``EVENTS``."""
+    return Event(row["id"], row["chat_id"], row["kind"], parse_json(row["data"]),
+                 parse_time(row["at"]))
 
 
 def immediate(conn: sqlite3.Connection, job: Job[T]) -> T:
@@ -182,7 +195,10 @@ class SqliteTransaction(HeldChat):
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
         if patient.chat_id != self._chat_id:
-            msg = f"this transaction holds chat {self._chat_id}, not {patient.chat_id}"
+            msg = (
+                f"this transaction holds chat {chat_ref(self._chat_id)}, "
+                f"not {chat_ref(patient.chat_id)}"
+            )
             raise ValueError(msg)
         created = self._stamp if patient.created_at is None else stamp(patient.created_at)
         values = (
@@ -212,9 +228,12 @@ class SqliteTransaction(HeldChat):
         dedupe_key: str | None = None,
     ) -> None:
         """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
-        values = (kind, chat_id, dump_json(payload), stamp(due_at), dedupe_key, self._stamp)
-        sql = """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)
+        # ``about`` is the held chat: a row written in a patient's update names that patient.
+        values = (kind, chat_id, dump_json(payload), stamp(due_at), dedupe_key, self._stamp,
+                  self._chat_id)
+        sql = """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at,
+                                     about)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING"""
         self._record(_OUTBOX_T, lambda conn: conn.execute(sql, values))
         self.enqueued = True
@@ -235,17 +254,36 @@ class SqliteTransaction(HeldChat):
         self._record(_OUTBOX_T, run)
         return count
 
-    async def forget(self) -> None:
-        """Delete everything kept about the held chat: patient, outbox rows, events."""
-        chat_id = self._chat_id
+    async def forget(self) -> Forgotten:
+        """Delete everything kept about the held chat; say what was deleted."""
+        chat = (self._chat_id,)
 
-        def run(conn: sqlite3.Connection) -> None:
-            for table in ("patients", "outbox", "events"):
-                conn.execute(f"DELETE FROM {table} WHERE chat_id = ?", (chat_id,))  # noqa: S608 -- fixed table names
+        def run(conn: sqlite3.Connection) -> Forgotten:
+            return Forgotten(
+                patient=conn.execute("DELETE FROM patients WHERE chat_id = ?", chat).rowcount > 0,
+                events=conn.execute("DELETE FROM events WHERE chat_id = ?", chat).rowcount,
+                outbox=conn.execute("DELETE FROM outbox WHERE chat_id = ?", chat).rowcount,
+                notifications=conn.execute("DELETE FROM outbox WHERE about = ?", chat).rowcount,
+            )
 
+        # Run over the pending writes and rolled back, to count exactly what the commit deletes.
+        forgotten = await self._read(_CHAT_TABLES, run, writes=True)
         self._record(_CHAT_TABLES, run)
         self._revision = None
         self._revision_known = True
+        return forgotten
+
+    async def events(self) -> list[Event]:
+        """The held chat's history, oldest first, this transaction's own entries included."""
+        chat = (self._chat_id,)
+        rows = await self._read(_EVENTS, lambda conn: conn.execute(EVENTS, chat).fetchall())
+        return [event_from_row(r) for r in rows]
+
+    async def pending(self) -> list[OutboxItem]:
+        """The held chat's unsent, uncancelled outbox rows, soonest first, as this sees them."""
+        chat = (self._chat_id,)
+        rows = await self._read(_OUTBOX_T, lambda conn: conn.execute(PENDING, chat).fetchall())
+        return [outbox_item_from_row(r) for r in rows]
 
     async def record_event(self, kind: str, data: JsonDict) -> None:
         """Append an entry to the held chat's history."""
@@ -287,7 +325,7 @@ def _insert_patient(conn: sqlite3.Connection, values: tuple[object, ...]) -> Non
     try:
         conn.execute(sql, values)
     except sqlite3.IntegrityError as exc:
-        msg = f"chat {values[-1]} was created by another process meanwhile"
+        msg = f"chat {chat_ref(int(str(values[-1])))} was created by another process meanwhile"
         raise ConflictError(msg) from exc
 
 
@@ -299,5 +337,6 @@ def _update_patient(conn: sqlite3.Connection, values: tuple[object, ...], expect
              WHERE chat_id = ? AND revision = ?"""
     cursor = conn.execute(sql, (language, session, active, updated, chat_id, expected))
     if cursor.rowcount != 1:
-        msg = f"chat {chat_id} was changed or deleted by another process meanwhile"
+        who = chat_ref(int(str(chat_id)))
+        msg = f"chat {who} was changed or deleted by another process meanwhile"
         raise ConflictError(msg)

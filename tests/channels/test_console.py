@@ -111,7 +111,7 @@ async def test_language_menu_by_number(
     assert "1) 是   2) 否" in after_menu
     # "1" then picked 是 (yes) for the bladder question: an emergency, said in Chinese.
     assert "马尾综合征" in after_menu
-    assert texts["zh:rec.disclaimer"] in after_menu
+    assert after_menu.count("不是诊断") == 1  # said once, by the emergency message itself
 
 
 async def test_mydata_and_forget_with_confirmation(
@@ -120,7 +120,8 @@ async def test_mydata_and_forget_with_confirmation(
     out = await converse(content, database, ["2", "2", "/mydata", "/forget", "2", "/forget", "1"])
 
     assert "What is stored about you" in out
-    assert out.count(" — No") == 2
+    assert "• New numbness around the bottom, genitals or inner thighs: No" in out
+    assert "• New bladder, bowel or sexual problems: No" in out
     assert "1) Yes, delete everything   2) Cancel" in out
     assert texts["app.forget_cancelled"] in out
     assert texts["app.forgotten"] in out
@@ -133,7 +134,7 @@ async def test_mydata_and_forget_with_confirmation(
 async def test_typed_numbers_choices_and_a_whole_screening(
     content: Content, database: str, texts: dict[str, str]
 ) -> None:
-    lines = ["no"] * 8 + ["fifty", "yes", "7", "1", "3", "2", "4", "1", "2", "2"]
+    lines = ["no"] * 9 + ["fifty", "no", "yes", "7", "3", "2", "1", "4", "1", "2", "2"]
 
     out = await converse(content, database, lines)
 
@@ -143,9 +144,10 @@ async def test_typed_numbers_choices_and_a_whole_screening(
     assert "Minimally invasive treatment" in out
     assert "Percutaneous disc decompression" in out
     assert texts["rec.disclaimer"] in out
-    assert "leg weakness that is quickly getting worse" in out
-    # Every routine result ends by offering the check-ins, as numbered buttons.
-    assert out.rstrip().endswith("1) Yes, please   2) No, thanks")
+    # Every routine result ends by offering the check-ins, as numbered buttons (then, as the
+    # input ends, the note that the answers are saved).
+    saved = content.catalog.plain(Text("console.quit"), "en")
+    assert out.rstrip().endswith(f"1) Yes, please   2) No, thanks\n\n{saved}")
 
 
 async def test_the_chosen_language_is_used_from_the_start(
@@ -194,3 +196,56 @@ def test_python_m_bot_chat_resumes_after_a_restart(
     chinese = run_chat(tmp_path, "是的\n", "--lang", "zh")
     assert texts["zh:q.bilateral_leg"] in chinese.stdout
     assert "马尾综合征" in chinese.stdout
+
+
+async def test_s4_quit_says_the_conversation_is_saved_and_resumes(
+    content: Content, database: str
+) -> None:
+    for language, saved in (("en", "Your answers are saved"), ("zh", "您的回答已保存")):
+        out = await converse(content, database, ["/quit"], language=language)
+        note = content.catalog.plain(Text("console.quit"), language)
+        assert saved in note
+        assert out.rstrip().endswith(note)
+
+
+async def test_s4_the_terminal_numbers_its_answers_and_never_asks_to_tap(
+    content: Content, database: str
+) -> None:
+    for language in ("en", "zh"):
+        out = await converse(content, database, ["maybe so", "/help", "/restart"],
+                             language=language)
+        assert "tap" not in out.lower()
+        assert "点击" not in out
+
+
+async def test_s4_details_in_the_terminal_with_a_listed_command(
+    content: Content, database: str
+) -> None:
+    no_flags = ["2"] * 9  # No to every red-flag question, by its number
+    lines = [*no_flags, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+             "/details 2", "/details"]
+    out = await converse(content, database, lines)
+    summary, _, asked = out.partition("/details 1")
+    catalog = content.catalog
+    assert "1. Percutaneous disc decompression" in summary
+    assert "2. Endoscopic discectomy" in summary
+    endoscope = catalog.plain(Text("method.endoscopic_discectomy.pros"), "en")
+    needle = catalog.plain(Text("method.percutaneous_decompression.pros"), "en")
+    assert endoscope not in summary
+    one, _, everything = asked.partition(catalog.plain(Text("method.endoscopic_discectomy.note"),
+                                                        "en"))
+    assert endoscope in one
+    assert needle not in one
+    assert needle in everything
+    assert endoscope in everything
+
+
+async def test_s4_after_details_the_check_in_offer_still_answers_by_number(
+    content: Content, database: str
+) -> None:
+    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+             "/details 1", "1"]
+    out = await converse(content, database, lines)
+
+    accepted = content.catalog.plain(Text("rec.checkin_accepted"), "en")
+    assert out.index(accepted) > out.index("What it is:")

@@ -16,8 +16,9 @@ NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
 CLINIC = -500
 STAFF = 7
 CLINIC_ZONE = "Europe/London"
-# Eight red flags "no", age, no leg pain, then the pain score: a routine, conservative result.
-SCREENING_ANSWERS = ("no",) * 8 + ("45", "no")
+# Nine red flags "no", age (over 55, so pregnancy is not asked), no leg pain, then the pain
+# score: a routine, conservative result.
+SCREENING_ANSWERS = ("no",) * 9 + ("60", "no")
 
 # screen(chat, pain=6, hint="en"): a patient's whole screening; ask(command, args=""): staff.
 Screen = Callable[..., Awaitable[Reply]]

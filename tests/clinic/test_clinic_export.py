@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from bot.clinic import export
-from bot.clinic.replies import Document
+from bot.clinic.replies import Document, Output, discard
 from bot.content import DIALOGUES_DIR, Content
 from bot.conversation import Action, Conversations
 from bot.dialogue.turn import Text
@@ -51,9 +53,16 @@ async def documents(
             "care": {"facts": {"leg_pain": "yes", "pain_score": 8, "age": 50,
                                "not_a_fact": 1, "imaging": "purple"}},
         }))
-    outputs = await ask("export")
+    return contents(await ask("export"))
+
+
+def contents(outputs: list[Output]) -> dict[str, bytes]:
+    """Each document's bytes by file name; the temporary files are deleted, as once sent."""
     assert all(isinstance(o, Document) for o in outputs)
-    return {o.filename: o.data for o in outputs if isinstance(o, Document)}
+    files = {o.filename: o.data if isinstance(o.data, bytes) else o.data.read_bytes()
+             for o in outputs if isinstance(o, Document)}
+    discard(outputs)
+    return files
 
 
 def rows_of(documents: dict[str, bytes]) -> list[dict[str, str]]:
@@ -82,7 +91,7 @@ def test_csv_rows_hold_each_patients_screening(documents: dict[str, bytes]) -> N
     assert (done["status"], done["disposition"], done["step"]) == (
         "completed", "routine", "conservative")
     assert (done["age"], done["leg_pain"], done["pain_score"], done["saddle_numbness"]) == (
-        "45", "no", "6", "no")
+        "60", "no", "6", "no")
     assert done["imaging"] == ""
     assert done["started"] == "2025-03-03T09:00:00+00:00"
     urgent = rows[str(EMERGENCY)]
@@ -141,7 +150,7 @@ def test_the_bundle_parses_into_one_valid_response_per_screening(
     assert done.questionnaire == f"{export.QUESTIONNAIRE_URL}|1"
     answers = {item.linkId: item.answer[0] for item in done.item or []}  # type: ignore[index]
     assert answers["pain_score"].valueInteger == 6
-    assert answers["age"].valueInteger == 45
+    assert answers["age"].valueInteger == 60
     assert answers["leg_pain"].valueCoding.code == "no"  # type: ignore[union-attr]
     assert answers["leg_pain"].valueCoding.display == "No"  # type: ignore[union-attr]
     assert set(answers) <= set(yaml_questions())
@@ -151,8 +160,20 @@ def test_the_bundle_parses_into_one_valid_response_per_screening(
         QuestionnaireResponse.model_validate(resource["resource"])
 
 
+async def test_the_screenings_are_owner_only_files_that_discard_deletes(
+    ask: Ask, screen: Screen
+) -> None:
+    await screen(COMPLETED)
+    outputs = await ask("export")
+    files = [o.data for o in outputs if isinstance(o, Document) and isinstance(o.data, Path)]
+    assert len(files) == 2  # the CSV and the Bundle; the small questionnaire stays in memory
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files)
+    discard(outputs)
+    assert not any(path.exists() for path in files)
+
+
 async def test_an_empty_clinic_exports_valid_empty_files(ask: Ask) -> None:
-    outputs = {o.filename: o.data for o in await ask("export") if isinstance(o, Document)}
+    outputs = contents(await ask("export"))
     table = outputs["screenings-20250303-0900.csv"].decode().splitlines()
     assert len(table) == 1
     bundle = Bundle.model_validate_json(outputs["screenings-20250303-0900.fhir.json"])

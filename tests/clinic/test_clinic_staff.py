@@ -57,7 +57,7 @@ async def test_patients_shows_the_last_step_and_the_next_reminder(
     await screen(PATIENT + 1)
     await ask("appointment", f"{PATIENT} 2025-03-05 14:00 Spine clinic")
     text = plain(content, await ask("patients"))
-    assert "Patients, page 1 (times in Europe/London)" in text
+    assert "Patients (times in Europe/London)" in text
     assert (f"{PATIENT} · en · screening/result · Treatment without surgery (conservative care)"
             " · next: 2025-03-04 14:00, appointment reminder") in text
     assert f"{PATIENT + 1} · en · screening/result" in text
@@ -65,21 +65,36 @@ async def test_patients_shows_the_last_step_and_the_next_reminder(
     assert "Next page" not in text
 
 
-async def test_patients_are_paged(ask: Ask, store: Store, content: Content) -> None:
-    for chat in range(1, 26):
+async def test_patients_are_paged_by_key(ask: Ask, store: Store, content: Content) -> None:
+    chats = [3, 10, 25, *range(100, 122)]  # gaps, so a key is not a position
+    for chat in chats:
         async with store.transaction(chat, NOW) as tx:
             await tx.save(Patient(chat, "zh" if chat % 2 else "en",
                                   {"dialogue": "screening", "state": "age"}))
     first = plain(content, await ask("patients"))
     assert first.count("\n• ") == 20
-    assert "Next page: /patients 2" in first
-    second = plain(content, await ask("patients", "2"))
-    assert second.count("\n• ") == 5
+    assert "\n• 3 ·" in first
+    last_shown = chats[19]
+    assert first.endswith(f"Next page: /patients {last_shown}")
+    second = plain(content, await ask("patients", str(last_shown)))
+    assert second.startswith(f"Patients after {last_shown} (times in Europe/London)")
+    assert [line.split(" ·")[0] for line in second.splitlines()[1:]] == [
+        f"• {chat}" for chat in chats[20:]]
     assert "no recommendation yet" in second
     assert "Next page" not in second
-    assert keys(await ask("patients", "3")) == ["staff.patients.none"]
-    for bad in ("0", "-1", "two", "1 2"):
+    # A patient who arrives on an earlier page meanwhile shifts nothing (OFFSET would repeat
+    # the first page's last patient on the next page).
+    async with store.transaction(50, NOW) as tx:
+        await tx.save(Patient(50, "en", {"dialogue": "screening", "state": "age"}))
+    assert plain(content, await ask("patients", str(last_shown))) == second
+    assert keys(await ask("patients", str(chats[-1]))) == ["staff.patients.none_after"]
+    assert "No patients after 121." in plain(content, await ask("patients", "121"))
+    for bad in ("two", "1 2", "1.5"):
         assert keys(await ask("patients", bad)) == ["staff.usage.patients"]
+
+
+async def test_no_patients_yet(ask: Ask, content: Content) -> None:
+    assert plain(content, await ask("patients")) == "No patients yet."
 
 
 async def test_a_patient_who_blocked_the_bot_is_marked(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,8 @@ from telegram.ext import Application
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import keyboard
+from bot.clinic.export_bench import fill
+from bot.clinic.export_stream import PROGRESS_EVERY
 from bot.clinic.staff import StaffDesk
 from bot.clinic.telegram import StaffChannel, set_staff_commands
 from bot.content import Content
@@ -172,6 +176,29 @@ async def test_staff_get_the_list_the_history_with_a_chart_and_the_exports(
     bundle = Bundle.model_validate_json(data[1])
     assert len(bundle.entry or []) == 1
     assert "All screenings (1) as CSV." in (files[0].caption or "")
+
+
+def export_files_in(directory: Path) -> list[Path]:
+    return list(directory.glob("ldh-export-*"))
+
+
+async def test_a_long_export_shows_its_progress_in_one_edited_message(
+    harness: Harness, database: str, content: Content, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patients = 2 * PROGRESS_EVERY + 150
+    await fill(database, patients, content)
+    harness.staff_channel.monotonic = lambda: 0.0  # time stands still: one edit, at the end
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    replies = await harness.say(harness.staff, "/export")
+    assert [m.kind for m in replies] == ["text", "document", "document", "document"]
+    sent = [call.params["text"] for call in harness.standin.calls_to("sendMessage")]
+    assert sent[-1] == f"Exporting screenings… {PROGRESS_EVERY} patients so far."
+    edits = [call.params["text"] for call in harness.standin.calls_to("editMessageText")]
+    assert edits == [f"Export finished: {patients} patients. The files follow."]
+    assert replies[0].text == edits[0]
+    assert f"All screenings ({patients}) as CSV." in (replies[1].caption or "")
+    assert export_files_in(tmp_path) == []  # sent, then deleted
 
 
 async def test_staff_in_the_clinic_chat_are_served_there(harness: Harness) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.clinical.followup import checkin_facts, classify_response
+from bot.clinical.followup import CheckinOutcome, assess_checkin, classify_response
 from bot.clinical.ladder import Ladder, load_ladder
 
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
@@ -53,66 +53,115 @@ def test_classify_response_rejects_scores_off_the_scale(baseline, today):
 
 
 def conservative_patient() -> dict[str, int | str]:
-    """Facts of a routine patient sent to conservative care with no course yet."""
+    """Facts of a routine patient with sciatica sent to conservative care with no course yet."""
     return {
         "age": 40,
         "leg_pain": "yes",
         "pain_score": 8,
         "conservative_course": "none",
-        "previous_procedure": "none",
     }
+
+
+def checkin(ladder: Ladder, start: dict[str, int | str], week: int, today: int) -> CheckinOutcome:
+    return assess_checkin({**start, "checkin_week": week, "pain_today": today,
+                           "adherence": "yes"}, ladder)
 
 
 @pytest.mark.parametrize(("week", "today"), [(2, 7), (2, 8), (2, 9)])
-def test_before_the_step_up_week_no_new_facts(ladder, week, today):
-    response, facts = checkin_facts(conservative_patient(), week, today, ladder)
-    assert response in {"partial", "none"}
-    assert facts is None
+def test_s5_before_the_step_up_week_the_ladder_is_not_rerun(ladder, week, today):
+    outcome = checkin(ladder, conservative_patient(), week, today)
+    assert outcome.response in {"partial", "none"}
+    assert outcome.stepped is None
+    assert not outcome.not_improving
 
 
 @pytest.mark.parametrize("week", [6, 12])
-def test_partial_response_from_week_six_steps_up(ladder, week):
+def test_s5_partial_response_from_week_six_reruns_the_ladder_with_todays_pain(ladder, week):
     start = conservative_patient()
-    response, facts = checkin_facts(start, week, 7, ladder)
-    assert response == "partial"
-    assert facts == start | {
-        "conservative_course": "6_weeks_or_more",
-        "conservative_response": "partial",
-    }
+    outcome = checkin(ladder, start, week, 7)
+    assert outcome.response == "partial"
+    assert outcome.stepped is not None
+    assert outcome.stepped["conservative_course"] == "6_weeks_or_more"
+    assert outcome.stepped["conservative_response"] == "partial"
+    assert outcome.stepped["pain_score"] == 7  # "the ladder of §3 is run again with today's pain"
+    assert outcome.next_text == "checkin.step_up"
     assert start["conservative_course"] == "none"
 
 
-def test_no_response_at_week_six_steps_up(ladder):
-    response, facts = checkin_facts(conservative_patient(), 6, 9, ladder)
-    assert response == "none"
-    assert facts is not None
-    assert facts["conservative_response"] == "none"
+def test_s5_no_response_at_week_six_steps_up(ladder):
+    outcome = checkin(ladder, {**conservative_patient(), "pain_score": 6}, 6, 6)
+    assert outcome.response == "none"
+    assert outcome.stepped is not None
+    assert outcome.stepped["conservative_response"] == "none"
 
 
-def test_a_week_between_check_ins_counts_from_the_step_up_week(ladder):
-    assert checkin_facts(conservative_patient(), 5, 8, ladder)[1] is None
-    assert checkin_facts(conservative_patient(), 7, 8, ladder)[1] is not None
+def test_s5_a_week_between_check_ins_counts_from_the_step_up_week(ladder):
+    assert checkin(ladder, conservative_patient(), 5, 7).stepped is None
+    assert checkin(ladder, conservative_patient(), 7, 7).stepped is not None
 
 
 @pytest.mark.parametrize("week", [2, 6, 12])
-def test_good_response_stays_conservative(ladder, week):
-    assert checkin_facts(conservative_patient(), week, 2, ladder) == ("good", None)
+def test_s5_good_response_stays_conservative(ladder, week):
+    outcome = checkin(ladder, conservative_patient(), week, 2)
+    assert outcome.response == "good"
+    assert outcome.stepped is None
+    assert outcome.next_text == "checkin.keep_going"
+    assert outcome.alerts == ()
 
 
-def test_step_up_facts_rerun_the_ladder(ladder):
+def test_s5_step_up_facts_rerun_the_ladder(ladder):
     start = conservative_patient()
     assert ladder.recommend(start).step == "conservative"
-    _, facts = checkin_facts(start, 6, 7, ladder)
+    facts = checkin(ladder, start, 6, 7).stepped
     assert facts is not None
     assert ladder.step_up_due(facts)
     rec = ladder.recommend(facts)
     assert rec.step == "specialist_review"  # imaging not asked yet: the dialogue asks it now
     assert rec.why == ("course_not_enough", "no_imaging")
-    assert ladder.recommend(facts | {"imaging": "protrusion"}).step == "minimally_invasive"
+    with_scan = facts | {"imaging": "protrusion", "previous_procedure": "none"}
+    assert ladder.recommend(with_scan).step == "minimally_invasive"
 
 
-def test_a_checkin_needs_the_baseline_pain(ladder):
+@pytest.mark.parametrize(("baseline", "today"), [(5, 7), (5, 9), (8, 8), (2, 8), (0, 2)])
+def test_s5_pain_two_points_up_or_eight_or_more_is_pain_worse(ladder, baseline, today):
+    outcome = checkin(ladder, {**conservative_patient(), "pain_score": baseline}, 2, today)
+    assert outcome.alerts[0] == "pain_worse"
+    assert "severe_pain" not in outcome.alerts  # said once, as pain_worse
+    # "Early days, keep going" is never said to a patient whose pain is getting worse.
+    assert outcome.next_text != "checkin.give_it_time"
+
+
+@pytest.mark.parametrize(("baseline", "today"), [(5, 6), (7, 7), (3, 4), (9, 7)])
+def test_s5_pain_up_by_less_than_two_and_under_eight_is_not_pain_worse(ladder, baseline, today):
+    outcome = checkin(ladder, {**conservative_patient(), "pain_score": baseline}, 2, today)
+    assert "pain_worse" not in outcome.alerts
+
+
+def test_s5_pain_worse_at_week_six_also_steps_up(ladder):
+    outcome = checkin(ladder, conservative_patient(), 6, 9)
+    assert outcome.alerts == ("pain_worse",)
+    assert outcome.stepped is not None
+
+
+@pytest.mark.parametrize(
+    ("start", "today"),
+    [({"leg_pain": "no", "pain_score": 6}, 6), ({"pain_score": 3}, 3), ({"pain_score": 4}, 3)],
+)
+def test_s5_a_ladder_that_stays_conservative_is_not_improving_not_a_step_up(ladder, start, today):
+    outcome = checkin(ladder, {**conservative_patient(), **start}, 6, today)
+    assert outcome.response in {"partial", "none"}
+    assert outcome.stepped is None
+    assert outcome.not_improving
+    assert outcome.next_text == "checkin.not_improving"
+
+
+def test_s5_a_pregnant_patient_hears_the_pregnancy_alert_at_each_checkin(ladder):
+    outcome = checkin(ladder, {**conservative_patient(), "pregnant": "yes"}, 2, 6)
+    assert outcome.alerts == ("pregnancy",)
+
+
+def test_s5_a_checkin_needs_the_baseline_pain(ladder):
     start = conservative_patient()
     del start["pain_score"]
     with pytest.raises(ValueError, match="pain_score"):
-        checkin_facts(start, 6, 5, ladder)
+        checkin(ladder, start, 6, 5)

@@ -14,7 +14,9 @@ from bot.dialogue.yamlio import YamlError
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
 
 EMERGENCY_FLAGS = ["saddle_numbness", "bladder_bowel", "bilateral_leg"]
-URGENT_FLAGS = ["progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma"]
+URGENT_FLAGS = [
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma", "immune_risk",
+]
 ALL_FLAGS = EMERGENCY_FLAGS + URGENT_FLAGS
 MI = ["percutaneous_decompression", "endoscopic_discectomy"]
 SURGICAL = [
@@ -35,6 +37,7 @@ def patient(**changes: int | str | None) -> dict[str, int | str]:
     facts: dict[str, int | str | None] = dict.fromkeys(ALL_FLAGS, "no")
     facts |= {
         "age": 40,
+        "pregnant": "no",
         "leg_pain": "yes",
         "pain_score": 7,
         "duration_weeks": 10,
@@ -82,16 +85,17 @@ def test_accessors_for_texts_and_dialogue(ladder):
     assert ladder.flag_codes == tuple(ALL_FLAGS)
     assert ladder.why_codes == (
         "no_leg_pain",
+        "mild_pain",
         "no_course_yet",
         "short_course",
         "good_response",
         "course_not_enough",
-        "previous_minimally_invasive",
-        "previous_open_surgery",
         "incomplete_answers",
+        "pregnancy",
         "no_imaging",
         "no_method_suits",
     )
+    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "pain_worse")
     assert set(ladder.reason_codes) == {
         check.reason for method in ladder.methods.values() for check in method.checks
     }
@@ -101,6 +105,7 @@ def test_accessors_for_texts_and_dialogue(ladder):
 def test_followup_settings(ladder):
     assert ladder.followup_weeks == (2, 6, 12)
     assert ladder.step_up_from_week == 6
+    assert (ladder.pain_worse.rise, ladder.pain_worse.at_least) == (2, 8)
 
 
 def test_reason_codes_are_the_agreed_ones(ladder):
@@ -122,7 +127,7 @@ def test_reason_codes_are_the_agreed_ones(ladder):
             "instability",
             "after_failed_procedure",
         ],
-        "fenestration_discectomy": ["needs_stenosis_or_failed_procedure", "instability"],
+        "fenestration_discectomy": ["needs_stenosis_huge_or_failed_procedure", "instability"],
         "decompression_fusion": ["no_instability"],
         "hybrid_fusion_elastic": ["no_instability", "no_adjacent_degeneration"],
         "elastic_fixation": ["no_huge_herniation", "instability"],
@@ -144,6 +149,7 @@ def test_each_emergency_flag_alone_is_an_emergency(ladder, flag):
         "excluded": [],
         "next": None,
         "followup_weeks": [],
+        "alerts": [],
     }
 
 
@@ -222,6 +228,7 @@ def assert_conservative(rec: Recommendation, why: str) -> None:
         "excluded": [],
         "next": "minimally_invasive",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     assert rec.why == (why,)
     assert rec.flags == ()
@@ -244,6 +251,17 @@ def test_short_course_stays_conservative(ladder):
     )
 
 
+@pytest.mark.parametrize("pain", [0, 3])
+def test_s3_pain_of_3_or_less_stays_conservative(ladder, pain):
+    facts = patient(pain_score=pain)
+    assert_conservative(ladder.recommend(facts), "mild_pain")
+    assert not ladder.step_up_due(facts)
+
+
+def test_s3_pain_of_4_after_a_course_that_did_not_help_steps_up(ladder):
+    assert ladder.recommend(patient(pain_score=4)).step == "minimally_invasive"
+
+
 def test_good_response_stays_conservative(ladder):
     facts = patient(conservative_response="good", previous_procedure="minimally_invasive")
     assert_conservative(ladder.recommend(facts), "good_response")
@@ -256,21 +274,28 @@ def test_first_rule_that_applies_gives_the_why(ladder):
     assert ladder.recommend(facts).why == ("short_course",)
 
 
-@pytest.mark.parametrize("course", ["none", "under_6_weeks"])
-@pytest.mark.parametrize(
-    ("previous", "why"),
-    [
-        ("minimally_invasive", "previous_minimally_invasive"),
-        ("open_surgery", "previous_open_surgery"),
-    ],
-)
-def test_a_failed_procedure_steps_up_whatever_the_course(ladder, course, previous, why):
+@pytest.mark.parametrize(("course", "why"), [("none", "no_course_yet"),
+                                             ("under_6_weeks", "short_course")])
+@pytest.mark.parametrize("previous", ["minimally_invasive", "open_surgery"])
+def test_s3_a_new_episode_after_a_procedure_starts_with_conservative_care(
+    ladder, course, why, previous
+):
     facts = patient(
         conservative_course=course, conservative_response=None, previous_procedure=previous
     )
+    assert_conservative(ladder.recommend(facts), why)
+    assert not ladder.step_up_due(facts)
+
+
+@pytest.mark.parametrize("previous", ["minimally_invasive", "open_surgery"])
+def test_s3_after_a_failed_procedure_and_a_course_that_did_not_help_surgery_is_next(
+    ladder, previous
+):
+    facts = patient(previous_procedure=previous)
     rec = ladder.recommend(facts)
     assert rec.step == "surgical"
-    assert rec.why == (why,)
+    assert rec.why == ("course_not_enough",)
+    assert excluded(rec)["endoscopic_discectomy"] == ("after_failed_procedure",)
     assert ladder.step_up_due(facts)
 
 
@@ -294,6 +319,7 @@ def test_six_weeks_without_enough_help_steps_up_to_minimally_invasive(ladder, re
         "excluded": [],
         "next": "surgical",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     assert rec.why == ("course_not_enough",)
     assert ladder.step_up_due(facts)
@@ -315,6 +341,7 @@ def test_no_imaging_means_specialist_review(ladder, imaging):
         "excluded": [],
         "next": None,
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     assert rec.why == ("course_not_enough", "no_imaging")
 
@@ -322,7 +349,53 @@ def test_no_imaging_means_specialist_review(ladder, imaging):
 def test_no_imaging_after_a_failed_procedure(ladder):
     rec = ladder.recommend(patient(previous_procedure="open_surgery", imaging="unknown"))
     assert rec.step == "specialist_review"
-    assert rec.why == ("previous_open_surgery", "no_imaging")
+    assert rec.why == ("course_not_enough", "no_imaging")
+
+
+def test_s3_pregnancy_when_stepping_up_is_due_is_specialist_review(ladder):
+    rec = ladder.recommend(patient(pregnant="yes"))
+    assert rec.to_json() == {
+        "disposition": "routine",
+        "step": "specialist_review",
+        "options": [],
+        "excluded": [],
+        "next": None,
+        "followup_weeks": [2, 6, 12],
+        "alerts": ["pregnancy"],
+    }
+    assert rec.why == ("course_not_enough", "pregnancy")
+
+
+def test_s3_pregnancy_on_conservative_care_keeps_the_step_and_adds_the_alert(ladder):
+    rec = ladder.recommend(patient(pregnant="yes", conservative_course="none"))
+    assert rec.step == "conservative"
+    assert rec.alerts == ("pregnancy",)
+
+
+@pytest.mark.parametrize(
+    ("pain", "alerts"), [(7, ()), (8, ("severe_pain",)), (10, ("severe_pain",))]
+)
+def test_s3_pain_of_8_or_more_is_a_severe_pain_alert_whatever_the_step(ladder, pain, alerts):
+    assert ladder.recommend(patient(pain_score=pain)).alerts == alerts
+    assert ladder.recommend(patient(pain_score=pain, leg_pain="no")).alerts == alerts
+
+
+def test_s3_severe_pain_is_for_routine_patients_only(ladder):
+    assert ladder.recommend(patient(pain_score=9, fever="yes")).alerts == ()
+
+
+@pytest.mark.parametrize("flag", ALL_FLAGS)
+def test_s3_a_not_sure_red_flag_is_an_alert_and_counts_as_yes(ladder, flag):
+    rec = ladder.recommend(patient(**{flag: "not_sure"}))
+    assert rec.disposition == ("emergency" if flag in EMERGENCY_FLAGS else "urgent")
+    assert rec.flags == (flag,)
+    assert rec.alerts == ("not_sure",)
+
+
+@pytest.mark.parametrize(("baseline", "today", "worse"),
+                         [(5, 7, True), (5, 6, False), (2, 8, True), (9, 8, True), (7, 7, False)])
+def test_s5_pain_worse_is_two_points_up_or_eight_or_more(ladder, baseline, today, worse):
+    assert ladder.pain_worse.applies(baseline, today) is worse
 
 
 def test_the_spec_example_exactly(ladder):
@@ -344,13 +417,15 @@ def test_the_spec_example_exactly(ladder):
         "excluded": [{"method": "percutaneous_decompression", "reasons": ["age_over_55"]}],
         "next": "surgical",
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
 
 
-def test_to_json_has_exactly_the_six_keys_and_plain_lists(ladder):
+def test_to_json_has_exactly_the_seven_keys_and_plain_lists(ladder):
     rec = ladder.recommend(patient(age=60))
     data = rec.to_json()
-    assert list(data) == ["disposition", "step", "options", "excluded", "next", "followup_weeks"]
+    assert list(data) == ["disposition", "step", "options", "excluded", "next", "followup_weeks",
+                          "alerts"]
     assert isinstance(data["options"], list)
     assert isinstance(data["excluded"], list)
     assert isinstance(data["followup_weeks"], list)
@@ -402,10 +477,10 @@ def test_stenosis_rules_out_both_minimally_invasive_methods(ladder, stenosis):
     assert excluded(rec)["endoscopic_discectomy"] == ("stenosis",)
 
 
-def test_huge_herniation_rules_out_both_and_suits_elastic_fixation(ladder):
+def test_s3_huge_herniation_rules_out_both_and_suits_fenestration_before_elastic_fixation(ladder):
     rec = ladder.recommend(patient(huge_herniation="yes"))
     assert rec.step == "surgical"
-    assert rec.options == ("elastic_fixation",)
+    assert rec.options == ("fenestration_discectomy", "elastic_fixation")
     assert excluded(rec)["percutaneous_decompression"] == ("huge_herniation",)
     assert excluded(rec)["endoscopic_discectomy"] == ("huge_herniation",)
 
@@ -475,6 +550,7 @@ def test_surgical_step_lists_every_unsuitable_method_below_it(ladder):
         ],
         "next": None,
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     assert rec.why == ("course_not_enough",)
 
@@ -492,22 +568,24 @@ def test_fenestration_for_a_herniation_after_a_failed_procedure(ladder, imaging,
 def test_open_surgery_starts_at_the_surgical_rung_even_when_mi_would_suit(ladder):
     rec = ladder.recommend(patient(previous_procedure="open_surgery"))
     assert rec.step == "surgical"
-    assert rec.why == ("previous_open_surgery",)
+    assert rec.why == ("course_not_enough",)
     assert rec.excluded[:2] == (
         Exclusion("percutaneous_decompression", ("after_failed_procedure",)),
         Exclusion("endoscopic_discectomy", ("after_failed_procedure",)),
     )
 
 
-def test_fenestration_needs_stenosis_or_a_failed_procedure(ladder):
-    rec = ladder.recommend(patient(age=60, imaging="bulging", huge_herniation="yes"))
-    assert rec.options == ("elastic_fixation",)
-    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_or_failed_procedure",)
+def test_fenestration_needs_stenosis_a_huge_herniation_or_a_failed_procedure(ladder):
+    rec = ladder.recommend(patient(age=60, imaging="bulging"))
+    assert rec.step == "specialist_review"
+    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_huge_or_failed_procedure",)
+    huge = ladder.recommend(patient(age=60, imaging="bulging", huge_herniation="yes"))
+    assert huge.options == ("fenestration_discectomy", "elastic_fixation")
 
 
 def test_fenestration_not_for_a_bulging_disc_after_a_failed_procedure(ladder):
     rec = ladder.recommend(patient(imaging="bulging", previous_procedure="minimally_invasive"))
-    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_or_failed_procedure",)
+    assert excluded(rec)["fenestration_discectomy"] == ("needs_stenosis_huge_or_failed_procedure",)
 
 
 def test_fenestration_not_with_instability(ladder):
@@ -562,7 +640,7 @@ def test_no_method_suits_means_specialist_review(ladder):
             {"method": "endoscopic_discectomy", "reasons": ["bulging_only"]},
             {
                 "method": "fenestration_discectomy",
-                "reasons": ["needs_stenosis_or_failed_procedure"],
+                "reasons": ["needs_stenosis_huge_or_failed_procedure"],
             },
             {"method": "decompression_fusion", "reasons": ["no_instability"]},
             {
@@ -573,6 +651,7 @@ def test_no_method_suits_means_specialist_review(ladder):
         ],
         "next": None,
         "followup_weeks": [2, 6, 12],
+        "alerts": [],
     }
     assert rec.why == ("course_not_enough", "no_method_suits")
 
@@ -580,7 +659,7 @@ def test_no_method_suits_means_specialist_review(ladder):
 def test_no_method_suits_after_open_surgery(ladder):
     rec = ladder.recommend(patient(imaging="bulging", previous_procedure="open_surgery"))
     assert rec.step == "specialist_review"
-    assert rec.why == ("previous_open_surgery", "no_method_suits")
+    assert rec.why == ("course_not_enough", "no_method_suits")
     assert excluded(rec)["percutaneous_decompression"] == ("after_failed_procedure",)
     assert excluded(rec)["endoscopic_discectomy"] == ("bulging_only", "after_failed_procedure")
     assert [entry.method for entry in rec.excluded] == MI + SURGICAL
@@ -627,8 +706,8 @@ def broken_ladder(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
             id="unknown key",
         ),
         pytest.param(
-            "- {major_trauma: yes}",
-            "- {major_trauma: maybe}",
+            "- {major_trauma: [yes, not_sure]}",
+            "- {major_trauma: [yes, maybe]}",
             "maybe",
             id="red flag value",
         ),

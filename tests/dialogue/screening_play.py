@@ -11,7 +11,8 @@ from bot.dialogue.turn import Turn
 
 RED_FLAGS_EMERGENCY = ("saddle_numbness", "bladder_bowel", "bilateral_leg")
 RED_FLAGS_URGENT = (
-    "progressive_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
+    "immune_risk",
 )
 NO_RED_FLAGS = dict.fromkeys((*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT), "no")
 
@@ -19,6 +20,7 @@ NO_RED_FLAGS = dict.fromkeys((*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT), "no")
 STEP_UP_DUE = {
     **NO_RED_FLAGS,
     "age": "40",
+    "pregnant": "no",
     "leg_pain": "yes",
     "pain_score": "7",
     "previous_procedure": "none",

@@ -40,7 +40,7 @@ def test_an_emergency_answer_ends_the_screening_at_once(engine: Engine, flag: st
     assert turn.finished
     assert recommendation(turn) == {
         "disposition": "emergency", "step": None, "options": [], "excluded": [],
-        "next": None, "followup_weeks": [],
+        "next": None, "followup_weeks": [], "alerts": [],
     }
     notify = [e for e in turn.effects if e.kind == "notify_clinic"]
     assert len(notify) == 1
@@ -85,14 +85,72 @@ def test_age_18_goes_on_to_the_ladder_questions(engine: Engine) -> None:
     _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "18"})
 
     assert turn.question is not None
-    assert turn.question.fact == "leg_pain"
+    assert turn.question.fact == "pregnant"
     assert recommendation(turn) is None
+
+
+@pytest.mark.parametrize(("age", "asked"), [("18", True), ("55", True), ("56", False)])
+def test_s1_pregnancy_is_asked_of_routine_patients_aged_18_to_55(
+    engine: Engine, age: str, *, asked: bool
+) -> None:
+    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": age})
+
+    assert turn.question is not None
+    assert (turn.question.fact == "pregnant") is asked
+    assert turn.question.fact in {"pregnant", "leg_pain"}
+
+
+@pytest.mark.parametrize("typed", ["+0", "does not apply", "N/A", "不适用", "male"])
+def test_s1_pregnancy_does_not_apply_is_no(engine: Engine, typed: str) -> None:
+    session, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "40"})
+    assert turn.question is not None
+    assert [o.value for o in turn.question.options] == ["yes", "no", "+0"]
+
+    seq = turn.question.seq if typed == "+0" else None
+    turn = engine.answer(session, typed, seq=seq)
+
+    assert session.facts["pregnant"] == "no"
+    assert turn.question is not None
+    assert turn.question.fact == "leg_pain"
 
 
 def test_red_flags_are_asked_first_in_order(engine: Engine) -> None:
     _, _, asked = play(engine, {**STEP_UP_DUE, "imaging": "none"})
 
-    assert asked[:8] == [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+    assert asked[:9] == [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+
+
+@pytest.mark.parametrize("flag", [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT])
+def test_s2_not_sure_on_a_red_flag_counts_as_yes_and_ends_the_screening(
+    engine: Engine, flag: str
+) -> None:
+    session, turn, asked = play(engine, {**_before(flag), flag: "not_sure"})
+
+    assert asked[-1] == flag
+    assert session.facts[flag] == "not_sure"
+    assert turn.finished
+    rec = recommendation(turn)
+    assert rec is not None
+    expected = "emergency" if flag in RED_FLAGS_EMERGENCY else "urgent"
+    assert rec["disposition"] == expected
+    assert rec["alerts"] == ["not_sure"]
+    notify = next(e for e in turn.effects if e.kind == "notify_clinic")
+    assert notify.data["alerts"] == ["not_sure"]
+    # The patient is told they were not sure, and why it is treated as yes.
+    reported = next(p for m in turn.messages for p in m.parts if p.key == f"rec.{expected}")
+    assert reported.values["reported"].key == "rec.reported.unsure"
+
+
+@pytest.mark.parametrize("flag", [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT])
+def test_s2_every_red_flag_question_has_yes_no_and_not_sure_buttons(
+    engine: Engine, flag: str
+) -> None:
+    _, turn, _ = play(engine, _before(flag))
+    assert turn.question is not None
+    assert turn.question.fact == flag
+
+    assert [o.value for o in turn.question.options] == ["yes", "no", "not_sure"]
+    assert [o.label.key for o in turn.question.options] == ["opt.yes", "opt.no", "opt.not_sure"]
 
 
 # --- only the questions that can change the outcome ----------------------------------------
@@ -129,9 +187,39 @@ def test_imaging_is_not_asked_without_a_full_conservative_course(
 def test_imaging_is_asked_once_stepping_up_is_due(engine: Engine) -> None:
     _, turn, asked = play(engine, STEP_UP_DUE)
 
-    assert asked[-1] == "conservative_response"
+    assert asked[-2:] == ["conservative_response", "previous_procedure"]
     assert turn.question is not None
     assert turn.question.fact == "imaging"
+
+
+def test_s3_an_earlier_procedure_is_asked_only_when_stepping_up_is_due(engine: Engine) -> None:
+    _, turn, asked = play(engine, {**STEP_UP_DUE, "conservative_course": "under_6_weeks"})
+
+    assert "previous_procedure" not in asked
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "conservative"
+
+
+@pytest.mark.parametrize("pain", ["0", "3"])
+def test_s3_mild_pain_stays_conservative_without_more_questions(engine: Engine, pain: str) -> None:
+    _, turn, asked = play(engine, {**STEP_UP_DUE, "pain_score": pain})
+
+    assert asked[-1] == "pain_score"
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "conservative"
+
+
+def test_s3_pregnancy_when_stepping_up_is_due_means_specialist_review(engine: Engine) -> None:
+    _, turn, asked = play(engine, {**STEP_UP_DUE, "pregnant": "yes"})
+
+    assert not IMAGING_FACTS & set(asked)
+    assert "previous_procedure" not in asked
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "specialist_review"
+    assert rec["alerts"] == ["pregnancy"]
 
 
 def test_a_good_response_stays_conservative_without_imaging(engine: Engine) -> None:
@@ -265,15 +353,18 @@ def test_a_current_button_is_applied(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("answers", "garbage", "hint"),
     [
-        ({}, "banana", Text("app.hint.yes_no")),
+        ({}, "banana", Text("app.hint.red_flag")),
+        ({**NO_RED_FLAGS, "age": "60"}, "banana", Text("app.hint.yes_no")),
         ({**NO_RED_FLAGS}, "old", Text("app.hint.number", {"min": 0, "max": 120})),
         ({**NO_RED_FLAGS}, "130", Text("app.hint.number", {"min": 0, "max": 120})),
-        ({**NO_RED_FLAGS, "age": "40", "leg_pain": "yes"}, "11",
+        ({**NO_RED_FLAGS, "age": "40"}, "maybe", Text("app.hint.pregnant")),
+        ({**NO_RED_FLAGS, "age": "40", "pregnant": "no", "leg_pain": "yes"}, "11",
          Text("app.hint.number", {"min": 0, "max": 10})),
-        ({**NO_RED_FLAGS, "age": "40", "leg_pain": "yes", "pain_score": "5"}, "perhaps",
-         Text("app.hint.choice")),
+        ({**NO_RED_FLAGS, "age": "40", "pregnant": "no", "leg_pain": "yes", "pain_score": "5"},
+         "perhaps", Text("app.hint.choice")),
     ],
-    ids=["yes_no", "age_words", "age_too_high", "pain_too_high", "choice"],
+    ids=["red_flag", "yes_no", "age_words", "age_too_high", "pregnant", "pain_too_high",
+         "choice"],
 )
 def test_garbage_asks_the_same_question_again_with_the_right_hint(
     engine: Engine, answers: dict[str, str], garbage: str, hint: Text
@@ -307,12 +398,12 @@ def test_an_answer_after_the_end_shows_the_closing_note(engine: Engine) -> None:
 
 
 def test_yes_no_questions_offer_yes_and_no_buttons(engine: Engine) -> None:
-    _, turn = engine.start("en")
+    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "60"})
     assert turn.question is not None
 
     assert [o.value for o in turn.question.options] == ["yes", "no"]
     assert [o.label.key for o in turn.question.options] == ["opt.yes", "opt.no"]
-    assert turn.question.text.key == "q.saddle_numbness"
+    assert turn.question.text.key == "q.leg_pain"
 
 
 def test_age_is_typed_and_pain_has_a_button_per_score(engine: Engine) -> None:
@@ -321,7 +412,7 @@ def test_age_is_typed_and_pain_has_a_button_per_score(engine: Engine) -> None:
     assert turn.question.fact == "age"
     assert turn.question.options == ()
 
-    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "30", "leg_pain": "yes"})
+    _, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "30", "pregnant": "no", "leg_pain": "yes"})
     assert turn.question is not None
     assert turn.question.fact == "pain_score"
     assert [o.value for o in turn.question.options] == [str(n) for n in range(11)]

@@ -103,8 +103,8 @@ def test_unknown_key_in_a_state(dialogues: Path) -> None:
 
 
 def test_a_route_without_its_target(dialogues: Path) -> None:
-    path = edit(dialogues, "screening.yaml", "- {to: result, when: {fever: yes}}",
-                "- {to: rsult, when: {fever: yes}}")
+    path = edit(dialogues, "screening.yaml", "- {to: result, when: {fever: [yes, not_sure]}}",
+                "- {to: rsult, when: {fever: [yes, not_sure]}}")
 
     assert check_content(dialogues) == [
         Problem(path, line_of(path, "rsult"),
@@ -113,7 +113,8 @@ def test_a_route_without_its_target(dialogues: Path) -> None:
 
 
 def test_a_condition_on_an_undeclared_fact(dialogues: Path) -> None:
-    path = edit(dialogues, "screening.yaml", "when: {fever: yes}", "when: {fevers: yes}")
+    path = edit(dialogues, "screening.yaml", "when: {fever: [yes, not_sure]}",
+                "when: {fevers: [yes, not_sure]}")
 
     assert check_content(dialogues) == [
         Problem(path, line_of(path, "fevers"),
@@ -181,11 +182,11 @@ def test_a_question_text_missing_in_one_language(dialogues: Path) -> None:
     zh = dialogues / "texts" / "zh.yaml"
     en = dialogues / "texts" / "en.yaml"
     screening = dialogues / "screening.yaml"
-    edit(dialogues, "texts/zh.yaml", line_text(zh, '  age: "'), "")
+    edit(dialogues, "texts/zh.yaml", line_text(zh, '  age: "您今年'), "")
 
     problems = check_content(dialogues)
 
-    assert Problem(en, line_of(en, '  age: "'), "text 'q.age' has no zh version") in problems
+    assert Problem(en, line_of(en, '  age: "How old'), "text 'q.age' has no zh version") in problems
     assert Problem(screening, line_of(screening, "ask: age"),
                    "text 'q.age' is missing from the text files of some language") in problems
     assert len(problems) == 2
@@ -220,13 +221,11 @@ def test_an_unreachable_state(dialogues: Path) -> None:
 
 
 def test_a_dead_end_state(dialogues: Path) -> None:
-    path = edit(dialogues, "screening.yaml",
-                "    ask: conservative_response\n    next:\n      - {to: imaging_due}\n",
-                "    ask: conservative_response\n")
+    path = edit(dialogues, "screening.yaml", "    next:\n      - {to: leg_pain}\n", "")
 
     assert check_content(dialogues) == [
-        Problem(path, line_of(path, "  conservative_response:"),
-                "state 'conservative_response' is a dead end: give it 'next' or mark it 'final'"),
+        Problem(path, line_of(path, "  pregnant:"),
+                "state 'pregnant' is a dead end: give it 'next' or mark it 'final'"),
     ]
 
 

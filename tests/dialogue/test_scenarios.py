@@ -6,8 +6,9 @@ service menu, sent as the button would send it). Then it states what the reply m
 
 - ``expect_question``: the fact now asked, or null when the screening has ended;
 - ``expect_disposition``, ``expect_step``, ``expect_options``, ``expect_next``,
-  ``expect_excluded`` ({method: [reasons]}), ``expect_followup_weeks``: the recommendation this
-  reply carries (spec §3 Output); ``expect_no_recommendation: true`` that it carries none;
+  ``expect_excluded`` ({method: [reasons]}), ``expect_followup_weeks``, ``expect_alerts``: the
+  recommendation this reply carries (spec §3 Output); ``expect_no_recommendation: true`` that
+  it carries none;
 - ``expect_notify_clinic``: whether the clinic is told;
 - ``expect_text_contains`` / ``expect_text_not_contains``: a string or list of strings looked
   for in the reply as the patient reads it (plain text, in the conversation's language);
@@ -41,13 +42,13 @@ CHAT = 4242
 _ACTIONS = {"say", "press"}
 _EXPECTATIONS = {
     "expect_question", "expect_disposition", "expect_step", "expect_options", "expect_next",
-    "expect_excluded", "expect_followup_weeks", "expect_no_recommendation",
+    "expect_excluded", "expect_followup_weeks", "expect_alerts", "expect_no_recommendation",
     "expect_notify_clinic", "expect_text_contains", "expect_text_not_contains", "expect_facts",
 }
 _STORY_KEYS = {"title", "language", "steps", "never_asked"}
 _RECOMMENDATION_KEYS = {
     "expect_disposition": "disposition", "expect_step": "step", "expect_options": "options",
-    "expect_next": "next", "expect_followup_weeks": "followup_weeks",
+    "expect_next": "next", "expect_followup_weeks": "followup_weeks", "expect_alerts": "alerts",
 }
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 from support.storage_backends import T0, Backend, PostgresBackend, SqliteBackend
 
-from bot.storage import ConflictError, Patient, Store
+from bot.storage import ConflictError, Patient, StorageError, Store
 from bot.storage.locks import ChatLocks
 
 if TYPE_CHECKING:
@@ -239,3 +240,21 @@ async def test_chat_locks_keep_only_chats_in_use() -> None:
     await within_deadline(asyncio.gather(holder, waiter))
     assert abandoned.cancelled()
     assert len(locks) == 0
+
+
+async def test_a_postgres_error_names_no_chat_even_in_its_traceback(
+    postgres: PostgresBackend,
+) -> None:
+    store = await postgres.open()
+    chat = 987654321
+    # A row the schema refuses: PostgreSQL's DETAIL would quote it, chat id and all.
+    broken = Patient(chat, None, {"secret": "session"})  # type: ignore[arg-type]
+
+    with pytest.raises(StorageError) as raised:
+        async with store.transaction(chat, T0) as tx:
+            await tx.save(broken)
+
+    told = "".join(traceback.format_exception(raised.value))
+    assert "violates check constraint" in told
+    assert str(chat) not in told
+    assert "secret" not in told

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextvars import Context
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from support.storage_backends import T0, Backend
 
+from bot.logsafe import chat_ref
 from bot.storage import Patient, StorageError, Store
+from bot.storage.base import Forgotten, NestedUseError
 
 LEASE = timedelta(minutes=5)
 
@@ -76,7 +80,7 @@ async def test_a_transaction_sees_its_own_writes(store: Store) -> None:
 
 async def test_save_refuses_another_chat_and_non_json(store: Store) -> None:
     async with store.transaction(1, T0) as tx:
-        with pytest.raises(ValueError, match="holds chat 1"):
+        with pytest.raises(ValueError, match=f"holds chat {chat_ref(1)}, not {chat_ref(2)}"):
             await tx.save(Patient(2, "en", {}))
         with pytest.raises(ValueError, match="Out of range float"):
             await tx.save(Patient(1, "en", {"x": float("nan")}))
@@ -130,12 +134,13 @@ async def test_an_exception_rolls_everything_back(store: Store) -> None:
     assert await store.events(1) == []
 
 
-async def test_outbox_rows_commit_with_the_session(store: Store) -> None:
+async def test_outbox_rows_commit_with_the_session(store: Store, backend: Backend) -> None:
+    dispatcher = await backend.open()  # as another process would see the table
     async with store.transaction(1, T0) as tx:
         await tx.save(Patient(1, "en", {"state": "scheduled"}))
         await tx.enqueue("checkin", 1, {"week": 2}, T0)
         # Not visible outside until the update commits.
-        assert await store.claim_due(minutes(1), 10, LEASE) == []
+        assert await dispatcher.claim_due(minutes(1), 10, LEASE) == []
     [item] = await store.claim_due(minutes(1), 10, LEASE)
     assert (item.kind, item.chat_id, item.payload, item.due_at) == ("checkin", 1, {"week": 2}, T0)
     assert item.attempts == 1
@@ -405,3 +410,75 @@ async def test_pending_lists_a_chats_unsent_rows_soonest_first(store: Store) -> 
     async with store.transaction(1, T0) as tx:
         await tx.cancel(1)
     assert await store.pending(1) == []
+
+
+async def test_a_transaction_reads_its_chat_history_and_pending_rows(store: Store) -> None:
+    async with store.transaction(1, T0) as tx:
+        await tx.record_event("answer", {"a": 1})
+        await tx.enqueue("checkin", 1, {"week": 6}, minutes(60))
+        await tx.enqueue("checkin", 2, {"other": True}, minutes(1))
+    async with store.transaction(1, minutes(1)) as tx:
+        await tx.record_event("checkin", {"week": 2})
+        await tx.enqueue("checkin", 1, {"week": 2}, minutes(20))
+        # Its own writes are seen before they commit, the other chat's rows never.
+        assert [(e.kind, e.data, e.at) for e in await tx.events()] == [
+            ("answer", {"a": 1}, T0),
+            ("checkin", {"week": 2}, minutes(1)),
+        ]
+        assert [i.payload for i in await tx.pending()] == [{"week": 2}, {"week": 6}]
+        assert await tx.cancel(1, ["checkin"]) == 2
+        assert await tx.pending() == []
+
+
+async def test_inside_a_transaction_the_store_lends_nothing_else(store: Store) -> None:
+    async with store.transaction(1, T0) as tx:
+        # Each of these would want a second pooled connection, or wait for this very update.
+        with pytest.raises(NestedUseError, match="read it through the transaction"):
+            await store.pending(1)
+        with pytest.raises(NestedUseError):
+            await store.events(2)
+        with pytest.raises(NestedUseError):
+            await store.claim_due(T0, 1, LEASE)
+        with pytest.raises(NestedUseError):
+            async with store.transaction(2, T0):
+                pass
+        await tx.save(Patient(1, "en", {"kept": True}))
+    # Once it is over, everything is open again, and the refused calls left no trace.
+    assert await store.pending(1) == []
+    assert [p.session for p in await store.patients(10, 0)] == [{"kept": True}]
+
+
+async def test_other_tasks_use_the_store_while_one_holds_a_transaction(store: Store) -> None:
+    async with store.transaction(1, T0) as tx:
+        await tx.save(Patient(1, "en", {}))
+        # A task started elsewhere (not inside the transaction) is another update.
+        other = asyncio.get_running_loop().create_task(store.pending(2), context=Context())
+        assert await other == []
+
+
+async def test_forget_deletes_what_names_the_patient_and_says_what(
+    store: Store, backend: Backend
+) -> None:
+    clinic = -500
+    async with store.transaction(1, T0) as tx:
+        await tx.save(Patient(1, "en", {"s": 1}))
+        await tx.record_event("notify_clinic", {"disposition": "emergency"})
+        await tx.enqueue("clinic_notification", clinic, {"about": "red flag"}, T0)
+        await tx.enqueue("checkin", 1, {"week": 2}, T0)
+        await tx.enqueue("checkin", 1, {"week": 6}, minutes(60))
+    async with store.transaction(2, T0) as tx:  # another patient, told to the same clinic
+        await tx.save(Patient(2, "en", {"s": 2}))
+        await tx.enqueue("clinic_notification", clinic, {"about": "other"}, T0)
+    for item in await store.claim_due(T0, 10, LEASE):  # sent rows are deleted as well
+        await store.mark_sent(item.id, T0)
+
+    async with store.transaction(1, minutes(1)) as tx:
+        forgotten = await tx.forget()
+
+    assert forgotten == Forgotten(patient=True, events=1, outbox=2, notifications=1)
+    assert forgotten.anything
+    assert await backend.sql("SELECT chat_id, about FROM outbox") == [(clinic, 2)]
+    assert await backend.sql("SELECT count(*) FROM events") == [(0,)]
+    async with store.transaction(3, T0) as tx:
+        assert await tx.forget() == Forgotten()
+    assert not Forgotten().anything

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sqlite3
+import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.storage_backends import T0, Backend
+from support.storage_backends import T0, Backend, PostgresBackend
 
+from bot.dialogue.turn import Message, Text
+from bot.outbox import Payload
 from bot.storage import (
     Patient,
     PostgresStore,
@@ -46,13 +52,14 @@ async def test_a_failing_migration_leaves_the_schema_as_it_was(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await (await backend.open()).close()
-    broken = Migration(2, ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"))
+    latest = len(SQLITE)
+    broken = Migration(latest + 1, ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"))
     module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres"
     name = "SQLITE" if backend.name == "sqlite" else "POSTGRES"
     monkeypatch.setattr(f"{module}.{name}", (*getattr(migrations_module, name), broken))
     with pytest.raises(Exception, match="syntax error"):  # each driver words it its own way
         await backend.open()
-    assert await backend.sql("SELECT max(version) FROM schema_version") == [(1,)]
+    assert await backend.sql("SELECT max(version) FROM schema_version") == [(latest,)]
     table_query = (
         "SELECT name FROM sqlite_master WHERE name = 'half_done'"
         if backend.name == "sqlite"
@@ -138,3 +145,103 @@ def test_open_store_reads_the_url(url: str, kind: type, path: str | None) -> Non
 def test_open_store_refuses_other_urls(url: str) -> None:
     with pytest.raises(ValueError, match="sqlite"):
         open_store(url)
+
+
+async def test_rows_from_before_about_learn_which_patient_they_name(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres"
+    name = "SQLITE" if backend.name == "sqlite" else "POSTGRES"
+    monkeypatch.setattr(f"{module}.{name}", getattr(migrations_module, name)[:1])
+    await (await backend.open()).close()
+    note = Text("clinic.emergency", {"patient": "1001", "flags": [Text("flag.fever")]})
+    rows = [
+        ("clinic_notification", -500, Payload("en", (Message((note,)),)).to_json()),
+        ("clinic_notification", -500, Payload("en", (), chart_of=1002).to_json()),
+        ("checkin", 1003, Payload("en", ()).to_json()),
+    ]
+    for kind, chat, payload in rows:
+        await backend.sql(
+            "INSERT INTO outbox (kind, chat_id, payload, due_at, created_at)"  # noqa: S608 -- placeholders only
+            f" VALUES ({', '.join([backend.placeholder] * 5)})",
+            (kind, chat, json.dumps(payload), T0.isoformat(), T0.isoformat()),
+        )
+    monkeypatch.undo()
+
+    await (await backend.open()).close()
+
+    assert await backend.sql("SELECT about FROM outbox ORDER BY id") == [(1001,), (1002,), (1003,)]
+
+
+async def test_postgres_recreated_empty_is_migrated_again_without_a_restart(
+    postgres: PostgresBackend,
+) -> None:
+    store = await postgres.open()
+    async with store.transaction(1, T0) as tx:
+        await tx.save(Patient(1, "en", {"old": True}))
+
+    await recreate_empty(postgres)
+    async with store.transaction(1, T0) as tx:  # an update is the first to notice
+        assert await tx.load() is None
+        await tx.save(Patient(1, "en", {"new": True}))
+        await tx.enqueue("checkin", 1, {}, T0)
+    assert [p.session for p in await store.patients(10, 0)] == [{"new": True}]
+
+    await recreate_empty(postgres)
+    assert await store.claim_due(T0, 10, timedelta(minutes=1)) == []  # so is the dispatcher
+    versions = await postgres.sql("SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(m.version,) for m in POSTGRES]
+
+
+async def recreate_empty(postgres: PostgresBackend) -> None:
+    """What an operator's drop and create of the database does to the bot's tables."""
+    await postgres.sql(f'DROP SCHEMA "{postgres.schema}" CASCADE')
+    await postgres.sql(f'CREATE SCHEMA "{postgres.schema}"')
+
+
+async def test_sqlite_keeps_its_folder_and_files_to_the_owner(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "data" / "bot.db"
+    store = SqliteStore(path)
+    await store.open()
+    async with store.transaction(1, T0) as tx:
+        await tx.save(Patient(1, "en", {}))
+    files = modes(path.parent)
+    await store.close()
+
+    assert mode(path.parent) == mode(path.parent.parent) == 0o700
+    assert files == {"bot.db": 0o600, "bot.db-wal": 0o600, "bot.db-shm": 0o600}
+
+
+async def test_sqlite_tightens_a_database_an_older_release_left_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The folder as a default umask leaves it; a sync call, as the async test must not block.
+    os.chmod(tmp_path, 0o755)  # noqa: PTH101, S103
+    path = tmp_path / "bot.db"
+    first = SqliteStore(path)
+    await first.open()
+    await first.close()
+    loosen(tmp_path)
+
+    again = SqliteStore(path)
+    await again.open()
+    await again.close()
+
+    found = modes(tmp_path)
+    assert found == dict.fromkeys(found, 0o600)
+    assert "bot.db" in found
+    assert mode(tmp_path) == 0o755  # a folder it did not create is not changed, only named
+    assert f"the data folder {tmp_path} is open to other users" in caplog.text
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {p.name: mode(p) for p in folder.iterdir()}
+
+
+def loosen(folder: Path) -> None:
+    for file in folder.iterdir():
+        file.chmod(0o644)

@@ -29,6 +29,7 @@ class Backend:
     """One fresh database: opens stores on it and runs raw SQL against it for checks."""
 
     name = ""
+    placeholder = "?"  # how ``sql`` marks a parameter
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -66,6 +67,7 @@ class SqliteBackend(Backend):
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    placeholder = "%s"
 
     def __init__(self, schema: str) -> None:
         self.schema = schema

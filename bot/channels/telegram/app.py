@@ -5,26 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
-from bot.channels.telegram.polling import run_polling
 from bot.channels.telegram.sender import TelegramSender
-from bot.channels.telegram.webhook import run_webhook
+from bot.channels.telegram.startup import serve
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError
 from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
+from bot.ops import metrics
+from bot.ops.health import Health
+from bot.ops.logs import configure_logging
+from bot.ops.settings import read_settings
 from bot.reminders.dispatcher import Dispatcher
 from bot.reminders.pacing import CHAT_BURST, DEFAULT_RATE, SAFE_CHAT_INTERVAL, Pace, Pacer
 from bot.reminders.postgres_pacer import PostgresPacer
-from bot.reminders.settings import send_rate
 from bot.storage import Store, open_store
 from bot.storage.housekeeping import prune_forever
 from bot.storage.postgres import PostgresStore
@@ -44,6 +46,18 @@ def _file_url(api_url: str) -> str:
     return f"{head}/file/bot" if head else api_url
 
 
+class _Waker:
+    """Wakes the dispatcher, once there is one; the store calls it after a commit that queued."""
+
+    def __init__(self) -> None:
+        self.dispatcher: Dispatcher | None = None
+
+    def __call__(self) -> None:
+        # Only an update that queued something wakes the dispatcher: most queue nothing.
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
 def shared_pace(store: Store, url: str, rate: float) -> Pace:
     """One budget for replies and reminders: through the database when it is PostgreSQL."""
     if isinstance(store, PostgresStore):
@@ -53,7 +67,8 @@ def shared_pace(store: Store, url: str, rate: float) -> Pace:
 
 
 def build_application(
-    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE
+    settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE,
+    health: Health | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation, and the outbox dispatcher."""
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
@@ -64,12 +79,8 @@ def build_application(
     channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
 
-    def wake() -> None:
-        # Only an update that queued something wakes the dispatcher: most queue nothing.
-        if dispatcher is not None:
-            dispatcher.wake()
-
-    store.on_enqueued(wake)
+    waker = _Waker()
+    store.on_enqueued(waker)
     housekeeping: list[asyncio.Task[None]] = []
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
@@ -82,8 +93,12 @@ def build_application(
         # Started once the store is open: rows overdue from before a restart go out at once.
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
         dispatcher = Dispatcher(store, sender, pacer=pace)
+        waker.dispatcher = dispatcher
         dispatcher.start()
-        housekeeping.append(asyncio.create_task(prune_forever(store, conversations.clock)))
+        if health is not None:
+            health.track(dispatcher)
+        housekeeping.append(asyncio.create_task(
+            prune_forever(store, conversations.clock, settings.retention)))
         log.info("ready: %d dialogue(s) loaded", len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
@@ -99,18 +114,25 @@ def build_application(
         await pace.close()
         await store.close()
 
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        with metrics.handling_update():
+            await channel.on_update(update, context)
+
     app = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.api_url)
         .base_file_url(_file_url(settings.api_url))
         .concurrent_updates(CONCURRENT_UPDATES)
+        # Every Bot API call passes through it, so 429s and network faults are counted.
+        .request(CountingRequest(connection_pool_size=256))
+        .get_updates_request(CountingRequest(connection_pool_size=1))
         .post_init(on_start)
         .post_stop(on_stop)
         .post_shutdown(on_shutdown)
         .build()
     )
-    app.add_handler(TypeHandler(Update, channel.on_update))
+    app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
     return app
 
@@ -132,36 +154,20 @@ async def _set_commands(
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Errors outside a conversation step (network, Telegram) are logged without patient data."""
     del update
+    metrics.error("telegram")
     log.error("telegram error: %s", type(context.error).__name__, exc_info=context.error)
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # transitions logs every state change at INFO: one line per answer, of no use to operators.
-    logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 def main() -> int:
     """Start serving; SIGTERM or SIGINT stops cleanly after the updates in hand."""
-    _configure_logging()
     try:
-        settings = load_settings()
-        rate = send_rate()
+        run = read_settings()
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
-    content = load_content()
-    store = open_store(settings.database_url)
-    app = build_application(settings, content, store, rate)
-    if settings.webhook_url is None:
-        asyncio.run(run_polling(app))
-    else:
-        host, port = settings.webhook_listen
-        asyncio.run(run_webhook(
-            app, host=host, port=port, path=urlparse(settings.webhook_url).path,
-            url=settings.webhook_url, secret=settings.webhook_secret or "",
-        ))
-    return 0
+    configure_logging(run.ops.log_format, run.secrets)
+    content = load_content(emergency_number=run.bot.emergency_number)
+    store = open_store(run.bot.database_url)
+    health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
+    app = build_application(run.bot, content, store, run.send_rate, health)
+    return asyncio.run(serve(app, run, health))

@@ -26,6 +26,7 @@ from bot.conversation import (
 from bot.dialogue.turn import Message as TurnMessage
 from bot.dialogue.turn import Text, Turn
 from bot.logsafe import chat_ref
+from bot.ops import metrics
 from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pace, Pacer, acquire
 from bot.storage.locks import ChatLocks
 
@@ -126,6 +127,7 @@ class TelegramChannel:
         try:
             return await self.conversations.handle(action, before_commit)
         except Exception:
+            metrics.error("update")
             log.exception("update for chat %s failed", chat_ref(action.chat_id))
             language = language_from_hint(action.language_hint)
             return Reply(language, Turn(messages=(TurnMessage((Text("app.error"),)),)))

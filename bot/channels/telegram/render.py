@@ -92,7 +92,10 @@ def menu_data(value: str) -> str:
     return f"{MENU_PREFIX}:{value}"
 
 
-def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+def _keyboard(
+    buttons: list[tuple[str, str]], *, one_per_row: bool = False
+) -> InlineKeyboardMarkup | None:
+    """Buttons in rows; ``one_per_row`` for long labels such as the names of treatments."""
     if not buttons:
         return None
     for _, data in buttons:
@@ -100,7 +103,9 @@ def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
             msg = f"callback data {data!r} is over {MAX_CALLBACK} bytes"
             raise ValueError(msg)
     keys = [InlineKeyboardButton(label, callback_data=data) for label, data in buttons]
-    if all(len(label) <= _SHORT_LABEL for label, _ in buttons):
+    if one_per_row:
+        rows = [[key] for key in keys]
+    elif all(len(label) <= _SHORT_LABEL for label, _ in buttons):
         rows = [keys[i : i + _ROW_OF_SHORT] for i in range(0, len(keys), _ROW_OF_SHORT)]
     elif len(keys) == 2:  # noqa: PLR2004  # a yes/no pair reads best side by side
         rows = [keys]
@@ -112,8 +117,12 @@ def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
 def render(reply: Reply, catalog: Catalog) -> list[Outgoing]:
     """The messages of a reply, the question (with its buttons) last."""
     language = reply.language
-    texts = [catalog.message_html(message, language) for message in reply.turn.messages]
-    outgoing = [Outgoing(piece) for text in texts for piece in split_html(text)]
+    outgoing: list[Outgoing] = []
+    for message in reply.turn.messages:
+        pieces = [Outgoing(p) for p in split_html(catalog.message_html(message, language))]
+        # A message's own buttons (e.g. a result's details) go under that message.
+        buttons = [(_label(o, catalog, language), menu_data(o.value)) for o in message.buttons]
+        outgoing.extend(_attach(pieces, _keyboard(buttons, one_per_row=True)))
     question = reply.turn.question
     if reply.menu:
         buttons = [(_label(o, catalog, language), menu_data(o.value)) for o in reply.menu]

@@ -3,6 +3,9 @@
 python-telegram-bot's own webhook answers 200 as soon as it has queued an update, so a crash
 loses the updates in hand. Here the request waits for the step to commit; if the process dies
 first, Telegram gets no answer and delivers the update again.
+
+A request is judged on its headers before its body is read: without the secret it gets 403
+and its body is never held; an update larger than Telegram sends gets 413.
 """
 
 from __future__ import annotations
@@ -16,37 +19,73 @@ from telegram import Update
 from telegram.ext import Application
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
-from tornado.web import RequestHandler
+from tornado.web import RequestHandler, stream_request_body
 
 from bot.channels.telegram.polling import run_until_stopped
+from bot.ops import metrics
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name, not a secret
+# Telegram's updates are a few kilobytes (a message is at most 4096 characters); a megabyte
+# leaves room for any update and caps what one request can make the process hold.
+MAX_UPDATE_BYTES = 1 << 20
+BODY_TIMEOUT = 30.0  # seconds to send a body: a slow trickle does not hold a connection for ever
+BAD_REQUEST, FORBIDDEN, TOO_LARGE = 400, 403, 413
 
 
+@stream_request_body
 class _UpdateHandler(RequestHandler):
-    """POSTed updates: the secret token checked, then the update handled, then 200."""
+    """POSTed updates: secret checked before the body is read, update handled, then 200."""
 
     def initialize(self, app: Application, secret: str) -> None:  # type: ignore[type-arg]  # PTB's generics are for custom contexts
         """Keep the application and the secret Telegram sends back on every request."""
         self.bot_app = app
         self.secret = secret
+        self.body = bytearray()
 
-    async def post(self) -> None:
-        """Handle one update; a wrong or missing secret gets 403 and nothing else."""
+    def prepare(self) -> None:
+        """Refuse on the headers alone: a wrong secret (403) or a body too large (413)."""
         given = self.request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
-            self.set_status(403)
+            self._refuse(FORBIDDEN, "secret", "")
+            return
+        declared = self.request.headers.get("Content-Length", "0")
+        if not declared.isdigit() or int(declared) > MAX_UPDATE_BYTES:
+            self._refuse(TOO_LARGE, "too_large", "an update is at most 1 MiB")
+            return
+        # A chunked body has no length to check up front: the connection is cut at the limit.
+        self.request.connection.set_max_body_size(MAX_UPDATE_BYTES)  # type: ignore[union-attr]  # always set while serving
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect the body; only an authenticated request of a sane size gets here."""
+        self.body.extend(chunk)
+
+    async def post(self) -> None:
+        """Handle one update; a body that is not a Telegram update gets 400 and a short reason."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            self._refuse(BAD_REQUEST, "not_an_update", "the body is not JSON")
+            return
+        if not isinstance(data, dict):
+            self._refuse(BAD_REQUEST, "not_an_update", "the body is not a JSON object")
             return
         try:
-            data = json.loads(self.request.body)
             update = Update.de_json(data, self.bot_app.bot)
-        except (ValueError, TypeError, KeyError):
-            self.set_status(400)
+        except Exception as error:  # noqa: BLE001  # any shape PTB cannot read is the sender's fault
+            log.warning("webhook: a body that is not a Telegram update (%s)", type(error).__name__)
+            self._refuse(BAD_REQUEST, "not_an_update", "the body is not a Telegram update")
             return
         await self.bot_app.process_update(update)
         self.set_status(200)
+
+    def _refuse(self, status: int, reason: metrics.WebhookRefusal, why: str) -> None:
+        """Answer ``status`` with a one-line reason, and count it."""
+        metrics.refused(reason)
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{why}\n" if why else "")
 
 
 async def run_webhook(  # noqa: PLR0913  # where to listen, what Telegram calls, and its secret
@@ -63,7 +102,7 @@ async def run_webhook(  # noqa: PLR0913  # where to listen, what Telegram calls,
     async def serve(app: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
         web = WebApplication([(f"/{path.strip('/')}", _UpdateHandler,
                                {"app": app, "secret": secret})])
-        server = HTTPServer(web)
+        server = HTTPServer(web, max_body_size=MAX_UPDATE_BYTES, body_timeout=BODY_TIMEOUT)
         server.listen(port, host)
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
         log.info("webhook registered; listening on %s:%d", host, port)

@@ -45,9 +45,9 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
     patient = standin.new_user("Pat", language_code="en")
     async with running(standin, TelegramChannel(conversations)) as bot:
         await bot.say(patient, "/start")
-        await answer(bot, patient, *["no"] * 8)
+        await answer(bot, patient, *["no"] * 9)
         await bot.say(patient, "45")
-        offer = await answer(bot, patient, "yes", "8", "none", "none")
+        offer = await answer(bot, patient, "no", "yes", "7", "none")
         await answer(bot, patient, "accept")
         assert "checkin:accept" in offer[-1].callback_data()[0]
 
@@ -68,7 +68,7 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
         # Its button starts the check-in: red flags first, then today's pain.
         first = await bot.press(patient, reminder, reminder.callback_data()[0])
         assert "Check-in" in (first[0].text or "")
-        await answer(bot, patient, *["no"] * 8)
+        await answer(bot, patient, *["no"] * 9)
         result = await answer(bot, patient, "5", "yes")
 
     assert "Today: 5 out of 10" in (result[0].text or "")

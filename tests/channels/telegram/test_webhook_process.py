@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -53,6 +54,45 @@ def _post(port: int, update: dict[str, object] | bytes, secret: str | None) -> i
         return int(refused.code)
 
 
+def _headers_only(port: int, length: int, secret: str | None) -> bytes:
+    """Announce a body of ``length`` bytes, send none, and return what the server answers."""
+    lines = ["POST /hook HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             f"Content-Length: {length}"]
+    if secret is not None:
+        lines.append(f"X-Telegram-Bot-Api-Secret-Token: {secret}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return conn.recv(4096)  # a server waiting for the body would time out here
+
+
+def _post_big(port: int, size: int) -> None:
+    """POST ``size`` bytes without the secret, as an attacker would; the server may hang up."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        head = f"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+        try:
+            conn.sendall(head.encode())
+            chunk = b"x" * (1 << 20)
+            for _ in range(size // len(chunk)):
+                conn.sendall(chunk)
+        except OSError:
+            pass  # cut off after the 403: the body was never wanted
+
+
+def _peak_rss_mib(pid: int) -> int:
+    """The process's peak resident memory so far."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    peak = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(peak.split()[1]) // 1024
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            return int(answer.status), answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return int(refused.code), refused.read().decode()
+
+
 def _update(update_id: int, user_id: int, text: str) -> dict[str, object]:
     user = {"id": user_id, "is_bot": False, "first_name": "Pat", "language_code": "en"}
     return {"update_id": update_id, "message": {
@@ -64,7 +104,7 @@ def _update(update_id: int, user_id: int, text: str) -> dict[str, object]:
 
 
 def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path: Path) -> None:
-    port = _free_port()
+    port, ops_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": standin.token,
@@ -73,6 +113,7 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
         "LDH_WEBHOOK_URL": "https://bot.example.org/hook",
         "LDH_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
         "LDH_WEBHOOK_SECRET": SECRET,
+        "LDH_OPS_LISTEN": f"127.0.0.1:{ops_port}",
     }
     env.pop("LDH_DATABASE_URL", None)
     log = (tmp_path / "bot.log").open("wb")
@@ -93,10 +134,34 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
         assert _post(port, _update(2, patient.id, "no"), "wrong-secret") == 403
         assert _post(port, _update(3, patient.id, "no"), None) == 403
         assert _post(port, b"{not json", SECRET) == 400
+        assert _post(port, b"[1, 2]", SECRET) == 400, "a JSON array is a bad request, not a 500"
+        assert _post(port, b'"text"', SECRET) == 400
+        assert _post(port, b"{}", SECRET) == 400
         time.sleep(1)
         assert len(standin.messages(patient)) == seen, "an update without the secret was served"
+
+        # Judged on the headers: no secret is 403 and an oversized update 413, bodies unread.
+        assert _headers_only(port, 90 << 20, None).startswith(b"HTTP/1.1 403")
+        assert _headers_only(port, 2 << 20, SECRET).startswith(b"HTTP/1.1 413")
+        before = _peak_rss_mib(bot.pid)
+        attackers = [threading.Thread(target=_post_big, args=(port, 90 << 20)) for _ in range(6)]
+        for attacker in attackers:
+            attacker.start()
+        for attacker in attackers:
+            attacker.join()
+        assert _peak_rss_mib(bot.pid) - before < 30, "unauthenticated bodies were held in memory"
+
+        # The ops listener works in webhook mode too.
+        assert _get(ops_port, "/healthz") == (
+            200, '{"status": "ok", "database": "ok", "dispatcher": "running"}')
+        _, metrics = _get(ops_port, "/metrics")
+        assert 'ldh_webhook_refused_total{reason="secret"} 9.0' in metrics
+        assert 'ldh_webhook_refused_total{reason="not_an_update"} 4.0' in metrics
+        assert 'ldh_webhook_refused_total{reason="too_large"} 1.0' in metrics
+        assert "ldh_updates_handled_total 1.0" in metrics
     finally:
         bot.send_signal(signal.SIGTERM)
         bot.wait(timeout=20)
     assert bot.returncode == 0
     assert standin.rejected == []
+    assert "Traceback" not in (tmp_path / "bot.log").read_text(encoding="utf-8")

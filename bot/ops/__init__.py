@@ -1,0 +1,1 @@
+"""What an operator needs: settings for operations, metrics, health, safe logs."""

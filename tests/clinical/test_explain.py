@@ -1,0 +1,246 @@
+"""What the patient is told (clinical spec §4, with §2), in both languages, rule by rule."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bot.clinical.explain import details, explain
+from bot.content import Content
+from bot.dialogue.texts import LANGUAGES, Catalog, placeholders
+from bot.dialogue.turn import Message, Text
+
+NO_RED_FLAGS: dict[str, Any] = dict.fromkeys(
+    ["saddle_numbness", "bladder_bowel", "bilateral_leg", "leg_weakness", "fever",
+     "cancer_history", "weight_loss", "major_trauma", "immune_risk"], "no")
+ROUTINE: dict[str, Any] = {**NO_RED_FLAGS, "age": 40, "pregnant": "no", "leg_pain": "yes",
+                           "pain_score": 6}
+STEPPING_UP: dict[str, Any] = {**ROUTINE, "conservative_course": "6_weeks_or_more",
+                               "conservative_response": "none", "previous_procedure": "none",
+                               "stenosis": "none", "instability": "no", "huge_herniation": "no"}
+BACK_PAIN_ONLY = {**ROUTINE, "leg_pain": "no"}
+EMERGENCY_SIGN_KEYS = ("rec.emergency_signs", "app.help", "console.app.help", "app.error",
+                       "rec.urgent", "rec.out_of_scope")
+
+
+def said(content: Content, facts: dict[str, Any], language: str, *, everything: bool = False
+         ) -> str:
+    """What a patient with ``facts`` reads, first the result, then (maybe) every detail."""
+    recommendation = content.ladder.recommend(facts)
+    messages: list[Message] = explain(recommendation, facts, content.ladder)
+    if everything:
+        options, about = details(recommendation, facts, content.ladder)
+        messages += [*options, *([about] if about else [])]
+    return "\n\n".join(content.catalog.message_plain(m, language) for m in messages)
+
+
+def plain(catalog: Catalog, key: str, language: str) -> str:
+    """A text as the terminal shows it, its code-filled placeholders left empty."""
+    filled = placeholders(catalog.template(language, key)) - set(catalog.settings)
+    return catalog.plain(Text(key, dict.fromkeys(filled, "")), language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_s4_back_pain_only_result_never_mentions_sciatica(
+    content: Content, language: str
+) -> None:
+    for course in ("none", "under_6_weeks"):
+        facts = {**BACK_PAIN_ONLY, "conservative_course": course}
+        assert content.ladder.recommend(facts).step == "conservative"
+        result = said(content, facts, language)
+        everything = said(content, facts, language, everything=True)
+        for word in ("sciatica", "坐骨神经痛", "may be considered", "可以考虑"):
+            assert word not in everything, word
+        # No procedure is held out as coming next (the principle, on request, names the ladder).
+        for word in ("minimally invasive", "微创", "surgery may", "考虑手术"):
+            assert word not in result, word
+        assert plain(content.catalog, "rec.next.see_your_doctor", language) in result
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_s4_mild_pain_is_not_told_of_a_procedure_to_come(content: Content, language: str) -> None:
+    facts = {**ROUTINE, "pain_score": 3, "conservative_course": "6_weeks_or_more",
+             "conservative_response": "none"}
+    recommendation = content.ladder.recommend(facts)
+    assert recommendation.step == "conservative"
+    result = said(content, facts, language)
+    assert plain(content.catalog, "rec.next.see_your_doctor", language) in result
+    assert plain(content.catalog, "rec.next.minimally_invasive", language) not in result
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_s4_a_surgical_step_says_why_minimally_invasive_was_passed_over(
+    content: Content, language: str
+) -> None:
+    unsuitable = {**STEPPING_UP, "age": 60, "imaging": "extrusion", "stenosis": "lateral"}
+    after_procedure = {**STEPPING_UP, "imaging": "protrusion",
+                       "previous_procedure": "minimally_invasive"}
+    for facts, key in ((unsuitable, "rec.passed_over.not_suitable"),
+                       (after_procedure, "rec.passed_over.after_procedure")):
+        recommendation = content.ladder.recommend(facts)
+        assert recommendation.step == "surgical"
+        summary = explain(recommendation, facts, content.ladder)[0]
+        assert key in [part.key for part in summary.parts]
+    text = said(content, unsuitable, language)
+    for method in ("percutaneous_decompression", "endoscopic_discectomy"):
+        assert plain(content.catalog, f"method.{method}.name", language) in text
+    assert plain(content.catalog, "reason.age_over_55", language) in text
+
+
+def test_s4_emergency_signs_name_exactly_the_emergency_flags_and_never_weakness(
+    content: Content,
+) -> None:
+    """§2: never "go now" for a sign triaged as "within 24 hours" (leg weakness)."""
+    signs = {"en": ("bottom", "bladder", "both legs"), "zh": ("会阴部", "排尿", "双腿")}
+    weakness_now = {"en": "weakness that gets worse quickly", "zh": "无力迅速加重"}
+    for language in LANGUAGES:
+        for key in EMERGENCY_SIGN_KEYS:
+            text = plain(content.catalog, key, language)
+            assert all(sign in text for sign in signs[language]), (key, language)
+            assert weakness_now[language] not in text, (key, language)
+        listed = plain(content.catalog, "rec.emergency_signs", language).splitlines()[1:]
+        assert len(listed) == 3  # saddle numbness, bladder/bowel/sexual function, both legs
+        assert not any("weakness in a leg" in line or "腿部无力" in line for line in listed)
+        # Weakness is said apart, with its own time: within 24 hours.
+        result = said(content, ROUTINE, language)
+        weakness = plain(content.catalog, "rec.weakness_24h", language)
+        assert "24" in weakness
+        assert result.index(weakness) < result.index(listed[0])
+
+
+def test_s4_the_urgent_message_never_reassures_and_says_24_hours_first(
+    content: Content,
+) -> None:
+    for language, false_comfort in (("en", ("does not mean", "not necessarily")),
+                                    ("zh", ("并不一定", "不一定说明"))):
+        text = plain(content.catalog, "rec.urgent", language)
+        assert not any(phrase in text for phrase in false_comfort)
+        assert "24" in text.splitlines()[0]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_s4_the_emergency_message_says_go_now_first_and_not_a_diagnosis_once(
+    content: Content, language: str
+) -> None:
+    text = said(content, {**ROUTINE, "saddle_numbness": "yes"}, language)
+    first_line = text.splitlines()[0]
+    assert ("emergency department now" in first_line) or ("立即去医院急诊科" in first_line)
+    assert text.count("not a diagnosis") + text.count("不是诊断") == 1
+
+
+def test_s4_fusion_is_a_last_resort_and_the_gold_standard_is_some_surgeons_view(
+    content: Content,
+) -> None:
+    catalog = content.catalog
+    for language, last_resort, surgeons in (("en", "last resort", "some surgeons consider"),
+                                            ("zh", "最后的手段", "有些外科医生认为")):
+        every = "\n".join(catalog.templates[language].values())
+        assert "final solution" not in every
+        assert "终极" not in every
+        cons = plain(catalog, "method.decompression_fusion.cons", language)
+        pros = plain(catalog, "method.decompression_fusion.pros", language)
+        assert last_resort in cons
+        assert surgeons in pros
+        assert "NG59" in plain(catalog, "method.decompression_fusion.note", language)
+
+
+def test_s4_each_methods_advantages_and_disadvantages_are_its_own(content: Content) -> None:
+    catalog = content.catalog
+    for language, muscle in (("en", "attach"), ("zh", "附着点")):
+        assert muscle in plain(catalog, "method.endoscopic_discectomy.pros", language)
+        assert muscle not in plain(catalog, "method.percutaneous_decompression.pros", language)
+        assert muscle not in plain(catalog, "method.percutaneous_decompression.cons", language)
+        needle_cons = plain(catalog, "method.percutaneous_decompression.cons", language)
+        assert ("limited" in needle_cons) if language == "en" else ("有限" in needle_cons)
+        pros = [plain(catalog, f"method.{m}.pros", language) for m in content.ladder.method_ids]
+        cons = [plain(catalog, f"method.{m}.cons", language) for m in content.ladder.method_ids]
+        assert len(set(pros)) == len(pros)
+        assert len(set(cons)) == len(cons)
+
+
+DRUGS = ("ibuprofen", "paracetamol", "acetaminophen", "naproxen", "diclofenac", "codeine",
+         "tramadol", "gabapentin", "pregabalin", "amitriptyline", "diazepam", "opioid",
+         "布洛芬", "对乙酰氨基酚", "萘普生", "双氯芬酸", "可待因", "曲马多", "加巴喷丁", "普瑞巴林")
+
+
+def test_s4_conservative_care_is_guidelines_first_and_never_contradicts_itself(
+    content: Content,
+) -> None:
+    catalog = content.catalog
+    for language, helps, offered in (
+        ("en", ("active", "exercise", "heat", "pharmacist"),
+         ("Bed rest", "Massage", "Traction", "Electrical")),
+        ("zh", ("保持日常活动", "锻炼", "热敷", "药师"), ("卧床休息", "按摩", "牵引", "电疗")),
+    ):
+        what = plain(catalog, "method.conservative_care.what", language)
+        note = plain(catalog, "method.conservative_care.note", language)
+        assert all(word in what for word in helps)
+        # What the guideline does not recommend is never in the list of what helps.
+        assert not any(word.lower() in what.lower() for word in offered)
+        lines = note.splitlines()[1:]
+        for word in offered:
+            line = next(line for line in lines if word in line)
+            assert "NICE" in line or "Cochrane" in line or "exercise" in line or "锻炼" in line
+        text = "\n".join(catalog.templates[language].values()).lower()
+        assert not any(drug in text for drug in DRUGS)
+        assert not re.search(r"\d\s*(mg|毫克)\b", text)
+
+
+def test_s4_chinese_says_large_and_procedure_as_strongly_as_english(content: Content) -> None:
+    en, zh = content.catalog.templates["en"], content.catalog.templates["zh"]
+    assert not [key for key, text in zh.items() if "较大" in text]
+    large = [key for key, text in en.items() if "large, massive or giant" in text]
+    assert large
+    assert all("巨大" in zh[key] for key in large)
+    procedure = [key for key, text in en.items()
+                 if re.search(r"\bprocedures?\b", text) and key.startswith(
+                     ("q.", "why.", "alert.", "clinic.alert.", "reason.", "topic."))]
+    assert procedure
+    assert [key for key in procedure if "手术操作" not in zh[key]] == []
+
+
+def test_s4_no_emergency_number_is_written_into_any_text(content: Content) -> None:
+    for language in LANGUAGES:
+        for key, text in content.catalog.templates[language].items():
+            assert not re.search(r"\b(120|999|911|112)\b", text), (language, key)
+
+
+def test_s4_the_emergency_number_comes_from_the_setting_in_every_language(
+    content: Content,
+) -> None:
+    users = [key for key, text in content.catalog.templates["en"].items()
+             if "{emergency_number}" in text]
+    assert {"rec.emergency", "rec.emergency_signs", "app.intended_use", "rec.urgent"} <= set(users)
+    unset = content.catalog
+    with_number = content.catalog.with_emergency_number("999")
+    local = {"en": "your local emergency number", "zh": "本地急救电话"}
+    for language in LANGUAGES:
+        for key in users:
+            assert "{emergency_number}" in content.catalog.templates[language][key]
+            assert local[language] in plain(unset, key, language)
+            shown = plain(with_number, key, language)
+            assert "999" in shown
+            assert local[language] not in shown
+        escaped = with_number.with_emergency_number("<1>").html(Text("rec.emergency_signs"),
+                                                               language)
+        assert "&lt;1&gt;" in escaped  # a setting is escaped like any value
+
+
+def test_s4_the_chinese_check_in_weeks_read_di_2_6_12_zhou(content: Content) -> None:
+    separator = content.catalog.template("zh", "rec.weeks_separator")
+    weeks = separator.join(["2", "6", "12"])
+    offer = content.catalog.plain(Text("rec.checkin_offer", {"weeks": weeks}), "zh")
+    assert "第2、6、12周" in offer
+
+
+def test_s4_the_terminal_never_asks_to_tap(content: Content) -> None:
+    from bot.channels.console import console_catalog  # noqa: PLC0415  # the terminal's view
+
+    terminal = console_catalog(content.catalog)
+    for key in ("app.help", "app.hint.yes_no", "app.hint.red_flag", "app.hint.pregnant",
+                "app.hint.choice", "rec.details_hint", "reminders.list"):
+        for language, tap in (("en", "tap"), ("zh", "点击")):
+            assert tap not in plain(terminal, key, language).lower(), (key, language)
+            assert tap in plain(content.catalog, key, language).lower(), (key, language)
