@@ -67,7 +67,8 @@ def test_a_claim_whose_lease_ran_out_never_sends_twice(
                                   port=free_port(), send_rate=RATE)]
     started = time.monotonic()
     try:
-        standin.wait_for(lambda: _unsent(database_url) == 0, timeout=ROWS / RATE + 60)
+        # A bound, not a target: a loaded machine may miss some of the 0.3/s moments.
+        standin.wait_for(lambda: _unsent(database_url) == 0, timeout=2 * ROWS / RATE + 60)
         wall = time.monotonic() - started
     finally:
         for bot in bots:
