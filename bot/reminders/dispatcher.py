@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.conversation import Clock, system_clock
 from bot.logsafe import chat_ref
 from bot.ops import metrics
 from bot.outbox import expires_at
-from bot.reminders.pacing import Pacer
+from bot.reminders.pacing import REMINDER_HORIZON, RETRY_BOOKING, Pace, Pacer
 from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
 from bot.storage.base import OutboxItem, Store
 
@@ -42,6 +43,17 @@ STOP_GRACE = 10.0  # seconds in-flight sends get to finish at shutdown
 MAX_PROGRESS = 10_000  # partly sent rows remembered; beyond, the oldest may resend a part
 
 
+class Fenced(Exception):  # noqa: N818  # a signal from the gate, not an error
+    """The row's lease ran out and another claim holds it now: this claim must not send."""
+
+
+class _Lease:
+    """Until when this process holds a claimed row; moved on by each renewal."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+
+
 def backoff(attempts: int) -> float:
     """Seconds before retrying a row that failed on its ``attempts``-th claim."""
     return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, min(attempts - 1, 20)))
@@ -57,7 +69,7 @@ class Dispatcher:
         *,
         clock: Clock = system_clock,
         sleep: Sleep = asyncio.sleep,
-        pacer: Pacer | None = None,
+        pacer: Pace | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = LEASE,
         poll: float = POLL,
@@ -70,14 +82,18 @@ class Dispatcher:
         self._sender = sender
         self._clock = clock
         self._sleep = sleep
-        self._pacer = pacer or Pacer(clock=lambda: clock().timestamp(), sleep=sleep)
+        self._pacer: Pace = pacer or Pacer(clock=lambda: clock().timestamp(), sleep=sleep)
         self._lease = lease
         self._poll = poll
         self._slots = asyncio.Semaphore(concurrency)
+        self._booking = asyncio.Lock()
         # Claimed rows wait here for a slot; twice the slots keeps the pipe full between claims.
         self._capacity = 2 * concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._holding: set[int] = set()  # ids of rows this process holds now
+        # The latest claim (its attempts count) this process made on each row it holds: a row
+        # whose lease ran out may be claimed again here, and its task then sends for that claim.
+        self._claims: dict[int, int] = {}
         # Parts of a row already delivered, so a retry in this process sends only the rest.
         self._progress: dict[int, int] = {}
         self._wake = asyncio.Event()
@@ -156,11 +172,12 @@ class Dispatcher:
         now = self._clock()
         items = await self._store.claim_due(now, asked, self._lease)
         for item in items:
+            self._claims[item.id] = item.attempts
             if item.id in self._holding:
                 continue  # still ours (its lease ran out while it waited): never send it twice
             self._holding.add(item.id)
             metrics.REMINDERS_DUE.labels(item.kind).inc()
-            task = asyncio.create_task(self._deliver(item, now + self._lease))
+            task = asyncio.create_task(self._deliver(item, _Lease(now + self._lease)))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         return len(items), asked
@@ -190,15 +207,16 @@ class Dispatcher:
                 waiting.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def _deliver(self, item: OutboxItem, deadline: datetime) -> None:
+    async def _deliver(self, item: OutboxItem, deadline: _Lease) -> None:
         """Send one claimed row and record the outcome; the row is released on every path."""
         try:
             async with self._slots:
                 await self._attempt(item, deadline)
         finally:
             self._holding.discard(item.id)
+            self._claims.pop(item.id, None)
 
-    async def _attempt(self, item: OutboxItem, deadline: datetime) -> None:
+    async def _attempt(self, item: OutboxItem, deadline: _Lease) -> None:
         expiry = expires_at(item.payload)
         if expiry is not None and self._clock() >= expiry:
             log.info("outbox row %d (%s) expired before it could be sent; retired",
@@ -217,6 +235,10 @@ class Dispatcher:
 
             try:
                 outcome = await self._sender.send(item, gate, skip)
+            except Fenced:
+                log.info("outbox row %d was claimed again while it waited to be sent; left to "
+                         "that claim", item.id)
+                return
             except Deferred as deferred:
                 reason = f"{flooded}; {deferred.reason}" if flooded else deferred.reason
                 await self._release(item, deadline, skip + passed, deferred.delay, reason)
@@ -230,22 +252,45 @@ class Dispatcher:
                 return
             # 429: the pacer holds the chat for retry_after and slows down; the gate then waits
             # (or sends the row back to the outbox when the wait is long).
-            self._pacer.penalise(item.chat_id, outcome.retry_after)
+            log.warning("Telegram answered 429 for outbox row %d (chat %s): waiting %.0f s",
+                        item.id, chat_ref(item.chat_id), outcome.retry_after)
+            await self._pacer.hold(item.chat_id, outcome.retry_after)
             skip = outcome.delivered
             flooded = f"{outcome.cause}: {outcome.detail}" if outcome.detail else outcome.cause
-        wait = self._pacer.chat_wait(item.chat_id)
+        wait = await self._pacer.ready_in(item.chat_id)
         await self._release(item, deadline, skip, wait, flooded)
 
-    async def _gate(self, item: OutboxItem, deadline: datetime) -> None:
-        """Before each message: stop when stopping or the lease is short, else wait the pacer."""
+    async def _gate(self, item: OutboxItem, deadline: _Lease) -> None:
+        """Before each message: wait for the pacer, then check the claim still holds the row."""
         if self._stopping.is_set():
             raise Deferred(0.0, "the dispatcher stopped before sending")
-        if (deadline - self._clock()).total_seconds() < SEND_BUDGET:
+        if (deadline.until - self._clock()).total_seconds() < SEND_BUDGET:
             raise Deferred(0.0, "the lease ran short before sending")
-        hold = self._pacer.chat_wait(item.chat_id)
-        if hold > MAX_HOLD:
-            raise Deferred(hold, "waiting for the chat's rate limit")
-        await self._pacer.acquire(item.chat_id)
+        while True:
+            hold = await self._pacer.ready_in(item.chat_id)
+            if hold > MAX_HOLD:
+                raise Deferred(hold, "waiting for the chat's rate limit")
+            if hold > REMINDER_HORIZON:
+                await self._sleep(hold)  # this chat's own wait, holding up no other row
+                continue
+            # One row at a time asks for a moment: while the budget is full they would all be
+            # refused alike, and asking costs a database trip when the budget is shared.
+            async with self._booking:
+                wait = await self._pacer.book(item.chat_id, urgent=False)
+                if wait is None:
+                    await self._sleep(RETRY_BOOKING)  # replies go first; ask again shortly
+            if wait is not None:
+                break
+        if wait > 0:
+            await self._sleep(wait)
+        # The fence: the pacer's wait may have outlasted the lease and another process may
+        # hold the row now. Renewing only while this claim still holds it, right before the
+        # send, means an expired claim can never send the row a second time.
+        until = self._clock() + self._lease
+        claim = replace(item, attempts=self._claims.get(item.id, item.attempts))
+        if not await self._store.renew(claim, until):
+            raise Fenced
+        deadline.until = until
 
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self._clock()
@@ -270,12 +315,12 @@ class Dispatcher:
                                           f"{outcome.cause}: {outcome.detail}")
 
     async def _release(
-        self, item: OutboxItem, deadline: datetime, delivered: int, delay: float, reason: str
+        self, item: OutboxItem, deadline: _Lease, delivered: int, delay: float, reason: str
     ) -> None:
         """Give the row back to the outbox, due at once (keeping its place) or after ``delay``."""
         now = self._clock()
         self._remember(item.id, delivered)
-        if now >= deadline:
+        if now >= deadline.until:
             return  # the lease ran out: the row is claimable already, maybe claimed elsewhere
         at = item.due_at if delay <= 0 else max(item.due_at, now + timedelta(seconds=delay))
         await self._store.retry_later(item.id, at, reason)

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from bot.storage.base import OutboxItem
 
-# Called before every message a row sends: waits for the pacer, or raises Deferred.
+# Called before every message a row sends: waits for the pacer, or raises Deferred (or the
+# dispatcher's Fenced, when the claim no longer holds the row).
 Gate = Callable[[], Awaitable[None]]
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Collection, Iterator
+    from collections.abc import AsyncGenerator, Callable, Collection, Iterator
     from contextlib import AbstractAsyncContextManager
 
 JsonDict = dict[str, Any]
@@ -193,6 +193,18 @@ class Store(Protocol):
         """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
         ...
 
+    async def renew(self, item: OutboxItem, until: datetime) -> bool:
+        """Extend the lease of a row this claim still holds; False if it is no longer ours.
+
+        The fence before every send: a claim whose lease ran out (and was claimed again, sent
+        or cancelled meanwhile) must not send.
+        """
+        ...
+
+    def on_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each transaction that added outbox rows commits."""
+        ...
+
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""
         ...
@@ -289,6 +301,7 @@ class HeldChat:
         self._chat_id = chat_id
         self._now = utc(now)
         self._open = True
+        self.enqueued = False  # set by enqueue: the store wakes the dispatcher after commit
 
     @property
     def chat_id(self) -> int:

@@ -37,7 +37,7 @@ from bot.storage.migrations import POSTGRES, pending
 from bot.storage.records import postgres_record, postgres_sql
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterator
     from datetime import datetime, timedelta
 
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -273,6 +273,7 @@ class _PostgresTransaction(HeldChat):
             (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, self._now,
              self._chat_id),
         )
+        self.enqueued = True
 
     async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
         """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
@@ -349,6 +350,11 @@ class PostgresStore:
         self._connect_timeout = connect_timeout
         self._locks = ChatLocks()
         self._pool: AsyncConnectionPool[Connection] | None = None
+        self._enqueued: Callable[[], None] | None = None
+
+    def on_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each transaction that added outbox rows commits."""
+        self._enqueued = listener
 
     @property
     def pool_size(self) -> int:
@@ -425,6 +431,8 @@ class PostgresStore:
                     await tx.finish()
                 finally:
                     tx.close()
+        if tx.enqueued and self._enqueued is not None:
+            self._enqueued()
 
     async def _migrate_again(self, conn: Connection) -> None:
         """Re-create a schema that vanished under a running bot (a database re-created empty).
@@ -478,6 +486,17 @@ class PostgresStore:
             (now, now, limit, now + lease),
         )
         return sorted((_outbox_item(r) for r in rows), key=lambda i: (i.due_at, i.id))
+
+    async def renew(self, item: OutboxItem, until: datetime) -> bool:
+        """Extend the lease of a row this claim still holds; False if it is no longer ours."""
+        # ``attempts`` grows with every claim, so it tells this claim from a later one.
+        found = await self._execute(
+            """UPDATE outbox SET lease_until = %s
+               WHERE id = %s AND attempts = %s AND sent_at IS NULL AND cancelled_at IS NULL
+               RETURNING id""",
+            (utc(until), item.id, item.attempts),
+        )
+        return bool(found)
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""

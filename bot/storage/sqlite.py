@@ -43,7 +43,7 @@ from bot.storage.sqlite_transaction import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
     from datetime import datetime, timedelta
 
 T = TypeVar("T")
@@ -115,6 +115,7 @@ class SqliteStore:
         self._locks = ChatLocks()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._enqueued: Callable[[], None] | None = None
 
     @property
     def path(self) -> str:
@@ -203,6 +204,12 @@ class SqliteStore:
                     await tx.commit()
                 finally:
                     tx.close()
+        if tx.enqueued and self._enqueued is not None:
+            self._enqueued()
+
+    def on_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each transaction that added outbox rows commits."""
+        self._enqueued = listener
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
@@ -222,6 +229,17 @@ class SqliteStore:
 
         rows = await self._outside(lambda conn: immediate(conn, claim))
         return sorted((outbox_item_from_row(r) for r in rows), key=lambda i: (i.due_at, i.id))
+
+    async def renew(self, item: OutboxItem, until: datetime) -> bool:
+        """Extend the lease of a row this claim still holds; False if it is no longer ours."""
+        # ``attempts`` grows with every claim, so it tells this claim from a later one.
+        sql = """UPDATE outbox SET lease_until = ?
+                 WHERE id = ? AND attempts = ? AND sent_at IS NULL AND cancelled_at IS NULL"""
+        values = (stamp(until), item.id, item.attempts)
+        changed = await self._run(
+            lambda conn: immediate(conn, lambda c: c.execute(sql, values).rowcount)
+        )
+        return bool(changed)
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""

@@ -253,6 +253,7 @@ class SqliteTransaction(HeldChat):
                  VALUES (?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING"""
         self._record(_OUTBOX_T, lambda conn: conn.execute(sql, values))
+        self.enqueued = True
 
     async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
         """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""

@@ -49,8 +49,8 @@ class RecordingPacer(Pacer):
         super().__init__(rate, clock=clock.monotonic, sleep=clock.sleep)
         self.bookings: list[tuple[int, float]] = []
 
-    def reserve(self, chat_id: int) -> float:
-        moment = super().reserve(chat_id)
+    def reserve(self, chat_id: int, *, urgent: bool = False) -> float:
+        moment = super().reserve(chat_id, urgent=urgent)
         self.bookings.append((chat_id, moment))
         return moment
 

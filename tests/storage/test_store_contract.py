@@ -192,6 +192,38 @@ async def test_a_leased_row_is_reclaimed_only_after_its_lease(store: Store) -> N
     assert again.attempts == 2
 
 
+async def test_only_the_latest_claim_may_renew_its_lease(store: Store) -> None:
+    await enqueue(store, 1, T0)
+    [first] = await store.claim_due(T0, 10, LEASE)
+    assert await store.renew(first, T0 + LEASE + timedelta(seconds=5))
+    # The renewed lease holds the row past the first lease's end.
+    assert await store.claim_due(T0 + LEASE, 10, LEASE) == []
+    [second] = await store.claim_due(T0 + LEASE + timedelta(seconds=5), 10, LEASE)
+    assert second.id == first.id
+    # The first claim's lease ran out and the row was claimed again: the fence shuts it out.
+    assert not await store.renew(first, minutes(5))
+    assert await store.renew(second, minutes(5))
+    await store.mark_sent(second.id, minutes(2))
+    assert not await store.renew(second, minutes(10))
+
+
+async def test_a_transaction_that_enqueued_calls_the_listener_after_commit(store: Store) -> None:
+    calls: list[str] = []
+    store.on_enqueued(lambda: calls.append("woken"))
+    async with store.transaction(1, T0) as tx:
+        await tx.first_time(501)
+    assert calls == []  # nothing queued: nothing to wake
+    async with store.transaction(1, T0) as tx:
+        await tx.enqueue("checkin", 1, {"n": 1}, T0)
+        assert calls == []  # not before the row is visible to a claim
+    assert calls == ["woken"]
+    with pytest.raises(RuntimeError):  # noqa: PT012  # the failure must come after the enqueue
+        async with store.transaction(1, T0) as tx:
+            await tx.enqueue("checkin", 1, {"n": 2}, T0)
+            raise RuntimeError
+    assert calls == ["woken"]  # rolled back: nothing was queued
+
+
 async def test_a_sent_row_is_never_claimed_again(store: Store) -> None:
     await enqueue(store, 1, T0)
     [item] = await store.claim_due(T0, 10, LEASE)

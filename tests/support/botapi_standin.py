@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
@@ -464,6 +465,19 @@ class StandIn:
         """Answer 429 beyond Telegram's limits (30/s overall, 1/s per chat after a burst of 3)."""
         with self._world.lock:
             self._world.limiter = RateLimiter(limits or RateLimits())
+
+    def take_updates(self) -> list[JsonDict]:
+        """Remove and return the queued updates, as Telegram does to push them to a webhook."""
+        with self._world.lock:
+            taken, self._world.updates = self._world.updates, []
+            return taken
+
+    def refuse_next(self, chat: ChatRef, status: int, *, retry_after: int | None = None,
+                    times: int = 1) -> None:
+        """The chat's next ``times`` sends get ``status`` (429 with ``retry_after``, or a 5xx)."""
+        with self._world.lock:
+            queue = self._world.scripted.setdefault(_chat_id(chat), deque())
+            queue.extend([(status, retry_after)] * times)
 
     def disable_rate_limits(self) -> None:
         """No rate limits (the default)."""

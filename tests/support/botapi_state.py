@@ -6,7 +6,7 @@ import itertools
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -312,6 +312,8 @@ class World:
         self.blocked: set[int] = set()
         self.limiter: RateLimiter | None = None
         self.too_many_requests = 0
+        # Refusals a test scripted for a chat's next sends, as (status, retry_after), in order.
+        self.scripted: dict[int, deque[tuple[int, int | None]]] = {}
         self.delivered: Counter[int] = Counter()
         self.files: dict[str, StoredFile] = {}
         self.poll_generation = 0
@@ -367,6 +369,14 @@ class World:
 
     def check_rate(self, chat: Chat) -> None:
         """429 with retry_after when rate limits are on and this message would exceed them."""
+        scripted = self.scripted.get(chat.id)
+        if scripted:
+            status, after = scripted.popleft()
+            if status == 429:
+                self.too_many_requests += 1
+                raise ApiError(429, f"Too Many Requests: retry after {after}",
+                               {"retry_after": after})
+            raise ApiError(status, "Bad Gateway" if status == 502 else "Internal Server Error")
         retry_after = self.limiter.admit(chat.id) if self.limiter else None
         if retry_after is not None:
             self.too_many_requests += 1

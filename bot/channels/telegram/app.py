@@ -12,6 +12,7 @@ from telegram.request import BaseRequest
 
 from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.startup import serve
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
@@ -25,10 +26,11 @@ from bot.ops.health import Health
 from bot.ops.logs import configure_logging
 from bot.ops.settings import read_settings
 from bot.reminders.dispatcher import Dispatcher
-from bot.reminders.pacing import DEFAULT_RATE, Pacer
-from bot.reminders.telegram_sender import TelegramSender
+from bot.reminders.pacing import CHAT_BURST, DEFAULT_RATE, SAFE_CHAT_INTERVAL, Pace, Pacer
+from bot.reminders.postgres_pacer import PostgresPacer
 from bot.storage import Store, open_store
 from bot.storage.housekeeping import prune_forever
+from bot.storage.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,26 @@ def _file_url(api_url: str) -> str:
     return f"{head}/file/bot" if head else api_url
 
 
+class _Waker:
+    """Wakes the dispatcher, once there is one; the store calls it after a commit that queued."""
+
+    def __init__(self) -> None:
+        self.dispatcher: Dispatcher | None = None
+
+    def __call__(self) -> None:
+        # Only an update that queued something wakes the dispatcher: most queue nothing.
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+def shared_pace(store: Store, url: str, rate: float) -> Pace:
+    """One budget for replies and reminders: through the database when it is PostgreSQL."""
+    if isinstance(store, PostgresStore):
+        return PostgresPacer(url, rate)  # several processes may serve one bot: pace as one
+    # SQLite is one process's database: the budget lives in the process.
+    return Pacer(rate, chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
+
+
 def build_application(  # noqa: PLR0913  # health and the request stand-in are keyword-only extras
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
     health: Health | None = None, request: BaseRequest | None = None,
@@ -57,19 +79,25 @@ def build_application(  # noqa: PLR0913  # health and the request stand-in are k
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
     staff = staff_channel(settings, content, store, conversations.clock)
-    channel = TelegramChannel(conversations, staff=staff)
+    pace = shared_pace(store, settings.database_url, rate)
+    channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
+
+    waker = _Waker()
+    store.on_enqueued(waker)
     housekeeping: list[asyncio.Task[None]] = []
 
     async def on_start(app: Application) -> None:  # type: ignore[type-arg]  # see above
         nonlocal dispatcher
         await store.open()
+        await pace.open()
         patient_commands = await _set_commands(app, content)
         if staff is not None:
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
         # Started once the store is open: rows overdue from before a restart go out at once.
         sender = TelegramSender(app.bot, content.catalog, charts=chart_source(store))
-        dispatcher = Dispatcher(store, sender, pacer=Pacer(rate))
+        dispatcher = Dispatcher(store, sender, pacer=pace)
+        waker.dispatcher = dispatcher
         dispatcher.start()
         if health is not None:
             health.track(dispatcher)
@@ -87,16 +115,12 @@ def build_application(  # noqa: PLR0913  # health and the request stand-in are k
 
     async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
         await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
+        await pace.close()
         await store.close()
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            with metrics.handling_update():
-                await channel.on_update(update, context)
-        finally:
-            # The update may have enqueued a clinic notification: send it without waiting a poll.
-            if dispatcher is not None:
-                dispatcher.wake()
+        with metrics.handling_update():
+            await channel.on_update(update, context)
 
     app = (
         ApplicationBuilder()

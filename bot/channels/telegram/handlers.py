@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
+from bot.channels.telegram.sender import retry_seconds
 from bot.channels.telegram.unread_calls import edit_html, send_html
 from bot.clinic.charts import patient_chart
 from bot.clinic.telegram import StaffChannel
@@ -27,22 +28,41 @@ from bot.dialogue.turn import Message as TurnMessage
 from bot.dialogue.turn import Text, Turn
 from bot.logsafe import chat_ref
 from bot.ops import metrics
+from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pace, Pacer, acquire
 from bot.storage.locks import ChatLocks
 
 log = logging.getLogger(__name__)
 
-SEND_ATTEMPTS = 5  # a reply is retried this often before the failure is logged
+# A reply is retried through 429s and server or network faults for this long, each retry
+# logged; only then is it given up, with an error line. Only its own chat waits meanwhile.
+REPLY_PATIENCE = 600.0
+RETRY_FIRST = 0.5  # seconds before the first retry after a fault, doubling after
+RETRY_MAX = 30.0
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class TelegramChannel:
     """Carries the conversation to Telegram and back."""
 
-    def __init__(self, conversations: Conversations, staff: StaffChannel | None = None) -> None:
-        """Serve ``conversations`` (and ``staff`` commands); sends for one chat never interleave."""
+    def __init__(
+        self,
+        conversations: Conversations,
+        staff: StaffChannel | None = None,
+        *,
+        pace: Pace | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """Serve ``conversations`` (and ``staff`` commands); sends for one chat never interleave.
+
+        Every reply goes through ``pace``, the budget the outbox dispatcher shares.
+        """
         self.conversations = conversations
         self.catalog = conversations.content.catalog
         self.locks = ChatLocks()
         self.staff = staff
+        self.pace: Pace = pace or Pacer(chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
+        self._sleep = sleep
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route any update: private messages and buttons are answered, the rest politely."""
@@ -120,17 +140,70 @@ class TelegramChannel:
         if any(effect.kind == "pain_chart" for effect in reply.turn.effects):
             chart = await patient_chart(self.conversations.store, chat_id)
         if chart is None:
-            await _send(bot, chat_id, outgoing)
+            await self._send(bot, chat_id, outgoing)
             return
         waiting = reply.turn.question is not None or bool(reply.menu)
         head, tail = (outgoing[:-1], outgoing[-1:]) if waiting else (outgoing, [])
-        await _send(bot, chat_id, head)
+        await self._send(bot, chat_id, head)
         caption = self.catalog.html(Text("checkin.chart_caption"), reply.language)
         try:
+            await self._paced(chat_id)
             await bot.send_photo(chat_id, chart, caption=caption, parse_mode=ParseMode.HTML)
         except TelegramError as error:  # the chart is a courtesy; the words already went out
             log.info("pain chart not sent to %s: %s", chat_ref(chat_id), type(error).__name__)
-        await _send(bot, chat_id, tail)
+        await self._send(bot, chat_id, tail)
+
+    async def _send(self, bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
+        """Send in order; the question with its buttons is always last."""
+        for index, item in enumerate(outgoing):
+            if not await self._send_one(bot, chat_id, item):
+                # The rest would only meet the same fault, and in order after a gap.
+                log.error("reply to chat %s given up after %.0f s of retries: %d message(s) "
+                          "unsent", chat_ref(chat_id), REPLY_PATIENCE, len(outgoing) - index)
+                return
+
+    async def _paced(self, chat_id: int) -> None:
+        """Wait for the pacer; if it cannot be asked (its database is down), send unpaced."""
+        try:
+            await acquire(self.pace, chat_id, urgent=True, sleep=self._sleep)
+        except Exception as error:  # noqa: BLE001  # a reply matters more than its pace
+            log.warning("pacer unavailable (%s); replying to chat %s unpaced",
+                        type(error).__name__, chat_ref(chat_id))
+
+    async def _send_one(self, bot: Bot, chat_id: int, item: Outgoing) -> bool:
+        """One message through the shared pacer, retried through 429s and faults, each logged.
+
+        False when it could not be sent within ``REPLY_PATIENCE``.
+        """
+        waited = 0.0  # seconds spent on retries so far, 429 holds included
+        pause = RETRY_FIRST
+        while True:
+            await self._paced(chat_id)
+            try:
+                await send_html(bot, chat_id, item.text, item.keyboard)
+            except RetryAfter as error:
+                wait = retry_seconds(error)
+                # Held in the shared pacer, so every process waits for this chat, and only it.
+                await self.pace.hold(chat_id, wait)
+                cause, delay = "RetryAfter", 0.0
+                waited += wait
+                log.warning("reply to chat %s got 429; retrying in %.0f s",
+                            chat_ref(chat_id), wait)
+            except (Forbidden, BadRequest):
+                raise  # the chat is gone or the message is wrong: sending again cannot help
+            except (TimedOut, NetworkError) as error:
+                cause, delay = type(error).__name__, pause
+                pause = min(RETRY_MAX, pause * 2)
+                log.warning("reply to chat %s failed (%s: %s); retrying in %.1f s",
+                            chat_ref(chat_id), cause, error.message, delay)
+            else:
+                return True
+            waited += delay
+            if waited > REPLY_PATIENCE:
+                log.warning("reply to chat %s: last fault %s", chat_ref(chat_id), cause)
+                return False
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _record_answer(self, message: Message, reply: Reply) -> None:
         """Edit the question message to show the answer pressed, so the chat reads as a record."""
@@ -166,31 +239,6 @@ def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) ->
     if prefix == MENU_PREFIX:
         return Action(chat_id, text=rest, update_id=update_id, language_hint=hint)
     return Action(chat_id, text="", seq=-1, update_id=update_id, language_hint=hint)
-
-
-async def _send(bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
-    """Send in order; the question with its buttons is always last."""
-    for item in outgoing:
-        await _send_one(bot, chat_id, item)
-
-
-async def _send_one(bot: Bot, chat_id: int, item: Outgoing) -> None:
-    """One message, retried through flood waits and brief network faults."""
-    for attempt in range(SEND_ATTEMPTS):
-        try:
-            await send_html(bot, chat_id, item.text, item.keyboard)
-        except RetryAfter as error:
-            await asyncio.sleep(_seconds(error.retry_after))
-        except (TimedOut, NetworkError) as error:
-            if isinstance(error, Forbidden | BadRequest) or attempt == SEND_ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(0.5 * 2**attempt)
-        else:
-            return
-
-
-def _seconds(delay: float | timedelta) -> float:
-    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
 
 
 async def _answer_query(query: CallbackQuery) -> None:

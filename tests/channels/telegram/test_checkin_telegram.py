@@ -11,10 +11,10 @@ from support.botapi_standin import ChatMessage, StandIn, User
 from support.clock import ManualClock
 
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.sender import TelegramSender
 from bot.content import Content
 from bot.conversation import Conversations
 from bot.outbox import CHECKIN
-from bot.reminders.telegram_sender import TelegramSender
 from bot.storage import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -11,12 +11,12 @@ from support.botapi_standin import StandIn
 from support.botapi_state import RateLimits
 from telegram import Bot
 
+from bot.channels.telegram.sender import TelegramSender
 from bot.content import load_content
 from bot.dialogue.texts import Catalog
 from bot.dialogue.turn import Message, Text
 from bot.outbox import Button, Payload
 from bot.reminders.sending import Deferred, Outcome, Verdict
-from bot.reminders.telegram_sender import TelegramSender
 from bot.storage import OutboxItem
 
 PNG = bytes.fromhex(

@@ -1,0 +1,90 @@
+"""The sending budget shared through PostgreSQL: two pacers on one database pace as one."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from support.storage_backends import PostgresBackend, postgres_backend
+
+from bot.reminders.pacing import CHAT_BURST, REMINDER_HORIZON, SAFE_CHAT_INTERVAL
+from bot.reminders.postgres_pacer import PostgresPacer
+
+RATE = 30.0
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[PostgresBackend]:
+    async with postgres_backend() as backend:
+        yield backend
+
+
+@pytest.fixture
+async def pacers(database: PostgresBackend) -> AsyncIterator[list[PostgresPacer]]:
+    """Two pacers, as two processes would have, on one database."""
+    opened = [PostgresPacer(database.url, RATE) for _ in range(2)]
+    for pacer in opened:
+        await pacer.open()
+    yield opened
+    for pacer in opened:
+        await pacer.close()
+
+
+async def _slots(database: PostgresBackend) -> list[int]:
+    return [int(r[0]) for r in await database.sql("SELECT slot FROM pacer_slots ORDER BY slot")]
+
+
+async def test_two_processes_never_book_the_same_moment(
+    pacers: list[PostgresPacer], database: PostgresBackend
+) -> None:
+    # 60 messages to 60 chats, booked from both pacers at once.
+    await asyncio.gather(*(pacers[n % 2].book(n, urgent=True) for n in range(60)))
+    slots = await _slots(database)
+    assert len(slots) == len(set(slots)) == 60
+    # One slot is 1/RATE s wide and holds one message: no second has more than RATE of them.
+    assert max(slots) - min(slots) >= 59
+
+
+async def test_a_chat_gets_a_short_burst_then_about_one_a_second(
+    pacers: list[PostgresPacer],
+) -> None:
+    waits = [await pacers[n % 2].book(7, urgent=True) for n in range(CHAT_BURST + 2)]
+    assert all(w is not None for w in waits)
+    burst, later = waits[:CHAT_BURST], waits[CHAT_BURST:]
+    assert max(w or 0 for w in burst) < 0.5
+    # Waits are measured from each call, made a few milliseconds apart.
+    assert [round(w or 0, 1) for w in later] == pytest.approx(
+        [SAFE_CHAT_INTERVAL, 2 * SAFE_CHAT_INTERVAL], abs=0.15)
+
+
+async def test_a_reminder_books_only_a_near_moment_and_a_reply_always_gets_one(
+    pacers: list[PostgresPacer],
+) -> None:
+    # Fill the next few tenths of a second with replies to other chats.
+    for chat in range(100, 100 + round(RATE * (REMINDER_HORIZON + 0.5))):
+        await pacers[0].book(chat, urgent=True)
+    assert await pacers[1].book(1, urgent=False) is None  # nothing near: the reminder waits
+    reply = await pacers[1].book(2, urgent=True)
+    assert reply is not None
+    assert reply > REMINDER_HORIZON  # the first free moment, after the others
+
+
+async def test_a_429_holds_the_chat_in_every_process_and_no_other_chat(
+    pacers: list[PostgresPacer],
+) -> None:
+    await pacers[0].hold(5, 20.0)
+    assert await pacers[1].ready_in(5) >= 20.0 - 0.5
+    held = await pacers[1].book(5, urgent=True)
+    assert held is not None
+    assert held >= 20.0 - 0.5
+    assert await pacers[1].book(6, urgent=False) is not None  # another chat goes at once
+    assert await pacers[1].book(5, urgent=False) is None
+
+
+async def test_old_slots_are_swept(pacers: list[PostgresPacer], database: PostgresBackend) -> None:
+    await database.sql("INSERT INTO pacer_slots SELECT generate_series(1, 1000)")
+    for chat in itertools.islice(itertools.count(1), 200):
+        await pacers[0].book(chat, urgent=True)
+    assert min(await _slots(database)) > 1000
