@@ -33,6 +33,7 @@ from bot.bench.traffic import Patient, Traffic, question_texts
 from bot.channels.telegram.app import build_application
 from bot.config import OFFICIAL_API_URL, Settings
 from bot.content import load_content
+from bot.reminders.pacing import Pacer
 from bot.storage.base import OutboxItem
 from bot.storage.sqlite import SqliteStore
 from bot.storage.sqlite_transaction import Job
@@ -43,6 +44,7 @@ CLINIC_CHAT = -1001
 ACTIVE = 50  # conversations open at once, their updates interleaved
 WARM_UP = 10  # conversations served before timing starts
 MEMORY_CONVERSATIONS = 50  # at least; as many as the timed conversations when more
+UNPACED_RATE = 1e6  # messages per second: the pacer books, but never makes a reply wait
 MEMORY_STEPS = 4  # /start and three answers: a conversation left in the middle
 
 Bench = Application[Any, Any, Any, Any, Any, Any]
@@ -165,7 +167,9 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     store: CountingStore | None = None
     if args.kind == "ours":
         store = CountingStore(args.db)
-        app = build_application(_settings(args.db), content, store, request=api)
+        # Telegram's waits are the pacer's, measured by the dispatch figures; here only the work.
+        app = build_application(_settings(args.db), content, store, request=api,
+                                pace=Pacer(UNPACED_RATE, chat_interval=0.0))
     else:
         app = build_baseline(content, TOKEN, api)
     await app.initialize()

@@ -67,19 +67,20 @@ def shared_pace(store: Store, url: str, rate: float) -> Pace:
     return Pacer(rate, chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
 
 
-def build_application(  # noqa: PLR0913  # health and the request stand-in are keyword-only extras
+def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are keyword-only extras
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
-    health: Health | None = None, request: BaseRequest | None = None,
+    health: Health | None = None, request: BaseRequest | None = None, pace: Pace | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation, and the outbox dispatcher.
 
-    ``request`` replaces the network (the bench answers Bot API calls in-process).
+    ``request`` replaces the network and ``pace`` Telegram's pace: the bench answers Bot API
+    calls in-process and times the work of an update, not Telegram's waits.
     """
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
     staff = staff_channel(settings, content, store, conversations.clock)
-    pace = shared_pace(store, settings.database_url, rate)
+    pace = pace or shared_pace(store, settings.database_url, rate)
     channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
 
