@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from clinic_support import SCREENING_ANSWERS, Clock
 from fhir.resources.R4B.bundle import Bundle
-from support.bot_harness import Bot, running
+from support.bot_harness import Bot, running, unpaced
 from support.botapi_standin import Chat, ChatMessage, StandIn, User
 from telegram import BotCommand
 from telegram.constants import ParseMode
@@ -86,7 +86,7 @@ async def harness(
     desk = StaffDesk(content, store, staff_ids={staff.id}, clinic_chat_id=clinic.chat_id,
                      language="en", timezone=CLINIC_ZONE, clock=clock)
     staff_channel = StaffChannel(desk, content.catalog)
-    channel = TelegramChannel(conversations, staff=staff_channel)
+    channel = TelegramChannel(conversations, staff=staff_channel, pace=unpaced())
     async with running(standin, channel) as bot:
         yield Harness(bot, conversations, staff, patient, outsider, clinic, other_group,
                       staff_channel)

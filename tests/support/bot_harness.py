@@ -11,6 +11,12 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.reminders.pacing import Pacer
+
+
+def unpaced() -> Pacer:
+    """A pacer that books every reply at once: for tests of what is said, not of its pace."""
+    return Pacer(1e6, chat_interval=0.0)
 
 
 @dataclass

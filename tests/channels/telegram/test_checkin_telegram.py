@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support.bot_harness import Bot, running
+from support.bot_harness import Bot, running, unpaced
 from support.botapi_standin import ChatMessage, StandIn, User
 from support.clock import ManualClock
 
@@ -43,7 +43,7 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
     clock = ManualClock(START)
     conversations = Conversations(content, store, clock=clock, timezone="Asia/Shanghai")
     patient = standin.new_user("Pat", language_code="en")
-    async with running(standin, TelegramChannel(conversations)) as bot:
+    async with running(standin, TelegramChannel(conversations, pace=unpaced())) as bot:
         await bot.say(patient, "/start")
         await answer(bot, patient, *["no"] * 9)
         await bot.say(patient, "45")
