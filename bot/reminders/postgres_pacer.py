@@ -14,7 +14,7 @@ import math
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from bot.reminders.pacing import (
     CHAT_BURST,
@@ -24,7 +24,7 @@ from bot.reminders.pacing import (
     is_group,
 )
 from bot.storage.base import StorageError
-from bot.storage.postgres import describe
+from bot.storage.postgres import describe, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ Connection = psycopg.AsyncConnection[TupleRow]
 GROUP_INTERVAL = 3.0  # 20 messages a minute to a group
 SEARCH = 600  # slots looked at per booking: 20 s at 30/s, far beyond any reply's wait
 PRUNE_CHANCE = 0.01  # share of bookings that also sweep slots and chats long past
+POOL_TIMEOUT = 10.0  # seconds to fill the pacer's connection pool at start
 
 _SCHEMA = (
     """CREATE UNLOGGED TABLE IF NOT EXISTS pacer_slots (slot BIGINT PRIMARY KEY)""",
@@ -127,18 +128,8 @@ class PostgresPacer:
         except psycopg.OperationalError as exc:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._url, min_size=1, max_size=self._max_size, open=False,
-            kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection,
-            name="ldh-bot-pacer",
-        )
-        try:
-            await pool.open(wait=True, timeout=10.0)
-        except PoolTimeout as exc:
-            await pool.close()
-            msg = f"cannot fill a connection pool for PostgreSQL at {describe(self._url)}"
-            raise StorageError(msg) from exc
-        self._pool = pool
+        self._pool = await open_pool(self._url, min_size=1, max_size=self._max_size,
+                                     name="ldh-bot-pacer", fill_within=POOL_TIMEOUT)
 
     async def close(self) -> None:
         """Release the connections."""

@@ -71,6 +71,24 @@ _IDLE = """SELECT p.chat_id FROM patients AS p
            ORDER BY p.updated_at, p.chat_id LIMIT %s"""
 
 
+async def open_pool(
+    url: str, *, min_size: int, max_size: int, name: str, fill_within: float
+) -> AsyncConnectionPool[Connection]:
+    """A pool of autocommit connections, filled within ``fill_within`` s; else StorageError."""
+    pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True},
+        # Checked on checkout so a server restart costs a reconnect, not a failed update.
+        check=AsyncConnectionPool.check_connection, name=name,
+    )
+    try:
+        await pool.open(wait=True, timeout=fill_within)
+    except PoolTimeout as exc:
+        await pool.close()
+        msg = f"cannot fill a connection pool for PostgreSQL at {describe(url)}"
+        raise StorageError(msg) from exc
+    return pool
+
+
 def describe(url: str) -> str:
     """Name a server for error messages without its password."""
     try:
@@ -383,23 +401,9 @@ class PostgresStore:
             raise StorageError(msg) from exc
         async with conn:
             await _migrate(conn)
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._url,
-            min_size=self._min_size,
-            max_size=self._max_size,
-            open=False,
-            kwargs={"autocommit": True},
-            # Checked on checkout so a server restart costs a reconnect, not a failed update.
-            check=AsyncConnectionPool.check_connection,
-            name="ldh-bot",
-        )
-        try:
-            await pool.open(wait=True, timeout=self._connect_timeout)
-        except PoolTimeout as exc:
-            await pool.close()
-            msg = f"cannot fill a connection pool for PostgreSQL at {describe(self._url)}"
-            raise StorageError(msg) from exc
-        self._pool = pool
+        self._pool = await open_pool(self._url, min_size=self._min_size,
+                                     max_size=self._max_size, name="ldh-bot",
+                                     fill_within=self._connect_timeout)
 
     async def close(self) -> None:
         """Close every pooled connection."""

@@ -12,7 +12,6 @@ import itertools
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import psycopg
 import pytest
 from support.botapi_standin import StandIn
 from support.instances import free_port, seed_reminders, start_instance
-from support.storage_backends import PG_URL, PostgresBackend
+from support.storage_backends import postgres_schema_url
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +40,8 @@ def standin() -> Iterator[StandIn]:
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A PostgreSQL schema of its own, dropped afterwards."""
-    schema = f"ldh_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield PostgresBackend(schema).url
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema_url() as url:
+        yield url
 
 
 def _unsent(database_url: str) -> int:

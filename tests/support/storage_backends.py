@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -16,7 +16,7 @@ import pytest
 from bot.storage import Store, open_store
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Iterator, Sequence
     from pathlib import Path
 
 # CI and developers run PostgreSQL here; override to point the suite at another server.
@@ -102,6 +102,18 @@ async def admin_connection() -> psycopg.AsyncConnection[Any]:
         "Start it (trust auth, database 'test') or set LDH_TEST_POSTGRES_URL.",
         pytrace=False,
     )
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """The URL of a PostgreSQL schema of its own, for a process test; dropped afterwards."""
+    schema = f"ldh_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield PostgresBackend(schema).url
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @asynccontextmanager

@@ -12,7 +12,6 @@ import json
 import signal
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from support.botapi_standin import StandIn
 from support.botapi_state import RateLimits, User
 from support.instances import Balancer, free_port, seed_reminders, start_instance
-from support.storage_backends import PG_URL, PostgresBackend
+from support.storage_backends import postgres_schema_url
 
 from bot.content import load_content
 from bot.dialogue.turn import Text
@@ -78,13 +77,8 @@ def standin() -> Iterator[StandIn]:
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A PostgreSQL schema of its own, dropped afterwards."""
-    schema = f"ldh_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield PostgresBackend(schema).url
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema_url() as url:
+        yield url
 
 
 def _listening(port: int) -> bool:
