@@ -114,8 +114,13 @@ def _act(standin: StandIn, patient: Patient) -> bool:
 def _drive(standin: StandIn, patients: list[Patient], until: int) -> None:
     deadline = time.monotonic() + TIMEOUT
     while any(not p.finished and p.answers < until for p in patients):
-        assert time.monotonic() < deadline, [(p.user.id, p.answers) for p in patients
-                                             if not p.finished and p.answers < until]
+        if time.monotonic() > deadline:
+            stuck = [p for p in patients if not p.finished and p.answers < until]
+            # The end of the first stuck chat: what it was shown, and which buttons it had.
+            tail = [(m.message_id, m.from_bot, (m.text or m.kind)[:50], _buttons(m.reply_markup))
+                    for m in standin.history(stuck[0].user)][-8:]
+            pytest.fail(f"patients stuck: {[(p.user.id, p.answers) for p in stuck]}; "
+                        f"the first's chat ends {tail}")
         acted = [_act(standin, p) for p in patients if not p.finished and p.answers < until]
         if not any(acted):  # every patient had a turn; none had anything to answer yet
             time.sleep(0.02)
