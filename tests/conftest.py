@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from support.storage_backends import postgres_schema_url
 
 from bot.content import Content, load_content
 from bot.storage import Store, open_store
@@ -21,6 +22,13 @@ def content() -> Content:
 def database(tmp_path: Path) -> str:
     """The URL of a new SQLite file, for tests that open it more than once."""
     return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A PostgreSQL schema of its own, for tests that start bot processes on it; dropped after."""
+    with postgres_schema_url() as url:
+        yield url
 
 
 @pytest.fixture

@@ -166,17 +166,7 @@ class SqliteTransaction(HeldChat):
 
         if not await self._read(_UPDATES, unseen):
             return False
-        seen_at = self._stamp
-
-        def insert(conn: sqlite3.Connection) -> None:
-            sql = "INSERT INTO updates (update_id, seen_at) VALUES (?, ?)"
-            try:
-                conn.execute(sql, (update_id, seen_at))
-            except sqlite3.IntegrityError as exc:
-                msg = f"update {update_id} was recorded by another process meanwhile"
-                raise ConflictError(msg) from exc
-
-        self._record(_UPDATES, insert)
+        self._record(_UPDATES, _update_insert(update_id, self._stamp))
         return True
 
     async def load(self) -> Patient | None:

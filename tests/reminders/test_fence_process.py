@@ -19,7 +19,6 @@ import psycopg
 import pytest
 from support.botapi_standin import StandIn
 from support.instances import free_port, seed_reminders, start_instance
-from support.storage_backends import postgres_schema_url
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +34,6 @@ PROCESSES = 2
 def standin() -> Iterator[StandIn]:
     with StandIn() as server:
         yield server
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """A PostgreSQL schema of its own, dropped afterwards."""
-    with postgres_schema_url() as url:
-        yield url
 
 
 def _unsent(database_url: str) -> int:

@@ -21,7 +21,6 @@ import pytest
 from support.botapi_standin import StandIn
 from support.botapi_state import RateLimits, User
 from support.instances import Balancer, free_port, seed_reminders, start_instance
-from support.storage_backends import postgres_schema_url
 
 from bot.content import load_content
 from bot.dialogue.turn import Text
@@ -72,13 +71,6 @@ class Figures:
 def standin() -> Iterator[StandIn]:
     with StandIn() as server:
         yield server
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """A PostgreSQL schema of its own, dropped afterwards."""
-    with postgres_schema_url() as url:
-        yield url
 
 
 def _listening(port: int) -> bool:
