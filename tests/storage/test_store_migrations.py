@@ -54,7 +54,7 @@ async def test_a_failing_migration_leaves_the_schema_as_it_was(
     await (await backend.open()).close()
     latest = len(SQLITE)
     broken = Migration(latest + 1, ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"))
-    module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres"
+    module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres.schema"
     name = "SQLITE" if backend.name == "sqlite" else "POSTGRES"
     monkeypatch.setattr(f"{module}.{name}", (*getattr(migrations_module, name), broken))
     with pytest.raises(Exception, match="syntax error"):  # each driver words it its own way
@@ -150,7 +150,7 @@ def test_open_store_refuses_other_urls(url: str) -> None:
 async def test_rows_from_before_about_learn_which_patient_they_name(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres"
+    module = "bot.storage.sqlite" if backend.name == "sqlite" else "bot.storage.postgres.schema"
     name = "SQLITE" if backend.name == "sqlite" else "POSTGRES"
     monkeypatch.setattr(f"{module}.{name}", getattr(migrations_module, name)[:1])
     await (await backend.open()).close()

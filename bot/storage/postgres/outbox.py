@@ -1,0 +1,130 @@
+"""The outbox in PostgreSQL: messages waiting to be sent, from enqueue to sent or retired."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.storage.base import JsonDict, OutboxItem, dump_json, trim_error, utc
+from bot.storage.postgres.connection import count_of, rows_of
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from datetime import datetime, timedelta
+
+    from psycopg.rows import TupleRow
+
+    from bot.storage.postgres.connection import Connection
+
+_OUTBOX_QUALIFIED = (
+    "outbox.id, outbox.kind, outbox.chat_id, outbox.payload, outbox.due_at, outbox.attempts,"
+    " outbox.dedupe_key"
+)
+
+_PENDING = """SELECT id, kind, chat_id, payload, due_at, attempts, dedupe_key FROM outbox
+              WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
+              ORDER BY due_at, id"""
+
+
+def item_of(row: TupleRow) -> OutboxItem:
+    """An outbox item from a row of id, kind, chat_id, payload, due_at, attempts, dedupe_key."""
+    item_id, kind, chat_id, payload, due_at, attempts, dedupe_key = row
+    return OutboxItem(item_id, kind, chat_id, payload, utc(due_at), attempts, dedupe_key)
+
+
+async def enqueue(  # noqa: PLR0913 -- one column each, as the Transaction protocol has them
+    conn: Connection,
+    kind: str,
+    chat_id: int,
+    payload: JsonDict,
+    due_at: datetime,
+    *,
+    dedupe_key: str | None,
+    about: int,
+    now: datetime,
+) -> None:
+    """Add an outbox row naming the patient ``about``; a dedupe_key in use adds nothing."""
+    await conn.execute(
+        """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at, about)
+           VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s)
+           ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING""",
+        (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, now, about),
+    )
+
+
+async def cancel(
+    conn: Connection, chat_id: int, kinds: Collection[str] | None, now: datetime
+) -> int:
+    """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
+    kind_list = None if kinds is None else sorted(kinds)
+    return await count_of(
+        conn,
+        """UPDATE outbox SET cancelled_at = %s, lease_until = NULL
+           WHERE chat_id = %s AND sent_at IS NULL AND cancelled_at IS NULL
+             AND (%s::text[] IS NULL OR kind = ANY(%s::text[]))""",
+        (now, chat_id, kind_list, kind_list),
+    )
+
+
+async def pending(conn: Connection, chat_id: int) -> list[OutboxItem]:
+    """A chat's unsent, uncancelled outbox rows, soonest first."""
+    return [item_of(r) for r in await rows_of(conn, _PENDING, (chat_id,))]
+
+
+async def claim_due(
+    conn: Connection, now: datetime, limit: int, lease: timedelta
+) -> list[OutboxItem]:
+    """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+    now = utc(now)
+    rows = await rows_of(
+        conn,
+        f"""WITH due AS (
+                SELECT id FROM outbox
+                WHERE sent_at IS NULL AND cancelled_at IS NULL AND due_at <= %s
+                  AND (lease_until IS NULL OR lease_until <= %s)
+                ORDER BY due_at, id LIMIT %s
+                FOR UPDATE SKIP LOCKED)
+            UPDATE outbox SET lease_until = %s, attempts = outbox.attempts + 1
+            FROM due WHERE outbox.id = due.id
+            RETURNING {_OUTBOX_QUALIFIED}""",  # noqa: S608 -- constant column list
+        (now, now, limit, now + lease),
+    )
+    return sorted((item_of(r) for r in rows), key=lambda i: (i.due_at, i.id))
+
+
+async def renew(conn: Connection, item: OutboxItem, until: datetime) -> bool:
+    """Extend the lease of a row this claim still holds; False if it is no longer ours."""
+    # ``attempts`` grows with every claim, so it tells this claim from a later one.
+    found = await rows_of(
+        conn,
+        """UPDATE outbox SET lease_until = %s
+           WHERE id = %s AND attempts = %s AND sent_at IS NULL AND cancelled_at IS NULL
+           RETURNING id""",
+        (utc(until), item.id, item.attempts),
+    )
+    return bool(found)
+
+
+async def mark_sent(conn: Connection, item_id: int, at: datetime) -> None:
+    """Record that a claimed row was delivered; it is never claimed again."""
+    await conn.execute(
+        "UPDATE outbox SET sent_at = %s, lease_until = NULL WHERE id = %s AND sent_at IS NULL",
+        (utc(at), item_id),
+    )
+
+
+async def retry_later(conn: Connection, item_id: int, at: datetime, error: str) -> None:
+    """Release a claimed row to be due again at ``at``, keeping the error."""
+    await conn.execute(
+        """UPDATE outbox SET due_at = %s, lease_until = NULL, last_error = %s
+           WHERE id = %s AND sent_at IS NULL""",
+        (utc(at), trim_error(error), item_id),
+    )
+
+
+async def retire(conn: Connection, item_id: int, at: datetime, error: str) -> None:
+    """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
+    await conn.execute(
+        """UPDATE outbox SET cancelled_at = %s, lease_until = NULL, last_error = %s
+           WHERE id = %s AND sent_at IS NULL AND cancelled_at IS NULL""",
+        (utc(at), trim_error(error), item_id),
+    )

@@ -1,0 +1,34 @@
+"""The PostgreSQL schema: migrations applied in order, once, however many processes start."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.storage.migrations import POSTGRES, pending
+
+if TYPE_CHECKING:
+    from bot.storage.postgres.connection import Connection
+
+
+async def migrate(conn: Connection) -> None:
+    """Bring the schema of ``conn``'s current schema up to the latest migration."""
+    async with conn.transaction():
+        # Two processes starting together must not both apply the same migration.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('ldh-bot schema ' || current_schema()))"
+        )
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_version (
+                version INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )"""
+        )
+        cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+        row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for migration in pending(POSTGRES, current):
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
+            )

@@ -1,0 +1,153 @@
+"""Patients' sessions, the Telegram update ids seen, and each chat's history, in PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.logsafe import chat_ref
+from bot.storage.base import ConflictError, Event, JsonDict, Patient, dump_json, utc
+from bot.storage.postgres.connection import rows_of
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from psycopg.rows import TupleRow
+
+    from bot.storage.postgres.connection import Connection
+
+# A chat deleted by another process while we waited for its row lock is re-created; a few
+# rounds are plenty, since each round means another process committed a forget meanwhile.
+LOCK_ATTEMPTS = 5
+
+_PATIENT = "chat_id, language, session, active, created_at, updated_at"
+_PATIENT_QUALIFIED = (
+    "patients.chat_id, patients.language, patients.session, patients.active,"
+    " patients.created_at, patients.updated_at"
+)
+
+
+def patient_of(row: TupleRow) -> Patient:
+    """A patient from a row of ``_PATIENT``'s columns."""
+    chat_id, language, session, active, created_at, updated_at = row
+    return Patient(chat_id, language, session, active, utc(created_at), utc(updated_at))
+
+
+def event_of(row: TupleRow) -> Event:
+    """An event from a row of id, chat_id, kind, data, at."""
+    event_id, chat_id, kind, data, at = row
+    return Event(event_id, chat_id, kind, data, utc(at))
+
+
+async def lock_chat(conn: Connection, chat_id: int) -> bool:
+    """Lock the chat's patient row, creating a placeholder; True if it is only a placeholder."""
+    for _ in range(LOCK_ATTEMPTS):
+        await conn.execute(
+            "INSERT INTO patients (chat_id) VALUES (%s) ON CONFLICT (chat_id) DO NOTHING",
+            (chat_id,),
+        )
+        cursor = await conn.execute(
+            "SELECT session IS NULL FROM patients WHERE chat_id = %s FOR UPDATE", (chat_id,)
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            return bool(row[0])
+    msg = f"chat {chat_ref(chat_id)} kept being deleted by another process"
+    raise ConflictError(msg)
+
+
+async def drop_placeholder(conn: Connection, chat_id: int) -> None:
+    """Delete a lock placeholder row that no save filled."""
+    await conn.execute(
+        "DELETE FROM patients WHERE chat_id = %s AND session IS NULL", (chat_id,)
+    )
+
+
+async def first_time(conn: Connection, update_id: int, now: datetime) -> bool:
+    """Record a Telegram update id; False if it was recorded before."""
+    cursor = await conn.execute(
+        """INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
+           ON CONFLICT (update_id) DO NOTHING""",
+        (update_id, now),
+    )
+    return cursor.rowcount == 1
+
+
+async def load(conn: Connection, chat_id: int) -> Patient | None:
+    """The chat's patient, None if there is none yet."""
+    cursor = await conn.execute(
+        f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s AND session IS NOT NULL",  # noqa: S608 -- constant column list
+        (chat_id,),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else patient_of(row)
+
+
+async def first_time_and_load(
+    conn: Connection, update_id: int, chat_id: int, now: datetime
+) -> tuple[bool, Patient | None]:
+    """``first_time`` and ``load`` in one round trip."""
+    cursor = await conn.execute(
+        f"""WITH fresh AS (
+                INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
+                ON CONFLICT (update_id) DO NOTHING RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM fresh), {_PATIENT_QUALIFIED}
+            FROM (VALUES (1)) AS one
+            LEFT JOIN patients ON patients.chat_id = %s AND patients.session IS NOT NULL""",  # noqa: S608 -- constant column list
+        (update_id, now, chat_id),
+    )
+    row = await cursor.fetchone()
+    if row is None:  # the one-row VALUES always yields a row; kept for the type checker
+        return False, None
+    fresh, patient = bool(row[0]), row[1:]
+    return fresh, None if patient[0] is None else patient_of(patient)
+
+
+async def save(conn: Connection, patient: Patient, now: datetime) -> None:
+    """Store a patient as it is now, stamped ``now``."""
+    created = now if patient.created_at is None else utc(patient.created_at)
+    await conn.execute(
+        """INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
+           VALUES (%s, %s, %s::jsonb, %s, %s, %s)
+           ON CONFLICT (chat_id) DO UPDATE SET
+               language = EXCLUDED.language, session = EXCLUDED.session,
+               active = EXCLUDED.active, updated_at = EXCLUDED.updated_at,
+               created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",
+        (
+            patient.chat_id,
+            patient.language,
+            dump_json(patient.session),
+            patient.active,
+            created,
+            now,
+        ),
+    )
+
+
+async def patients_page(conn: Connection, limit: int, offset: int) -> list[Patient]:
+    """One page of patients ordered by chat id."""
+    rows = await rows_of(
+        conn,
+        f"""SELECT {_PATIENT} FROM patients WHERE session IS NOT NULL
+            ORDER BY chat_id LIMIT %s OFFSET %s""",  # noqa: S608 -- constant column list
+        (limit, max(offset, 0)),
+    )
+    return [patient_of(r) for r in rows]
+
+
+async def record_event(conn: Connection, chat_id: int, kind: str, data: JsonDict,
+                       now: datetime) -> None:
+    """Append an entry to a chat's history."""
+    await conn.execute(
+        "INSERT INTO events (chat_id, kind, data, at) VALUES (%s, %s, %s::jsonb, %s)",
+        (chat_id, kind, dump_json(data), now),
+    )
+
+
+async def events(conn: Connection, chat_id: int) -> list[Event]:
+    """A chat's history, oldest first."""
+    rows = await rows_of(
+        conn,
+        "SELECT id, chat_id, kind, data, at FROM events WHERE chat_id = %s ORDER BY id",
+        (chat_id,),
+    )
+    return [event_of(r) for r in rows]

@@ -1,0 +1,219 @@
+"""The PostgreSQL store: a psycopg 3 async pool; row locks let several processes share one bot."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import psycopg
+import psycopg.errors
+
+from bot.storage.base import StorageError, deactivate_chat, holding, refuse_inside_transaction
+from bot.storage.locks import ChatLocks
+from bot.storage.postgres import exports, housekeeping, outbox, sessions
+from bot.storage.postgres.connection import describe, open_pool, without_row_data
+from bot.storage.postgres.schema import migrate
+from bot.storage.postgres.transaction import PostgresTransaction
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+    from datetime import datetime, timedelta
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from bot.storage.base import Event, OutboxItem, Patient, PatientRecord, RecordQuery, Transaction
+    from bot.storage.postgres.connection import Connection
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[bool]:
+    """A database transaction holding the chat's row lock; yields whether it is a placeholder."""
+    async with conn.transaction():
+        yield await sessions.lock_chat(conn, chat_id)
+
+
+class PostgresStore:
+    """Store in a PostgreSQL database; safe for several bot processes at once."""
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> None:
+        """Remember the server and pool size; nothing is connected yet."""
+        self._url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._locks = ChatLocks()
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._enqueued: Callable[[], None] | None = None
+
+    def on_enqueued(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each transaction that added outbox rows commits."""
+        self._enqueued = listener
+
+    @property
+    def pool_size(self) -> int:
+        """The most connections this store holds at once."""
+        return self._max_size
+
+    def _require_pool(self) -> AsyncConnectionPool[Connection]:
+        if self._pool is None:
+            msg = "the PostgreSQL store is not open"
+            raise StorageError(msg)
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect, migrate, then start the pool."""
+        if self._pool is not None:
+            msg = "the PostgreSQL store is already open"
+            raise StorageError(msg)
+        # One plain connection first: its error says why the server is unreachable, where a
+        # pool would only time out.
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+            )
+        except psycopg.OperationalError as exc:
+            msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
+            raise StorageError(msg) from exc
+        async with conn:
+            await migrate(conn)
+        self._pool = await open_pool(self._url, min_size=self._min_size,
+                                     max_size=self._max_size, name="ldh-bot",
+                                     fill_within=self._connect_timeout)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self, chat_id: int, now: datetime) -> AsyncIterator[Transaction]:
+        """Hold a chat for one update; commit on normal exit, roll back on an exception."""
+        pool = self._require_pool()
+        # holding(): while this task holds a pooled connection, the store lends it no other.
+        # The asyncio lock first: waiters of one chat then queue here instead of each holding
+        # a pooled connection while blocked on the row lock.
+        with holding(self), without_row_data():
+            async with (
+                self._locks.hold(chat_id),
+                pool.connection() as conn,
+                AsyncExitStack() as held,
+            ):
+                try:
+                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
+                except psycopg.errors.UndefinedTable:
+                    await self._migrate_again(conn)
+                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
+                tx = PostgresTransaction(conn, chat_id, now, placeholder=placeholder)
+                try:
+                    yield tx
+                    await tx.finish()
+                finally:
+                    tx.close()
+        if tx.enqueued and self._enqueued is not None:
+            self._enqueued()
+
+    async def _migrate_again(self, conn: Connection) -> None:
+        """Re-create a schema that vanished under a running bot (a database re-created empty).
+
+        Locking the chat is every update's first statement, so that is where a missing table
+        shows; ``conn`` is out of the failed transaction by then.
+        """
+        log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
+        await migrate(conn)
+
+    async def _run(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Do ``work`` in its own transaction on a pooled connection; a lost schema is redone."""
+        refuse_inside_transaction(self, "a second connection")
+        with without_row_data():
+            async with self._require_pool().connection() as conn:
+                try:
+                    return await self._in_transaction(conn, work)
+                except psycopg.errors.UndefinedTable:
+                    await self._migrate_again(conn)
+                    return await self._in_transaction(conn, work)
+
+    @staticmethod
+    async def _in_transaction(conn: Connection, work: Callable[[Connection], Awaitable[T]]) -> T:
+        async with conn.transaction():
+            return await work(conn)
+
+    # -- the outbox (outbox.py) -----------------------------------------------------------------
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+        if limit <= 0:
+            return []
+        return await self._run(lambda conn: outbox.claim_due(conn, now, limit, lease))
+
+    async def renew(self, item: OutboxItem, until: datetime) -> bool:
+        """Extend the lease of a row this claim still holds; False if it is no longer ours."""
+        return await self._run(lambda conn: outbox.renew(conn, item, until))
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None:
+        """Record that a claimed row was delivered; it is never claimed again."""
+        await self._run(lambda conn: outbox.mark_sent(conn, item_id, at))
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
+        """Release a claimed row to be due again at ``at``, keeping the error."""
+        await self._run(lambda conn: outbox.retry_later(conn, item_id, at, error))
+
+    async def retire(self, item_id: int, at: datetime, error: str) -> None:
+        """Give up on an unsent row Telegram refused: never claimed again, the error kept."""
+        await self._run(lambda conn: outbox.retire(conn, item_id, at, error))
+
+    async def pending(self, chat_id: int) -> list[OutboxItem]:
+        """A chat's unsent, uncancelled outbox rows, soonest first."""
+        return await self._run(lambda conn: outbox.pending(conn, chat_id))
+
+    # -- sessions and events (sessions.py) ------------------------------------------------------
+
+    async def deactivate(self, chat_id: int, at: datetime) -> None:
+        """Mark a patient who blocked the bot inactive and cancel the chat's unsent rows."""
+        async with self.transaction(chat_id, at) as tx:
+            await deactivate_chat(tx)
+
+    async def events(self, chat_id: int) -> list[Event]:
+        """Return a chat's history, oldest first."""
+        return await self._run(lambda conn: sessions.events(conn, chat_id))
+
+    async def patients(self, limit: int, offset: int) -> list[Patient]:
+        """Return one page of patients ordered by chat id."""
+        if limit <= 0:
+            return []
+        return await self._run(lambda conn: sessions.patients_page(conn, limit, offset))
+
+    # -- exports (exports.py) -------------------------------------------------------------------
+
+    async def records(self, query: RecordQuery) -> AsyncGenerator[PatientRecord]:
+        """Stream patients with their events from one named (server-side) cursor."""
+        refuse_inside_transaction(self, "a second connection")
+        with without_row_data():
+            # aclosing: a reader stopping early ends the cursor before the connection goes back.
+            async with (
+                self._require_pool().connection() as conn,
+                aclosing(exports.stream_records(conn, query)) as records,
+            ):
+                async for record in records:
+                    yield record
+
+    # -- retention (housekeeping.py) ------------------------------------------------------------
+
+    async def prune_updates(self, older_than: datetime) -> int:
+        """Forget update ids recorded before ``older_than``; return how many."""
+        return await self._run(lambda conn: housekeeping.prune_updates(conn, older_than))
+
+    async def prune_history(self, older_than: datetime) -> int:
+        """Delete outbox rows sent or cancelled before ``older_than``; return how many."""
+        return await self._run(lambda conn: housekeeping.prune_history(conn, older_than))
+
+    async def idle_chats(self, idle_since: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` patients untouched since ``idle_since`` with nothing still to send."""
+        return await self._run(lambda conn: housekeeping.idle_chats(conn, idle_since, limit))

@@ -1,0 +1,102 @@
+"""One update's work on a chat in PostgreSQL, inside a database transaction holding its row."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.logsafe import chat_ref
+from bot.storage.base import Event, Forgotten, HeldChat, JsonDict, OutboxItem, Patient
+from bot.storage.postgres import housekeeping, outbox, sessions
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from datetime import datetime
+
+    from bot.storage.postgres.connection import Connection
+
+
+class PostgresTransaction(HeldChat):
+    """One update's work on a chat, run at once inside a database transaction."""
+
+    def __init__(self, conn: Connection, chat_id: int, now: datetime, *, placeholder: bool) -> None:
+        """Work on ``conn``, whose transaction already holds the chat's row lock."""
+        super().__init__(chat_id, now)
+        self._conn = conn
+        # A placeholder row exists only to be locked; it is removed unless a save fills it.
+        self._placeholder = placeholder
+
+    def _connection(self) -> Connection:
+        self._check_open()
+        return self._conn
+
+    async def first_time(self, update_id: int) -> bool:
+        """Record a Telegram update id; False if it was recorded before."""
+        return await sessions.first_time(self._connection(), update_id, self._now)
+
+    async def load(self) -> Patient | None:
+        """Return the held chat's patient, None if there is none yet."""
+        return await sessions.load(self._connection(), self._chat_id)
+
+    async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
+        """``first_time`` (True when there is no id) and ``load``, in one round trip."""
+        if update_id is None:
+            return True, await self.load()
+        return await sessions.first_time_and_load(
+            self._connection(), update_id, self._chat_id, self._now
+        )
+
+    async def save(self, patient: Patient) -> None:
+        """Store the held chat's patient as it is now."""
+        if patient.chat_id != self._chat_id:
+            msg = (
+                f"this transaction holds chat {chat_ref(self._chat_id)}, "
+                f"not {chat_ref(patient.chat_id)}"
+            )
+            raise ValueError(msg)
+        await sessions.save(self._connection(), patient, self._now)
+        self._placeholder = False
+
+    async def enqueue(
+        self,
+        kind: str,
+        chat_id: int,
+        payload: JsonDict,
+        due_at: datetime,
+        dedupe_key: str | None = None,
+    ) -> None:
+        """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
+        # ``about`` is the held chat: a row written in a patient's update names that patient.
+        await outbox.enqueue(self._connection(), kind, chat_id, payload, due_at,
+                             dedupe_key=dedupe_key, about=self._chat_id, now=self._now)
+        self.enqueued = True
+
+    async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
+        """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
+        return await outbox.cancel(self._connection(), chat_id, kinds, self._now)
+
+    async def forget(self) -> Forgotten:
+        """Delete everything kept about the held chat; say what was deleted."""
+        forgotten = await housekeeping.forget(self._connection(), self._chat_id)
+        self._placeholder = False
+        return forgotten
+
+    async def events(self) -> list[Event]:
+        """The held chat's history, oldest first, this transaction's own entries included."""
+        return await sessions.events(self._connection(), self._chat_id)
+
+    async def pending(self) -> list[OutboxItem]:
+        """The held chat's unsent, uncancelled outbox rows, soonest first."""
+        return await outbox.pending(self._connection(), self._chat_id)
+
+    async def record_event(self, kind: str, data: JsonDict) -> None:
+        """Append an entry to the held chat's history."""
+        await sessions.record_event(self._connection(), self._chat_id, kind, data, self._now)
+
+    async def finish(self) -> None:
+        """Drop a lock placeholder that no save filled, so only real patients stay."""
+        if self._placeholder:
+            await sessions.drop_placeholder(self._connection(), self._chat_id)
+
+    def close(self) -> None:
+        """Refuse further use."""
+        self._open = False
