@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot import checkins, details
 from bot.audit import ANSWER, answer_event
 from bot.clinic import appointments
+from bot.clock import Clock, system_clock
 from bot.content import Content
 from bot.dialogue.answers import normalise
 from bot.dialogue.engine import Engine
@@ -27,7 +28,6 @@ from bot.storage.base import Patient, Store, Transaction
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 BeforeCommit = Callable[["Reply"], Awaitable[None]]
 
 # Service menus share the button space with answers; their values carry these prefixes.
@@ -43,11 +43,6 @@ UNSUPPORTED = "_unsupported"
 FORGET_VALID = timedelta(minutes=10)
 # Clocks of several bot processes may differ a little; a button "from the future" by less is fine.
 CLOCK_SKEW = timedelta(minutes=1)
-
-
-def system_clock() -> datetime:
-    """The real time, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

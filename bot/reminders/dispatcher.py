@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.conversation import Clock, system_clock
+from bot.clock import Clock, system_clock
 from bot.logsafe import chat_ref
 from bot.ops import metrics
 from bot.outbox import expires_at
