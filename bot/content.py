@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.clinical import guards
 from bot.clinical.ladder import Ladder, load_ladder
 from bot.dialogue.answers import Vocabulary, load_vocabulary
 from bot.dialogue.conditions import FactDomain
 from bot.dialogue.engine import Engine
 from bot.dialogue.facts import load_fact_domains
-from bot.dialogue.guards import build_registry
 from bot.dialogue.loader import load_dialogue
 from bot.dialogue.problems import DialogueError, Problem
+from bot.dialogue.registry import Registry
 from bot.dialogue.texts import Catalog, load_catalog
 from bot.dialogue.yamlio import YamlError
 
@@ -66,7 +67,8 @@ def load_content(
     catalog, problems = load_catalog(directory)
     catalog = catalog.with_emergency_number(emergency_number)
     problems.extend(_ladder_texts(ladder, catalog))
-    registry = build_registry(ladder)
+    # The engine knows no clinical name; the clinical layer registers its own.
+    registry = guards.register(Registry(), ladder)
     engines: dict[str, Engine] = {}
     for name in DIALOGUE_NAMES:
         dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry)

@@ -1,4 +1,4 @@
-"""The named guards and actions the dialogue YAML may reference: an explicit registry."""
+"""The clinical guards and actions the dialogues name, registered with the engine's registry."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from bot.dialogue.turn import Effect, Message, Text
 _RED_FLAG_DISPOSITIONS = frozenset({"emergency", "urgent"})
 
 
-def build_registry(ladder: Ladder) -> Registry:
-    """Every name a dialogue may use, bound to the loaded treatment ladder."""
+def register(registry: Registry, ladder: Ladder) -> Registry:
+    """``registry`` with the clinical names added, bound to the loaded treatment ladder."""
 
     def recommend(session: Session) -> tuple[list[Message], list[Effect]]:
         """Decide the step from the facts, explain it, and say what should follow."""
@@ -35,7 +35,7 @@ def build_registry(ladder: Ladder) -> Registry:
         outcome = assess_checkin(session.facts, ladder)
         return [Message(tuple(_checkin_parts(outcome, session)))], _checkin_effects(outcome)
 
-    return Registry(
+    return registry.including(
         guards={"step_up_due": ladder.step_up_due},
         actions={"recommend": recommend, "checkin_outcome": checkin_outcome},
     )
