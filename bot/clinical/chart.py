@@ -7,11 +7,10 @@ language go beside it, in the Telegram caption, so no font needs Chinese glyphs.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
-from typing import TypeGuard
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeGuard
 
 from bot.audit import ANSWER, recorded_facts
-from bot.storage.base import Event
 
 PAIN_MIN, PAIN_MAX = 0, 10
 # 600 x 330 pixels: readable on a phone, a few tens of kilobytes.
@@ -20,6 +19,21 @@ LINE_COLOUR = "#1f77b4"
 BASELINE_COLOUR = "#7f7f7f"
 
 Point = tuple[float, int]
+
+
+class Recorded(Protocol):
+    """An entry of a patient's history as the chart reads it (a stored event is one)."""
+
+    # Read-only, so a frozen record matches; declared here so clinical logic needs no store.
+    @property
+    def kind(self) -> str:
+        """What happened: ``answer``, ``checkin``, ..."""
+        ...
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """What was recorded with it."""
+        ...
 
 
 def pain_chart(points: Sequence[Point], *, baseline: int | None = None) -> bytes:
@@ -52,7 +66,7 @@ def pain_chart(points: Sequence[Point], *, baseline: int | None = None) -> bytes
     return out.getvalue()
 
 
-def pain_points(events: Iterable[Event]) -> list[Point]:
+def pain_points(events: Iterable[Recorded]) -> list[Point]:
     """Week and pain of the latest course: the screening's pain at week 0, then each check-in.
 
     A screening ``answer`` with ``pain_score`` starts a course (a /restart starts a new one);
