@@ -3,8 +3,10 @@
 A row is leased when claimed and marked sent only after Telegram accepts it, so a crash loses
 nothing: the rows a killed process held become claimable again when their lease runs out.
 The price is at-least-once delivery: a row Telegram accepted just before the kill, but not yet
-marked sent, is sent again. At most ``concurrency`` rows are between "sending" and "marked"
-at any moment, which bounds those duplicates.
+marked sent, is sent again. Delivered rows are marked sent in the same trip to the store as
+the next claim (a trip per batch, not two per message), within ``MARK_WITHIN`` seconds and
+before ``concurrency`` of them wait; with the rows in flight, at most ``2 * concurrency`` rows
+are between "sending" and "marked" at any moment, which bounds those duplicates.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ FLOOD_ROUNDS = 5  # 429s in a row on one row before it goes back to the outbox
 BACKOFF_BASE = 5.0  # seconds before the first retry after a network error, doubling after
 BACKOFF_MAX = 900.0
 MARK_ATTEMPTS = 3
+MARK_WITHIN = 0.25  # seconds a delivered row may wait to be marked with the next claim
+# After a wake, rows queued this soon after are claimed in the same trip (under load, updates
+# queue rows a few milliseconds apart); a message waits this much longer, at most.
+GATHER = 0.01
+# A claim (or renewal) this recent is its own fence: no other claim can hold the row before
+# its lease runs out, and a cancellation this recent races the send however it is checked.
+FRESH_CLAIM = timedelta(seconds=1)
 STORE_BACKOFF_MAX = 30.0
 STOP_GRACE = 10.0  # seconds in-flight sends get to finish at shutdown
 MAX_PROGRESS = 10_000  # partly sent rows remembered; beyond, the oldest may resend a part
@@ -48,10 +57,11 @@ class Fenced(Exception):  # noqa: N818  # a signal from the gate, not an error
 
 
 class _Lease:
-    """Until when this process holds a claimed row; moved on by each renewal."""
+    """Until when this process holds a claimed row, and when the store last said so."""
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, checked: datetime) -> None:
         self.until = until
+        self.checked = checked
 
 
 def backoff(attempts: int) -> float:
@@ -96,6 +106,8 @@ class Dispatcher:
         self._claims: dict[int, int] = {}
         # Parts of a row already delivered, so a retry in this process sends only the rest.
         self._progress: dict[int, int] = {}
+        # Rows delivered and not yet marked sent (id -> kind): marked with the next claim.
+        self._sent: dict[int, str] = {}
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -132,6 +144,7 @@ class Dispatcher:
             for task in late:
                 task.cancel()  # its row stays leased and comes back when the lease runs out
             await asyncio.gather(*late, return_exceptions=True)
+        await self._flush_marks()
 
     async def run(self) -> None:
         """Claim and send due rows until ``stop``; storage faults are logged and retried."""
@@ -149,7 +162,9 @@ class Dispatcher:
                 continue
             failures = 0
             if asked > 0 and claimed < asked:
-                await self._idle(self._poll)  # nothing more is due: wait for a wake or a poll
+                # Nothing more is due: wait for a wake or a poll, or mark what was delivered.
+                if await self._idle(MARK_WITHIN if self._sent else self._poll):
+                    await self._until(self._stopping, GATHER)
             elif len(self._tasks) >= self._capacity:
                 await self._until(self._room)
 
@@ -160,24 +175,27 @@ class Dispatcher:
             claimed, _ = await self._fill()
             handled += claimed
             if not self._tasks:
+                await self._flush_marks()
                 return handled
             await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
 
     async def _fill(self) -> tuple[int, int]:
-        """Claim due rows into free room; return (claimed, asked for)."""
+        """Mark delivered rows and claim due ones into free room; return (claimed, asked for)."""
         self._room.clear()
         asked = self._capacity - len(self._tasks)
         if asked <= 0:
             return 0, 0
         now = self._clock()
-        items = await self._store.claim_due(now, asked, self._lease)
+        sent = dict(self._sent)
+        items = await self._store.claim_due(now, asked, self._lease, sent=list(sent))
+        self._marked(sent)
         for item in items:
             self._claims[item.id] = item.attempts
             if item.id in self._holding:
                 continue  # still ours (its lease ran out while it waited): never send it twice
             self._holding.add(item.id)
             metrics.REMINDERS_DUE.labels(item.kind).inc()
-            task = asyncio.create_task(self._deliver(item, _Lease(now + self._lease)))
+            task = asyncio.create_task(self._deliver(item, _Lease(now + self._lease, now)))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         return len(items), asked
@@ -188,10 +206,12 @@ class Dispatcher:
         if not task.cancelled() and task.exception() is not None:
             log.error("outbox delivery task failed", exc_info=task.exception())
 
-    async def _idle(self, seconds: float) -> None:
-        """Wait ``seconds``, or less if woken or stopped."""
+    async def _idle(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if woken or stopped; True if woken."""
         await self._until(self._wake, seconds)
+        woken = self._wake.is_set()
         self._wake.clear()
+        return woken
 
     async def _until(self, event: asyncio.Event, seconds: float | None = None) -> None:
         """Wait for ``event``, ``stop`` or ``seconds`` on the injected sleep, the first of them."""
@@ -283,14 +303,23 @@ class Dispatcher:
                 break
         if wait > 0:
             await self._sleep(wait)
-        # The fence: the pacer's wait may have outlasted the lease and another process may
-        # hold the row now. Renewing only while this claim still holds it, right before the
-        # send, means an expired claim can never send the row a second time.
-        until = self._clock() + self._lease
+        await self._fence(item, deadline)
+
+    async def _fence(self, item: OutboxItem, deadline: _Lease) -> None:
+        """Right before a send: raise Fenced unless this claim still holds the row.
+
+        The pacer's wait may have outlasted the lease and another process may hold the row
+        now. Renewing only while this claim still holds it means an expired claim can never
+        send the row a second time.
+        """
+        now = self._clock()
+        if now - deadline.checked < FRESH_CLAIM:
+            return
+        until = now + self._lease
         claim = replace(item, attempts=self._claims.get(item.id, item.attempts))
         if not await self._store.renew(claim, until):
             raise Fenced
-        deadline.until = until
+        deadline.until, deadline.checked = until, now
 
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self._clock()
@@ -334,17 +363,33 @@ class Dispatcher:
             del self._progress[next(iter(self._progress))]
 
     async def _mark_sent(self, item: OutboxItem) -> None:
-        """Record delivery, retrying briefly: an unmarked row would be sent again."""
+        """Record delivery with the next claim; a full batch asks for that claim now."""
         self._progress.pop(item.id, None)
+        self._sent[item.id] = item.kind
+        if len(self._sent) >= self.concurrency:
+            self._wake.set()
+
+    def _marked(self, sent: dict[int, str]) -> None:
+        """Forget rows the store has marked sent, counting them as sent."""
+        for item_id, kind in sent.items():
+            self._sent.pop(item_id, None)
+            metrics.REMINDERS_SENT.labels(kind).inc()
+
+    async def _flush_marks(self) -> None:
+        """Mark every delivered row now, retrying briefly: an unmarked row would be sent again."""
         for attempt in range(MARK_ATTEMPTS):
+            sent = dict(self._sent)
+            if not sent:
+                return
             try:
-                await self._store.mark_sent(item.id, self._clock())
+                await self._store.claim_due(self._clock(), 0, self._lease, sent=list(sent))
             except Exception as error:
                 if attempt == MARK_ATTEMPTS - 1:
-                    raise
-                log.warning("cannot mark outbox row %d sent (%s); retrying",
-                            item.id, type(error).__name__)
+                    log.exception("cannot mark %d outbox rows sent; they may be sent again",
+                                  len(sent))
+                    return
+                log.warning("cannot mark %d outbox rows sent (%s); retrying",
+                            len(sent), type(error).__name__)
                 await self._sleep(0.5 * 2**attempt)
             else:
-                metrics.REMINDERS_SENT.labels(item.kind).inc()
-                return
+                self._marked(sent)

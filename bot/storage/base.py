@@ -189,8 +189,14 @@ class Store(Protocol):
         """
         ...
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, *, sent: Collection[int] = ()
+    ) -> list[OutboxItem]:
+        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first.
+
+        ``sent``: claimed rows delivered since, marked sent at ``now`` in the same trip before
+        the claim (as ``mark_sent`` would), so the dispatcher marks and claims in batches.
+        """
         ...
 
     async def renew(self, item: OutboxItem, until: datetime) -> bool:

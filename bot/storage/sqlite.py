@@ -43,7 +43,7 @@ from bot.storage.sqlite_transaction import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
     from datetime import datetime, timedelta
 
 T = TypeVar("T")
@@ -55,6 +55,7 @@ BUSY_TIMEOUT_MS = 5000
 # Health data: only the bot's own user may read the folder and the files SQLite keeps in it.
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
+_MARK_SENT = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
 
 
 def make_private(path: Path) -> None:
@@ -211,9 +212,11 @@ class SqliteStore:
         """Call ``listener`` after each transaction that added outbox rows commits."""
         self._enqueued = listener
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
-        if limit <= 0:
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, *, sent: Collection[int] = ()
+    ) -> list[OutboxItem]:
+        """Mark ``sent`` rows sent, then lease up to ``limit`` due rows, oldest due first."""
+        if limit <= 0 and not sent:
             return []
         at, until = stamp(now), stamp(now + lease)
         sql = f"""UPDATE outbox SET lease_until = ?, attempts = attempts + 1
@@ -224,8 +227,11 @@ class SqliteStore:
                       ORDER BY due_at, id LIMIT ?)
                   RETURNING {OUTBOX_COLUMNS}"""  # noqa: S608 -- constant column list
 
+        marked = [(at, item_id) for item_id in sent]
+
         def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            return conn.execute(sql, (until, at, at, limit)).fetchall()
+            conn.executemany(_MARK_SENT, marked)
+            return conn.execute(sql, (until, at, at, limit)).fetchall() if limit > 0 else []
 
         rows = await self._outside(lambda conn: immediate(conn, claim))
         return sorted((outbox_item_from_row(r) for r in rows), key=lambda i: (i.due_at, i.id))
@@ -243,9 +249,8 @@ class SqliteStore:
 
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         """Record that a claimed row was delivered; it is never claimed again."""
-        sql = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
         values = (stamp(at), item_id)
-        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(sql, values)))
+        await self._outside(lambda conn: immediate(conn, lambda c: c.execute(_MARK_SENT, values)))
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         """Release a claimed row to be due again at ``at``, keeping the error."""

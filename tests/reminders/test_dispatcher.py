@@ -349,3 +349,87 @@ async def test_a_row_past_its_expiry_is_retired_not_sent_late(
         (1, False, True, "expired before it could be sent"),
         (2, True, False, None),
     ]
+
+
+class TripCounter:
+    """A store whose outbox calls the dispatcher makes are counted; each is one trip."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.store, name)
+        if name not in {"claim_due", "renew", "mark_sent", "retry_later", "retire",
+                        "deactivate"}:
+            return real
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return await real(*args, **kwargs)
+
+        return counted
+
+
+async def test_rows_are_marked_sent_in_batches_at_most_one_trip_per_message(
+    store: Store, sqlite: Backend, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    await enqueue(store, range(1, 41), T0)
+    counted = TripCounter(store)
+    send = dispatcher(counted, sender, clock, pacer, concurrency=4)  # type: ignore[arg-type]
+    assert await send.drain() == 40
+    assert sender.sent_ids() == list(range(1, 41))
+    assert [r[2] for r in await rows(sqlite)] == [True] * 40
+    # No row-by-row marking: the marks ride on the claims.
+    assert counted.calls.get("mark_sent", 0) == 0
+    assert sum(counted.calls.values()) <= 40, counted.calls
+
+
+async def test_a_freshly_claimed_row_is_sent_without_renewing_its_lease(
+    store: Store, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    await enqueue(store, [1, 2], T0)
+    counted = TripCounter(store)
+    assert await dispatcher(counted, sender, clock, pacer).drain() == 2  # type: ignore[arg-type]
+    assert counted.calls.get("renew", 0) == 0
+    assert sender.sent_ids() == [1, 2]
+
+
+async def test_a_row_cancelled_while_it_waited_for_the_pacer_is_not_sent(
+    store: Store, sqlite: Backend, clock: FakeClock, pacer: RecordingPacer
+) -> None:
+    await enqueue(store, [5], T0)
+
+    class CancelledMeanwhile(FakeSender):
+        async def send(self, item: OutboxItem, gate: Gate, skip: int) -> Outcome:
+            # The patient stops their reminders while the row waits two seconds to go out.
+            async with store.transaction(item.chat_id, self.clock.now()) as tx:
+                await tx.cancel(item.chat_id)
+            self.clock.advance(2.0)
+            return await super().send(item, gate, skip)
+
+    sender = CancelledMeanwhile(clock)
+    assert await dispatcher(store, sender, clock, pacer).drain() == 1
+    assert sender.sent_ids() == []
+    [(_, _, sent, cancelled, _, _)] = await rows(sqlite)
+    assert (sent, cancelled) == (False, True)
+
+
+async def test_a_running_dispatcher_marks_a_lone_delivered_row_soon(
+    store: Store, sqlite: Backend, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    # Real sleeps for the idle wait (poll far away): the mark must not wait for the poll.
+    send = Dispatcher(store, sender, clock=clock.now, sleep=asyncio.sleep, pacer=pacer,
+                      poll=3600)
+    send.start()
+    try:
+        await enqueue(store, [9], T0)
+        send.wake()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if [r[2] for r in await rows(sqlite)] == [True]:
+                break
+        assert [r[2] for r in await rows(sqlite)] == [True]
+    finally:
+        await send.stop(grace=1)
+    assert sender.sent_ids() == [1]

@@ -482,3 +482,26 @@ async def test_forget_deletes_what_names_the_patient_and_says_what(
     async with store.transaction(3, T0) as tx:
         assert await tx.forget() == Forgotten()
     assert not Forgotten().anything
+
+
+async def test_a_claim_marks_the_rows_sent_since_in_the_same_call(store: Store) -> None:
+    for chat in (1, 2, 3):
+        await enqueue(store, chat, T0)
+    first, second = await store.claim_due(minutes(1), 2, LEASE)
+    [third] = await store.claim_due(minutes(2), 10, LEASE, sent=[first.id, second.id])
+    assert third.chat_id == 3
+    # Sent rows are never claimed again, even after their lease would have run out.
+    assert await store.claim_due(minutes(60), 10, LEASE, sent=[third.id]) == []
+    assert await store.pending(1) == []
+    assert await store.pending(3) == []
+
+
+async def test_marking_alone_asks_for_no_rows(store: Store) -> None:
+    await enqueue(store, 1, T0)
+    await enqueue(store, 2, T0)
+    [item] = await store.claim_due(minutes(1), 1, LEASE)
+    assert await store.claim_due(minutes(1), 0, LEASE, sent=[item.id]) == []
+    # The other row was left due, not claimed by the marking call.
+    [other] = await store.claim_due(minutes(1), 10, LEASE)
+    assert other.chat_id == 2
+    assert await store.pending(item.chat_id) == []

@@ -21,12 +21,14 @@ Connection = psycopg.AsyncConnection[TupleRow]
 _CONFLICTS = frozenset({"40001", "40P01"})
 
 
-async def open_pool(
-    url: str, *, min_size: int, max_size: int, name: str, fill_within: float
+async def open_pool(  # noqa: PLR0913  # each a setting of the pool, named at the call
+    url: str, *, min_size: int, max_size: int, name: str, fill_within: float,
+    connection_class: type[Connection] = psycopg.AsyncConnection,
 ) -> AsyncConnectionPool[Connection]:
     """A pool of autocommit connections, filled within ``fill_within`` s; else StorageError."""
     pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
         url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True},
+        connection_class=connection_class,
         # Checked on checkout so a server restart costs a reconnect, not a failed update.
         check=AsyncConnectionPool.check_connection, name=name,
     )

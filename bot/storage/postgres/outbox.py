@@ -71,10 +71,14 @@ async def pending(conn: Connection, chat_id: int) -> list[OutboxItem]:
 
 
 async def claim_due(
-    conn: Connection, now: datetime, limit: int, lease: timedelta
+    conn: Connection, now: datetime, limit: int, lease: timedelta, sent: Collection[int]
 ) -> list[OutboxItem]:
-    """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
+    """Mark ``sent`` rows sent, then lease up to ``limit`` due rows, oldest due first."""
     now = utc(now)
+    if sent:
+        await mark_sent_many(conn, sent, now)
+    if limit <= 0:
+        return []
     rows = await rows_of(
         conn,
         f"""WITH due AS (
@@ -106,9 +110,15 @@ async def renew(conn: Connection, item: OutboxItem, until: datetime) -> bool:
 
 async def mark_sent(conn: Connection, item_id: int, at: datetime) -> None:
     """Record that a claimed row was delivered; it is never claimed again."""
+    await mark_sent_many(conn, (item_id,), at)
+
+
+async def mark_sent_many(conn: Connection, item_ids: Collection[int], at: datetime) -> None:
+    """Record that claimed rows were delivered, in one statement."""
     await conn.execute(
-        "UPDATE outbox SET sent_at = %s, lease_until = NULL WHERE id = %s AND sent_at IS NULL",
-        (utc(at), item_id),
+        """UPDATE outbox SET sent_at = %s, lease_until = NULL
+           WHERE id = ANY(%s::bigint[]) AND sent_at IS NULL""",
+        (utc(at), list(item_ids)),
     )
 
 

@@ -17,7 +17,7 @@ from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.transaction import PostgresTransaction
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
     from datetime import datetime, timedelta
 
     from psycopg_pool import AsyncConnectionPool
@@ -39,6 +39,9 @@ async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[bool]:
 
 class PostgresStore:
     """Store in a PostgreSQL database; safe for several bot processes at once."""
+
+    # The pool's connections; the bench puts one here that counts the statements it sends.
+    connection_class: type[Connection] = psycopg.AsyncConnection
 
     def __init__(
         self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
@@ -85,7 +88,8 @@ class PostgresStore:
             await migrate(conn)
         self._pool = await open_pool(self._url, min_size=self._min_size,
                                      max_size=self._max_size, name="ldh-bot",
-                                     fill_within=self._connect_timeout)
+                                     fill_within=self._connect_timeout,
+                                     connection_class=self.connection_class)
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -147,11 +151,13 @@ class PostgresStore:
 
     # -- the outbox (outbox.py) -----------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Lease up to ``limit`` due, unsent, unleased rows, oldest due first."""
-        if limit <= 0:
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, *, sent: Collection[int] = ()
+    ) -> list[OutboxItem]:
+        """Mark ``sent`` rows sent, then lease up to ``limit`` due rows, oldest due first."""
+        if limit <= 0 and not sent:
             return []
-        return await self._run(lambda conn: outbox.claim_due(conn, now, limit, lease))
+        return await self._run(lambda conn: outbox.claim_due(conn, now, limit, lease, sent))
 
     async def renew(self, item: OutboxItem, until: datetime) -> bool:
         """Extend the lease of a row this claim still holds; False if it is no longer ours."""
