@@ -115,8 +115,14 @@ def _bench(args: argparse.Namespace) -> int:
         print("ldh-bot bench: --patients, --conversations and --rounds must be at least 1",
               file=sys.stderr)
         return EXIT_USAGE
+    if args.database is not None and not args.database.startswith(("postgresql://",
+                                                                       "postgres://")):
+        print("ldh-bot bench: --database takes a PostgreSQL URL (postgresql://...); "
+              "SQLite is always measured", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        return run(args.patients, args.conversations, args.rounds, as_json=args.json)
+        return run(args.patients, args.conversations, args.rounds, as_json=args.json,
+                   database=args.database)
     except BenchError as error:
         print(f"ldh-bot bench: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -190,6 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, default=3,
                        help="runs of each session, interleaved; the best run counts")
     bench.add_argument("--json", action="store_true", help="print one JSON object, no table")
+    bench.add_argument("--database", default=None,
+                       help="also measure on this PostgreSQL database (postgresql://...), in "
+                            "schemas of the bench's own that are dropped after")
     return parser
 
 

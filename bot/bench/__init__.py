@@ -2,7 +2,9 @@
 
 Each serving session runs in a fresh process (``bot.bench.serve``) against an in-process Bot
 API: our bot on a store of ``patients`` patients and on one a hundredth the size, and the
-plain python-telegram-bot baseline, all under the same mixed traffic.
+plain python-telegram-bot baseline, all under the same mixed traffic. Given a PostgreSQL
+database, our bot is also served from it (in a schema of its own per session), alone and as two
+instances sharing it.
 """
 
 from __future__ import annotations
@@ -16,14 +18,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
+
+from bot.bench import postgres_fill
 from bot.bench.export_cost import ExportFigures, measure_export
 from bot.bench.reminder_rate import measure_dispatch
 from bot.bench.report import TARGETS, Target, table, verdicts
 from bot.bench.store_fill import fill
 from bot.content import Content, load_content
+from bot.storage.postgres import describe
 
 __all__ = ["TARGETS", "BenchError", "Target", "measure", "run"]
 
@@ -35,23 +42,95 @@ MIN_SMALL = 10
 CHATTING_PATIENTS = 40  # while reminders drain, these chat; their replies go first
 
 
+T = TypeVar("T")
+
+
 class BenchError(RuntimeError):
     """A serving session that could not be measured."""
 
 
-def _session(kind: str, patients: int, conversations: int, db: Path | None) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bot.bench.serve", "--kind", kind,
-               "--patients", str(patients), "--conversations", str(conversations),
-               "--spawned", repr(time.time())]
-    if db is not None:
-        command += ["--db", str(db)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  # our own module
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+def _command(kind: str, patients: int, conversations: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bot.bench.serve", "--kind", kind,
+            "--patients", str(patients), "--conversations", str(conversations),
+            "--spawned", repr(time.time()), *extra]
+
+
+def _figures(kind: str, patients: int, returncode: int, stdout: str,
+             stderr: str) -> dict[str, Any]:
+    if returncode != 0:
+        tail = stderr.strip().splitlines()[-1:] or ["no output"]
         msg = f"the {kind} session on {patients} patients failed: {tail[0]}"
         raise BenchError(msg)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return result
+
+
+def _session(kind: str, patients: int, conversations: int, db: Path | None,
+             database: str | None = None) -> dict[str, Any]:
+    extra = ["--db", str(db)] if db is not None else []
+    extra += ["--database", database] if database is not None else []
+    command = _command(kind, patients, conversations, *extra)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  # our own module
+    return _figures(kind, patients, done.returncode, done.stdout, done.stderr)
+
+
+def _instances(patients: int, conversations: int, database: str,
+               count: int) -> list[dict[str, Any]]:
+    """``count`` instances serving one database at once, each its own patients."""
+    with tempfile.TemporaryDirectory(prefix="ldh-bench-barrier-") as barrier:
+        running = [
+            subprocess.Popen(  # noqa: S603  # our own module
+                _command("ours", patients, conversations, "--database", database,
+                         "--instance", str(n), "--instances", str(count),
+                         "--barrier", barrier),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for n in range(count)
+        ]
+        outputs = [process.communicate() for process in running]
+    return [_figures("ours", patients, process.returncode, out, err)
+            for process, (out, err) in zip(running, outputs, strict=True)]
+
+
+def _on_postgres(url: str, patients: int, content: Content,
+                 serve: Callable[[str], T]) -> T:
+    """``serve`` on a fresh schema of ``url`` filled with ``patients``; the schema is dropped."""
+    schema = postgres_fill.create_schema(url)  # reached already: see _check_postgres
+    try:
+        filled = postgres_fill.schema_url(url, schema)
+        postgres_fill.fill(filled, patients, content)
+        return serve(filled)
+    finally:
+        postgres_fill.drop_schema(url, schema)
+
+
+def _check_postgres(url: str) -> None:
+    """Fail at once, in one line, when the database cannot be used; not after the SQLite runs."""
+    try:
+        postgres_fill.drop_schema(url, postgres_fill.create_schema(url))
+    except psycopg.Error as error:
+        first = str(error).strip().splitlines()[:1] or [type(error).__name__]
+        msg = f"cannot use PostgreSQL at {describe(url)}: {first[0]}"
+        raise BenchError(msg) from error
+
+
+def _postgres(url: str, patients: int, conversations: int, rounds: int,
+              content: Content) -> tuple[Sessions, Sessions]:
+    """Our bot on PostgreSQL, round after round; then two instances sharing one database."""
+    alone = [_on_postgres(url, patients, content,
+                          lambda filled: _session("ours", patients, conversations, None, filled))
+             for _ in range(rounds)]
+    pairs = [_on_postgres(url, patients, content,
+                          lambda filled: _instances(patients, conversations, filled, 2))
+             for _ in range(rounds)]
+    best = max(pairs, key=_together)
+    return alone, best
+
+
+def _together(instances: list[dict[str, Any]]) -> float:
+    """Updates per second of instances serving at once, over the span they served in."""
+    span = max(float(i["ended_at"]) for i in instances) - min(
+        float(i["started_at"]) for i in instances)
+    return sum(int(i["updates"]) for i in instances) / span
 
 
 def _percentile(sorted_ms: list[float], share: float) -> float:
@@ -61,6 +140,18 @@ def _percentile(sorted_ms: list[float], share: float) -> float:
 def _per_update(session: dict[str, Any], key: str) -> float | None:
     value = session.get(key)
     return None if value is None else float(value) / session["updates"]
+
+
+def _trips(session: dict[str, Any]) -> dict[str, float | None]:
+    """Trips to the store per update (the update's own, then all), and the dispatcher's."""
+    updates, messages = session["updates"], session.get("messages") or 0
+    return {
+        "update": session["update_trips"] / updates,
+        "store": (session["update_trips"] + session["dispatcher_trips"]) / updates,
+        # None when no update queued a message: nothing to divide by.
+        "message": session["dispatcher_trips"] / messages if messages else None,
+        "messages": messages / updates,
+    }
 
 
 def _machine() -> dict[str, object]:
@@ -118,13 +209,39 @@ def _sessions(patients: int, conversations: int, rounds: int,
     return small, big, baseline, export
 
 
+def _postgres_figures(alone: Sessions, pairs: Sessions, sqlite_rate: float,
+                      sqlite_cost: float) -> dict[str, object]:
+    """The PostgreSQL keys, beside the SQLite figures they are compared with."""
+    fastest = _fastest(alone)
+    rate = fastest["updates"] / fastest["seconds"]
+    trips = _trips(fastest)
+    cost = _best(alone, "cpu_s")
+    return {
+        "pg_updates_per_s": rate,
+        "pg_ratio_to_sqlite": rate / sqlite_rate,
+        # The bot's own CPU only: the server's work is another process's.
+        "pg_ratio_to_sqlite_cpu": sqlite_cost / cost,
+        "pg_cpu_ms_per_update": cost * 1000,
+        "pg_p50_ms": _percentile(fastest["latencies_ms"], 0.50),
+        "pg_p99_ms": _percentile(fastest["latencies_ms"], 0.99),
+        "pg_store_trips_per_update": trips["store"],
+        "pg_update_trips_per_update": trips["update"],
+        "pg_dispatcher_trips_per_message": trips["message"],
+        "pg_two_instances_updates_per_s": _together(pairs),
+        "pg_two_instances_each_updates_per_s": [p["updates"] / p["seconds"] for p in pairs],
+    }
+
+
 def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVERSATIONS,
-            rounds: int = DEFAULT_ROUNDS) -> dict[str, object]:
+            rounds: int = DEFAULT_ROUNDS, database: str | None = None) -> dict[str, object]:
     """Every figure of the bench, keyed as the speed issue names them.
 
     Each session runs ``rounds`` times, interleaved, and the best run of each counts: on a
-    machine shared with other work the best run is the one least disturbed by it.
+    machine shared with other work the best run is the one least disturbed by it. With a
+    PostgreSQL ``database``, the ``pg_`` keys are measured on it as well.
     """
+    if database is not None:
+        _check_postgres(database)
     content = load_content()
     small_runs, big_runs, baseline_runs, export = _sessions(patients, conversations, rounds,
                                                            content)
@@ -135,6 +252,11 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
     baseline_rate = baseline["updates"] / baseline["seconds"]
     small_cost, big_cost = _best(small_runs, "cpu_s"), _best(big_runs, "cpu_s")
     baseline_cost = _best(baseline_runs, "cpu_s")
+    trips = _trips(big)
+    postgres: dict[str, object] = {}
+    if database is not None:
+        alone, pairs = _postgres(database, patients, conversations, rounds, content)
+        postgres = _postgres_figures(alone, pairs, ours_rate, big_cost)
     return {
         "updates_per_s": ours_rate,
         "p50_ms": _percentile(big["latencies_ms"], 0.50),
@@ -143,9 +265,12 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
         "throughput_ratio": ours_rate / baseline_rate,
         # The same ratio per CPU second: steadier than wall time on a machine others share.
         "throughput_ratio_cpu": baseline_cost / big_cost,
-        "store_trips_per_update": _per_update(big, "store_trips"),
-        # Of those, the outbox dispatcher's (claims after each update, sends).
-        "dispatcher_trips_per_update": _per_update(big, "dispatcher_trips"),
+        # Every hand-off to the SQLite thread, then an update's own and the dispatcher's (per
+        # message it sent of those the updates queued) apart.
+        "store_trips_per_update": trips["store"],
+        "update_trips_per_update": trips["update"],
+        "dispatcher_trips_per_message": trips["message"],
+        "messages_per_update": trips["messages"],
         "bot_api_calls_per_update": _per_update(big, "api_calls"),
         "baseline_bot_api_calls_per_update": _per_update(baseline, "api_calls"),
         "cost_ratio_100k_vs_1k": big_cost / small_cost,
@@ -169,15 +294,20 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
         "small_patients": max(patients // SMALL_SHARE, MIN_SMALL),
         "rounds": rounds,
         "updates_timed": big["updates"],
+        # Wall time is noisy on a shared machine; CPU time (above) is what to judge it beside.
+        "wall_s_100k": big["wall_s"],
+        "cpu_s_100k": big["cpu_s"],
+        **postgres,
         "traffic": big["kinds"],
         "machine": _machine(),
     }
 
 
 def run(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVERSATIONS,
-        rounds: int = DEFAULT_ROUNDS, *, as_json: bool = False) -> int:
+        rounds: int = DEFAULT_ROUNDS, *, as_json: bool = False,
+        database: str | None = None) -> int:
     """Measure, then print a table (exit 1 if a target is missed) or one JSON object."""
-    figures = measure(patients, conversations, rounds)
+    figures = measure(patients, conversations, rounds, database)
     if as_json:
         print(json.dumps(figures, ensure_ascii=False))  # noqa: T201  # the report itself
         return 0

@@ -35,7 +35,8 @@ class Target:
 
 TARGETS = (
     Target("throughput_ratio", 0.3, "at_least"),
-    Target("store_trips_per_update", 2, "at_most"),
+    Target("update_trips_per_update", 2, "at_most"),
+    Target("dispatcher_trips_per_message", 1, "at_most"),
     Target("cost_ratio_100k_vs_1k", 1.15, "at_most"),
     Target("rss_growth_mb_100k_vs_1k", 30, "below"),
     Target("startup_s_100k", 1.5, "below"),
@@ -44,6 +45,7 @@ TARGETS = (
     Target("export_s_100k", 20, "at_most"),
     Target("export_peak_mb_100k", 300, "at_most"),
     Target("kb_per_active_conversation", 4, "below"),
+    Target("pg_ratio_to_sqlite", 0.5, "at_least"),
 )
 
 
@@ -64,6 +66,8 @@ def _shown(value: object) -> str:
         return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"  # noqa: PLR2004  # whole numbers once large
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return " / ".join(_shown(v) for v in value)
     return str(value)
 
 

@@ -12,6 +12,7 @@ import gc
 import importlib
 import json
 import logging
+import os
 import random
 import resource
 import sqlite3
@@ -21,61 +22,50 @@ import tracemalloc
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+import psycopg
 from telegram.ext import Application
 
 from bot.bench.baseline import build_baseline
+from bot.bench.counting import CountingPostgresStore, CountingSqliteStore
 from bot.bench.fake_telegram import FakeTelegram
 from bot.bench.traffic import Patient, Traffic, question_texts
 from bot.channels.telegram.app import build_application
 from bot.config import OFFICIAL_API_URL, Settings
 from bot.content import load_content
 from bot.reminders.pacing import Pacer
-from bot.storage.base import OutboxItem
-from bot.storage.sqlite import SqliteStore
-from bot.storage.sqlite_transaction import Job
 
-T = TypeVar("T")
 TOKEN = "1234567:bench"  # noqa: S105  # not a credential: no request leaves the process
 CLINIC_CHAT = -1001
 ACTIVE = 50  # conversations open at once, their updates interleaved
 WARM_UP = 10  # conversations served before timing starts
 MEMORY_CONVERSATIONS = 50  # at least; as many as the timed conversations when more
 UNPACED_RATE = 1e6  # messages per second: the pacer books, but never makes a reply wait
+UNPACED_GROUP = 10**9  # messages a minute to one group: as unpaced
 MEMORY_STEPS = 4  # /start and three answers: a conversation left in the middle
+# Instances sharing one database serve patients and update ids of their own, this far apart.
+INSTANCE_IDS = 10**6
+INSTANCE_UPDATES = 10**9
+BARRIER_POLL = 0.01  # seconds between looks at the barrier while instances start
 
 Bench = Application[Any, Any, Any, Any, Any, Any]
 
 
-class CountingStore(SqliteStore):
-    """The SQLite store, counting its trips to the database thread, the dispatcher's apart."""
+def chat_ids(patients: int, conversations: int, seed: int, instance: int = 0,
+             instances: int = 1) -> list[int]:
+    """Half returning patients spread over the stored ones, half new; the same in every run.
 
-    trips = 0
-    dispatcher_trips = 0
-
-    async def _run(self, job: Job[T]) -> T:
-        self.trips += 1
-        return await super()._run(job)
-
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Claim as the store does, counted as the dispatcher's."""
-        self.dispatcher_trips += 1
-        return await super().claim_due(now, limit, lease)
-
-    async def mark_sent(self, item_id: int, at: datetime) -> None:
-        """Mark as the store does, counted as the dispatcher's."""
-        self.dispatcher_trips += 1
-        await super().mark_sent(item_id, at)
-
-
-def chat_ids(patients: int, conversations: int, seed: int) -> list[int]:
-    """Half returning patients spread over the stored ones, half new; the same in every run."""
+    Instances sharing a database each take the stored patients of their own residue and new
+    ids of their own, so no two of them serve one chat.
+    """
     rng = random.Random(seed)  # noqa: S311  # repeatable traffic, not secrets
-    returning = rng.sample(range(1, patients + 1), min(conversations // 2, patients))
-    new = range(patients + 1, patients + 1 + conversations - len(returning))
+    stored = range(1 + instance, patients + 1, instances)
+    returning = rng.sample(stored, min(conversations // 2, len(stored)))
+    first = new_ids(patients, instance)
+    new = range(first, first + conversations - len(returning))
     mixed = [*returning, *new]
     rng.shuffle(mixed)
     return mixed
@@ -106,6 +96,21 @@ async def _stopwatch(step: Awaitable[object]) -> float:
 def _languages(ids: list[int], seed: int) -> list[Patient]:
     rng = random.Random(seed)  # noqa: S311  # repeatable traffic, not secrets
     return [Patient(chat_id, "zh" if rng.random() < 0.2 else "en") for chat_id in ids]  # noqa: PLR2004  # one in five speaks Chinese
+
+
+def new_ids(patients: int, instance: int) -> int:
+    """The first chat id an instance gives a new patient."""
+    return patients + 1 + instance * INSTANCE_IDS
+
+
+def _barrier(directory: str | None, parties: int) -> None:
+    """Wait until ``parties`` instances are ready, so their timed traffic overlaps."""
+    if directory is None:
+        return
+    here = Path(directory)
+    (here / f"ready-{os.getpid()}").touch()
+    while len(list(here.glob("ready-*"))) < parties:
+        time.sleep(BARRIER_POLL)
 
 
 def _profiler(path: str | None) -> tuple[AbstractContextManager[Any], Callable[[], None]]:
@@ -144,66 +149,94 @@ async def _memory(  # noqa: PLR0913  # the session's parts, handed over
     gc.collect()
     kept = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    stored = 0.0
-    if db is not None:
-        with sqlite3.connect(db) as conn:
+    return kept / conversations, _stored_bytes(db, first)
+
+
+def _stored_bytes(database: str | None, first: int) -> float:
+    """The average stored session of the chats from ``first`` on, in bytes as text."""
+    if database is None:
+        return 0.0
+    if database.startswith("sqlite:///"):
+        with sqlite3.connect(database.removeprefix("sqlite:///")) as conn:
             row = conn.execute("SELECT avg(length(session)) FROM patients WHERE chat_id >= ?",
                                (first,)).fetchone()
-        stored = float(row[0] or 0)
-    return kept / conversations, stored
+    else:
+        with psycopg.connect(database) as pg:
+            row = pg.execute("SELECT avg(octet_length(session::text)) FROM patients"
+                             " WHERE chat_id >= %s", (first,)).fetchone()
+    return float(row[0] or 0) if row else 0.0
 
 
-def _settings(db: str) -> Settings:
-    return Settings(token=TOKEN, api_url=OFFICIAL_API_URL, database_url=f"sqlite:///{db}",
+def _settings(database_url: str) -> Settings:
+    return Settings(token=TOKEN, api_url=OFFICIAL_API_URL, database_url=database_url,
                     clinic_chat_id=CLINIC_CHAT, clinic_language="en", staff_ids=frozenset(),
                     timezone="UTC", webhook_url=None, webhook_listen=("127.0.0.1", 8443),
                     webhook_secret=None)
+
+
+def _store(args: argparse.Namespace) -> CountingSqliteStore | CountingPostgresStore:
+    if args.database is not None:
+        return CountingPostgresStore(args.database)
+    return CountingSqliteStore(args.db)
 
 
 async def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Start, serve the traffic timed, then measure memory; the figures as a dict."""
     content = load_content()
     api = FakeTelegram()
-    store: CountingStore | None = None
+    store: CountingSqliteStore | CountingPostgresStore | None = None
+    database = args.database or (f"sqlite:///{args.db}" if args.db else None)
     if args.kind == "ours":
-        store = CountingStore(args.db)
-        # Telegram's waits are the pacer's, measured by the dispatch figures; here only the work.
-        app = build_application(_settings(args.db), content, store, request=api,
-                                pace=Pacer(UNPACED_RATE, chat_interval=0.0))
+        store = _store(args)
+        # Telegram's waits are the pacer's, measured by the dispatch figures; here only the work
+        # (the clinic's group too: its 20 a minute would turn the dispatcher's work into waits).
+        app = build_application(_settings(database or ""), content, store, request=api,
+                                pace=Pacer(UNPACED_RATE, chat_interval=0.0,
+                                           group_per_minute=UNPACED_GROUP))
     else:
         app = build_baseline(content, TOKEN, api)
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
     startup = time.time() - args.spawned
-    traffic = Traffic(api, question_texts(content), args.seed)
-    top = args.patients + args.conversations + 1
+    traffic = Traffic(api, question_texts(content), args.seed,
+                      first_update=1 + args.instance * INSTANCE_UPDATES)
+    top = new_ids(args.patients, args.instance) + args.conversations + 1
     warm = _languages(list(range(top, top + WARM_UP)), args.seed)
     await drive(app, traffic, warm, _stopwatch)
     traffic.kinds = dict.fromkeys(traffic.kinds, 0)
-    patients = _languages(chat_ids(args.patients, args.conversations, args.seed), args.seed)
+    patients = _languages(chat_ids(args.patients, args.conversations, args.seed,
+                                   args.instance, args.instances), args.seed)
+    _barrier(args.barrier, args.instances)
     calls = api.total
-    trips, dispatcher_trips = (store.trips, store.dispatcher_trips) if store else (0, 0)
+    before = replace(store.trips) if store else None
     profiler, save = _profiler(args.profile)
-    cpu = time.process_time()
+    cpu, started, wall = time.process_time(), time.time(), time.perf_counter()
     with profiler:
         latencies = await drive(app, traffic, patients, _stopwatch)
-    cpu = time.process_time() - cpu
+    cpu, wall, ended = time.process_time() - cpu, time.perf_counter() - wall, time.time()
     save()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kinds = dict(traffic.kinds)
     count = len(latencies)
     figures: dict[str, Any] = {
-        "updates": count, "seconds": sum(latencies), "cpu_s": cpu,
+        "updates": count, "seconds": sum(latencies), "cpu_s": cpu, "wall_s": wall,
+        "started_at": started, "ended_at": ended,
         "latencies_ms": sorted(round(x * 1000, 4) for x in latencies),
-        "store_trips": (store.trips - trips) if store else None,
-        "dispatcher_trips": (store.dispatcher_trips - dispatcher_trips) if store else None,
         "api_calls": api.total - calls, "rss_mb": rss_mb, "startup_s": startup,
     }
-    heap, stored = await _memory(app, api, traffic, first=top + WARM_UP, db=args.db,
-                                 conversations=max(args.conversations, MEMORY_CONVERSATIONS))
-    figures |= {"heap_bytes_per_conversation": heap, "stored_bytes_per_conversation": stored,
-                "kinds": kinds}
+    if store is not None and before is not None:
+        # The dispatcher sends what the timed updates queued; its last batch may still be
+        # on its way, so the rows counted are those it marked sent within the same window.
+        figures |= {"update_trips": store.trips.updates - before.updates,
+                    "dispatcher_trips": store.trips.dispatcher - before.dispatcher,
+                    "messages": store.trips.messages - before.messages}
+    if args.instances == 1:
+        heap, stored = await _memory(app, api, traffic, first=top + WARM_UP, db=database,
+                                     conversations=max(args.conversations,
+                                                       MEMORY_CONVERSATIONS))
+        figures |= {"heap_bytes_per_conversation": heap, "stored_bytes_per_conversation": stored}
+    figures["kinds"] = kinds
     if app.post_stop is not None:
         await app.post_stop(app)
     await app.shutdown()
@@ -217,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.bench.serve")
     parser.add_argument("--kind", choices=("ours", "baseline"), required=True)
     parser.add_argument("--db", help="SQLite file filled with --patients patients (ours only)")
+    parser.add_argument("--database",
+                        help="PostgreSQL URL of a schema filled with --patients (ours only)")
+    parser.add_argument("--instance", type=int, default=0,
+                        help="which of --instances sharing the database this one is")
+    parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument("--barrier", help="directory where instances wait for each other")
     parser.add_argument("--patients", type=int, required=True)
     parser.add_argument("--conversations", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)

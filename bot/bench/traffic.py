@@ -69,12 +69,14 @@ class Patient:
 class Traffic:
     """Builds each patient's next update from what their screen shows, as a person would."""
 
-    def __init__(self, api: FakeTelegram, questions: dict[str, str], seed: int) -> None:
+    def __init__(self, api: FakeTelegram, questions: dict[str, str], seed: int,
+                 first_update: int = 1) -> None:
         """Read screens from ``api``; ``questions`` maps a question's text to its fact."""
         self.api = api
         self.questions = questions
         self.random = random.Random(seed)  # noqa: S311  # repeatable traffic, not secrets
-        self._update_ids = count(1)
+        # Instances sharing a database number their updates apart, as Telegram's never repeat.
+        self._update_ids = count(first_update)
         self._message_ids = count(1_000_000_000)
         self.kinds: dict[str, int] = {"start": 0, "press": 0, "typed": 0, "stale": 0}
 
