@@ -119,10 +119,16 @@ _CHAT_TABLES = _PATIENTS | _OUTBOX_T | _EVENTS
 class SqliteTransaction(HeldChat):
     """One update's view of a chat: reads now, writes on commit."""
 
-    def __init__(self, run: Callable[[Job[Any]], Any], chat_id: int, now: datetime) -> None:
-        """Start an empty transaction on the chat the store already holds."""
+    def __init__(self, run: Callable[[Job[Any]], Any], chat_id: int, now: datetime, *,
+                 read_now: Callable[[Job[Any]], Any] | None = None) -> None:
+        """Start an empty transaction on the chat the store already holds.
+
+        ``run`` hands a job to the store's thread; ``read_now``, when there is one, runs a
+        plain read at once on a read-only connection of the calling thread.
+        """
         super().__init__(chat_id, now)
         self._run = run
+        self._read_now = read_now
         self._stamp = stamp(now)
         self._writes: list[_Write] = []
         # The patient revision this transaction expects on disk at commit: None for "no row";
@@ -138,6 +144,8 @@ class SqliteTransaction(HeldChat):
         """
         self._check_open()
         replay = [w for w in self._writes if w.tables & tables]
+        if not replay and not writes and self._read_now is not None:
+            return cast("T", self._read_now(job))
 
         def preview(conn: sqlite3.Connection) -> T:
             if not replay and not writes:
