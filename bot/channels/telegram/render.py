@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -14,6 +15,7 @@ from bot.dialogue.turn import Option
 
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
 MAX_CALLBACK = 64  # bytes
+KEYBOARDS_KEPT = 1024  # distinct keyboards (question, seq, language) kept built
 _TAG = re.compile(r"<[^>]+>")
 _SHORT_LABEL = 4
 _ROW_OF_SHORT = 6
@@ -98,6 +100,15 @@ def _keyboard(
     """Buttons in rows; ``one_per_row`` for long labels such as the names of treatments."""
     if not buttons:
         return None
+    return _built_keyboard(tuple(buttons), one_per_row=one_per_row)
+
+
+# Patients at the same question see the same keyboard: building one is a good part of an
+# update's encoding work, and Telegram objects are frozen, so one instance serves them all.
+@lru_cache(maxsize=KEYBOARDS_KEPT)
+def _built_keyboard(
+    buttons: tuple[tuple[str, str], ...], *, one_per_row: bool
+) -> InlineKeyboardMarkup:
     for _, data in buttons:
         if len(data.encode()) > MAX_CALLBACK:
             msg = f"callback data {data!r} is over {MAX_CALLBACK} bytes"
