@@ -70,7 +70,9 @@ def show(catalog: Catalog, session: Session, chosen: str) -> tuple[Message, ...]
     elif which.isdigit() and 1 <= int(which) <= len(options):
         wanted = [options[int(which) - 1]]
     else:
-        return (Message((Text("details.no_such", {"count": len(options)}),)),)
+        count = len(options)
+        return (Message((Text("count.no_such.one" if count == 1 else "count.no_such.other",
+                              {"count": count}),)),)
     if not all(_known(catalog, part) for message in wanted for part in message.parts):
         # The texts were revised since this result: its words can no longer be shown as given.
         return (Message((Text("details.stale"),)),)

@@ -27,7 +27,8 @@ def texts(content: Content) -> dict[str, str]:
     """The first line of some texts as the terminal prints them; ``zh:`` keys in Chinese."""
     keys = ["q.saddle_numbness", "q.bladder_bowel", "q.bilateral_leg", "q.age",
             "app.welcome", "app.back_done", "app.back_none", "app.restart", "app.help",
-            "app.forgotten", "app.forget_cancelled", "app.language_set", "rec.disclaimer"]
+            "app.forgotten", "app.forget_cancelled", "app.language_set", "rec.disclaimer",
+            "resume.welcome_back"]
     plain = {}
     for key in keys:
         for language, prefix in (("en", ""), ("zh", "zh:")):
@@ -79,7 +80,9 @@ async def test_quit_halfway_and_resume_at_the_same_question(
 
     second = await converse(content, database, [])
 
-    assert texts["app.welcome"] in second
+    # A short welcome back, never the whole welcome again, then the open question.
+    assert texts["resume.welcome_back"] in second
+    assert texts["app.welcome"] not in second
     assert texts["q.bilateral_leg"] in second
     assert texts["q.saddle_numbness"] not in second
     assert texts["q.bladder_bowel"] not in second
