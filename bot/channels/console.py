@@ -16,11 +16,12 @@ from dataclasses import replace
 from typing import TextIO
 
 from bot import details
+from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.config import SettingsError, default_database_url, emergency_number
 from bot.content import Content, load_content
 from bot.conversation import LANGUAGE_CHOICE, Action, Conversations, Reply
 from bot.dialogue.answers import normalise
-from bot.dialogue.texts import DEFAULT_LANGUAGE, Catalog
+from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES, Catalog
 from bot.dialogue.turn import Option, Text
 from bot.storage import open_store
 
@@ -193,10 +194,31 @@ def _read_line() -> str | None:
         return None
 
 
+def clinic_chat(env: Mapping[str, str]) -> tuple[int | None, str]:
+    """The clinic's chat and language (``LDH_CLINIC_CHAT_ID``, ``LDH_CLINIC_LANGUAGE``), if set.
+
+    Set, the chat writes what the clinic must hear to the outbox of the same database, and a
+    bot serving it (``ldh-bot run``) delivers it, as it does for Telegram patients.
+    """
+    raw = env.get("LDH_CLINIC_CHAT_ID", "").strip()
+    language = env.get("LDH_CLINIC_LANGUAGE", "").strip() or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        msg = f"LDH_CLINIC_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {language!r}"
+        raise SettingsError(msg)
+    if not raw:
+        return None, language
+    try:
+        return int(raw), language
+    except ValueError:
+        msg = f"LDH_CLINIC_CHAT_ID must be a whole number (a Telegram chat id), not {raw!r}"
+        raise SettingsError(msg) from None
+
+
 def run_console(language: str | None, database_url: str | None, patient: int) -> int:
     """Run the terminal chat on the configured store (SQLite under ./data by default)."""
     try:
         number = emergency_number()
+        clinic, clinic_language = clinic_chat(os.environ)
     except SettingsError as error:
         print(f"ldh-bot chat: {error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
@@ -206,7 +228,9 @@ def run_console(language: str | None, database_url: str | None, patient: int) ->
         store = open_store(database_url or default_database_url())
         await store.open()
         try:
-            conversations = Conversations(content, store)
+            conversations = Conversations(content, store, clinic_chat_id=clinic,
+                                          clinic_language=clinic_language,
+                                          menus=(APPOINTMENT_MENU,))
             await chat(content, conversations=conversations, patient=patient, language=language,
                        read_line=_read_line, output=sys.stdout)
         finally:

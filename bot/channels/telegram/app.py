@@ -36,7 +36,8 @@ from bot.storage.postgres import PostgresStore
 log = logging.getLogger(__name__)
 
 COMMANDS = (
-    "start", "back", "restart", "checkin", "reminders", "help", "language", "mydata", "forget",
+    "start", "back", "restart", "details", "checkin", "reminders", "help", "language", "mydata",
+    "forget",
 )
 # Many chats are served at once; the channel's per-chat lock keeps each chat in order.
 CONCURRENT_UPDATES = 64
