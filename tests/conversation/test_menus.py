@@ -52,7 +52,7 @@ async def checkins_planned(store: Store) -> int:
     return len([r for r in await store.pending(CHAT) if r.kind == CHECKIN])
 
 
-@pytest.mark.parametrize("typed", ["yes please", "Yes, please!", "yes", "好的，需要", "1"])
+@pytest.mark.parametrize("typed", ["yes please", "Yes, please!", "yes", "好的，需要", "1"])  # noqa: RUF001  # the Chinese label as typed
 async def test_s2a_a_typed_yes_to_the_check_in_offer_is_a_yes(
     conversations: Conversations, store: Store, typed: str
 ) -> None:
@@ -65,7 +65,7 @@ async def test_s2a_a_typed_yes_to_the_check_in_offer_is_a_yes(
     assert await checkins_planned(store) == 3
 
 
-@pytest.mark.parametrize("typed", ["no", "no thanks", "不用了，谢谢"])
+@pytest.mark.parametrize("typed", ["no", "no thanks", "不用了，谢谢"])  # noqa: RUF001  # the Chinese label
 async def test_s2a_a_typed_no_to_the_check_in_offer_declines(
     conversations: Conversations, store: Store, typed: str
 ) -> None:
