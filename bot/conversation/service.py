@@ -22,6 +22,7 @@ from bot.conversation.menus import (
     Menu,
     Menus,
     OpenMenu,
+    Reader,
     Step,
     close,
     keep_open,
@@ -207,10 +208,7 @@ class Conversations:
         """
         if shown is not None and (menu := self.menus.get(shown.prefix)) is not None \
                 and menu.read is not None:
-            read = await menu.read(step, typed, shown)
-            if isinstance(read, str):
-                return await self._chosen(step, read)
-            return _ask_again(step, read, shown)
+            return await self._read_open(step, typed, shown, menu.read)
         session = step.session
         if self.engine(session).question(session) is not None:
             return None
@@ -220,6 +218,27 @@ class Conversations:
                 return await self._chosen(step, found)
             if isinstance(found, Again):
                 return _ask_again(step, found, OpenMenu(menu.prefix, found.prompt, found.options))
+        return None
+
+    async def _read_open(self, step: Step, typed: str, shown: OpenMenu, reader: Reader
+                         ) -> Reply:
+        """The open menu's reading of typed text: its choice, or the menu asked again."""
+        read = await reader(step, typed, shown)
+        if isinstance(read, str):
+            return await self._chosen(step, read)
+        if (passive := await self._passive_reading(step, typed)) is not None:
+            # Not this menu's answer but a request that leaves it open (a method named after
+            # a result): shown, then the menu again.
+            keep_open(step.session, shown.prefix, shown.prompt, shown.options)
+            return _reshown(await self._chosen(step, passive), shown)
+        return _ask_again(step, read, shown)
+
+    async def _passive_reading(self, step: Step, typed: str) -> str | None:
+        for menu in self.menus.idle():
+            if menu.passive and menu.idle is not None:
+                found = await menu.idle(step, typed)
+                if isinstance(found, str):
+                    return found
         return None
 
     async def _chosen(self, step: Step, value: str) -> Reply:

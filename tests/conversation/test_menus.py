@@ -228,3 +228,15 @@ async def test_a_feature_registers_its_menu_and_a_prefix_is_taken_once(
     assert keys(reply)[0] == "app.help"
     with pytest.raises(ValueError, match="registered twice"):
         Menus((feature, feature))
+
+
+async def test_s4_a_method_named_while_the_check_in_offer_waits_is_shown_and_the_offer_kept(
+    conversations: Conversations,
+) -> None:
+    await say(conversations, *SCREENING)
+    shown = await say(conversations, "Treatment without surgery (conservative care)")
+    assert keys(shown)[0] == "rec.option_title"
+    assert keys(shown)[-1] == "rec.checkin_offer"
+    assert values(shown) == OFFER
+    accepted = await say(conversations, "yes please")
+    assert keys(accepted)[0] == "rec.checkin_accepted"
