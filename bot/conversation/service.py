@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from bot import checkins, details
 from bot.audit import ANSWER, answer_event
 from bot.content import Content
-from bot.conversation import commands, details_menu, disposition, service_menus
+from bot.conversation import commands, details_menu, disposition, effects, service_menus
 from bot.conversation.menus import (
     Again,
     Menu,
@@ -36,12 +35,11 @@ from bot.conversation.reply import (
     language_from_hint,
     say,
     system_clock,
-    then,
 )
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE
-from bot.dialogue.turn import Effect, Message, Text, Turn
+from bot.dialogue.turn import Message, Text, Turn
 from bot.logsafe import chat_ref
 from bot.outbox import CLINIC_NOTIFICATION, Payload
 from bot.storage.base import Patient, Store, Transaction
@@ -113,7 +111,7 @@ class Conversations:
             else:
                 reply = await self._step(Step(self, tx, session), action)
             if not isinstance(reply, service_menus.Forgotten):
-                reply = await self._settle(tx, session, reply)
+                reply = await effects.settle(self, tx, session, reply)
                 await self._save(tx, session, reply.turn)
             if before_commit is not None:
                 await before_commit(reply)
@@ -259,55 +257,6 @@ class Conversations:
         await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
                               session=session.to_json()))
 
-    async def _settle(self, tx: Transaction, session: Session, reply: Reply) -> Reply:
-        """Record the turn's effects and carry out those that change the conversation."""
-        turn, menu = reply.turn, reply.menu
-        done: list[Effect] = []
-        while turn.effects[len(done):]:
-            effect = turn.effects[len(done)]
-            done.append(effect)
-            await tx.record_event(effect.kind, dict(effect.data))
-            if effect.kind == "notify_clinic":
-                if await self._clinic_red_flag(tx, effect):
-                    turn = _told_clinic(turn)
-            elif effect.kind == "not_improving":
-                response = Text(f"checkin.response.{effect.data['response']}")
-                note = Text("clinic.not_improving", {"patient": str(tx.chat_id),
-                                                     "week": effect.data["week"],
-                                                     "response": response})
-                if await self.notify_clinic(tx, note):
-                    turn = _told_clinic(turn)
-            elif effect.kind == "offer_checkins" and not menu:
-                weeks = list(effect.data["weeks"])
-                checkins.offer(session, weeks, tx.now)
-                separator = self.content.catalog.template(session.language, "rec.weeks_separator")
-                offer = Message((Text("rec.checkin_offer",
-                                      {"weeks": separator.join(map(str, weeks))}),))
-                turn = replace(turn, messages=(*turn.messages, offer))
-                menu = service_menus.offer_checkins(session, offer)
-            elif effect.kind == "step_up":
-                response = Text(f"checkin.response.{effect.data['response']}")
-                note = Text("clinic.step_up", {"patient": str(tx.chat_id),
-                                               "week": effect.data["week"], "response": response})
-                if await self.notify_clinic(tx, note):
-                    turn = _told_clinic(turn)
-                following = checkins.step_up(self.content, session, effect.data["facts"])
-                turn = then(turn, following)
-                turn = replace(turn, effects=(*done, *following.effects))
-        turn = details.remember(self.content, session, turn)
-        disposition.remember(session, turn)
-        return replace(reply, turn=turn, menu=menu)
-
-    async def _clinic_red_flag(self, tx: Transaction, effect: Effect) -> bool:
-        """Tell the clinic of red flags and alerts (spec §2, §3); whether a clinic was told."""
-        disposition_name = str(effect.data["disposition"])
-        flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-        alerts = [Text(f"clinic.alert.{alert}") for alert in effect.data.get("alerts", [])]
-        parts = [Text(f"clinic.{disposition_name}", {"patient": str(tx.chat_id), "flags": flags})]
-        if alerts:
-            parts.append(Text("clinic.alerts", {"alerts": alerts}))
-        return await self.notify_clinic(tx, *parts)
-
 
 def _reshown(reply: Reply, shown: OpenMenu | None) -> Reply:
     """The reply, then the open menu's words and buttons again, so it is never a bare prompt."""
@@ -322,11 +271,3 @@ def _ask_again(step: Step, again: Again, shown: OpenMenu) -> Reply:
     """Typed text a menu could not read: say so, and ask again with its buttons."""
     keep_open(step.session, shown.prefix, shown.prompt, shown.options)
     return step.reply(Turn((Message((again.note,)), *shown.prompt)), shown.options)
-
-
-def _told_clinic(turn: Turn) -> Turn:
-    """The turn, saying once that the clinic has been told (only ever when it was)."""
-    told = Message((Text("app.clinic_told"),))
-    if told in turn.messages:
-        return turn
-    return replace(turn, messages=(*turn.messages, told))
