@@ -50,7 +50,7 @@ async def _help(step: Step) -> Reply:
 
 
 async def _mydata(step: Step) -> Reply:
-    return step.reply(mydata(step.desk, step.session))
+    return step.reply(await mydata(step))
 
 
 async def _details(step: Step) -> Reply:

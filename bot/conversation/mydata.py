@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from bot.conversation.menus import Desk
+from collections.abc import Mapping
+
+from bot.audit import ANSWER, recorded_facts
+from bot.conversation.menus import Step
 from bot.dialogue.answers import normalise
-from bot.dialogue.session import Session
 from bot.dialogue.turn import Message, Text, Turn
 
 
-def mydata(desk: Desk, session: Session) -> Turn:
-    """Each answer as given (what was typed, where it is not the answer's own label)."""
+async def mydata(step: Step) -> Turn:
+    """Each answer as given: its button's words, and what was typed where that differs."""
+    desk, session = step.desk, step.session
     engine, catalog = desk.engine(session), desk.content.catalog
     typed = {fact: entry.typed for entry in session.history for fact in entry.facts}
+    shown_as = await _labels(step)
     answers = []
     for fact, value in session.facts.items():
         if not catalog.has(f"topic.{fact}"):
             continue  # not a question the patient answered (e.g. the check-in's week)
-        label, said = engine.label(fact, value), typed.get(fact)
+        # The words of the button chosen ("Does not apply"), where they record this value.
+        label = shown_as.get((fact, value)) or engine.label(fact, value)
+        said = typed.get(fact)
         # What they typed is shown where it is not simply the answer's own label.
         shown = said if said and normalise(said) != normalise(
             catalog.plain(label, session.language)) else None
@@ -31,3 +37,20 @@ def mydata(desk: Desk, session: Session) -> Turn:
                                "answers": answers or [Text("app.mydata_none")]})
     current = desk.current(session)
     return Turn((Message((note,)), *current.messages), current.question)
+
+
+async def _labels(step: Step) -> dict[tuple[str, object], Text]:
+    """The label each recorded answer was given, by fact and value, latest first to last."""
+    found: dict[tuple[str, object], Text] = {}
+    catalog = step.desk.content.catalog
+    for event in await step.tx.events():
+        label = event.data.get("label") if event.kind == ANSWER else None
+        facts = recorded_facts(event.data)
+        if not isinstance(label, Mapping) or len(facts) != 1:
+            continue
+        text = Text.from_json(label)
+        if text.key and not catalog.has(text.key):
+            continue  # a label the revised texts no longer have: the value's own is used
+        [(fact, value)] = facts.items()
+        found[fact, value] = text
+    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.audit import ANSWER, answer_event
@@ -248,12 +249,24 @@ class Conversations:
 
     # -- after the step ------------------------------------------------------------------------
 
+    def _own_label(self, session: Session, answered: Text) -> dict[str, Any] | None:
+        """The answer's words where they are not its value's own ("Does not apply" for no)."""
+        last = session.history[-1]
+        if len(last.facts) != 1:
+            return None
+        fact = last.facts[0]
+        value = session.facts.get(fact)
+        if value is None or answered == self.engine(session).label(fact, value):
+            return None
+        return answered.to_json()
+
     async def _save(self, tx: Transaction, session: Session, turn: Turn) -> None:
         if turn.answered is not None and session.history:
             last = session.history[-1]
             facts = {f: session.facts.get(f) for f in last.facts}
             await tx.record_event(ANSWER, answer_event(facts, last.typed,
-                                                       self.content.fingerprint))
+                                                       self.content.fingerprint,
+                                                       self._own_label(session, turn.answered)))
         await tx.save(Patient(chat_id=tx.chat_id, language=session.language,
                               session=session.to_json()))
 

@@ -240,3 +240,22 @@ async def test_s4_a_method_named_while_the_check_in_offer_waits_is_shown_and_the
     assert values(shown) == OFFER
     accepted = await say(conversations, "yes please")
     assert keys(accepted)[0] == "rec.checkin_accepted"
+
+
+async def test_s4_mydata_shows_the_button_chosen_does_not_apply(
+    conversations: Conversations, content: Content
+) -> None:
+    await say(conversations, "/start", *["no"] * 9, "40")
+    question = (await say(conversations, "/help")).turn.question
+    assert question is not None
+    assert question.fact == "pregnant"
+    does_not_apply = next(o.value for o in question.options
+                          if o.label.key == "opt.does_not_apply")
+    await conversations.handle(Action(CHAT, text=does_not_apply, seq=question.seq))
+
+    for language, expected in (("en", "Pregnant, or could be: Does not apply"),
+                               ("zh", "不适用")):
+        reply = await say(conversations, "/mydata")
+        text = content.catalog.message_plain(reply.turn.messages[0], language)
+        assert expected in text
+        assert "Pregnant, or could be: No" not in text
