@@ -3,7 +3,8 @@
 An ``answer`` event's data is ``{"facts": {fact: value}, "typed": text or None, "dialogues":
 content hash}``: ``typed`` is the answer exactly as the patient typed it (None for a button), so
 a clinician can always see how a recorded value was read. Events recorded before this trail
-hold the facts alone, and are read as such.
+hold the facts alone, and are read as such. ``label``, where present, is the answer as it was
+shown (a Text), e.g. "Does not apply" where that button records the value no.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ ANSWER = "answer"
 
 
 def answer_event(
-    facts: Mapping[str, FactValue | None], typed: str | None, dialogues: str
+    facts: Mapping[str, FactValue | None], typed: str | None, dialogues: str,
+    label: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The data of an ``answer`` event."""
-    return {"facts": dict(facts), "typed": typed, "dialogues": dialogues}
+    """The data of an ``answer`` event (``label``: the answer's Text as JSON, if known)."""
+    data = {"facts": dict(facts), "typed": typed, "dialogues": dialogues}
+    if label is not None:
+        data["label"] = dict(label)
+    return data
 
 
 def recorded_facts(data: Mapping[str, Any]) -> dict[str, Any]:

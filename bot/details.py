@@ -22,6 +22,7 @@ from bot.dialogue.turn import Message, Option, Text, Turn
 CHOICE = "details:"
 ALL = "all"
 _KEPT = "details"  # the key in Session.care
+_OPTIONS_KEY = "rec.options"  # the summary's list of the options by name
 
 
 def choice(result_id: int | None, which: str) -> str:
@@ -50,8 +51,22 @@ def remember(content: Content, session: Session, turn: Turn) -> Turn:
     if not summaries:
         return turn
     messages = list(turn.messages)
-    messages[summaries[-1]] = replace(messages[summaries[-1]], buttons=buttons)
+    summary = _unrepeated(content.catalog, messages[summaries[-1]], recommendation)
+    messages[summaries[-1]] = replace(summary, buttons=buttons)
     return replace(turn, messages=tuple(messages))
+
+
+def _unrepeated(catalog: Catalog, summary: Message, recommendation: Recommendation) -> Message:
+    """The summary without its list of options when that list only repeats the step's name."""
+    if len(recommendation.options) != 1 or not summary.parts:
+        return summary
+    step = summary.parts[0].values.get("step")
+    name = Text(f"method.{recommendation.options[0]}.name")
+    if not isinstance(step, Text) or any(
+            catalog.plain(step, language) != catalog.plain(name, language)
+            for language in catalog.templates):
+        return summary
+    return replace(summary, parts=tuple(p for p in summary.parts if p.key != _OPTIONS_KEY))
 
 
 def show(catalog: Catalog, session: Session, chosen: str) -> tuple[Message, ...]:
@@ -70,7 +85,9 @@ def show(catalog: Catalog, session: Session, chosen: str) -> tuple[Message, ...]
     elif which.isdigit() and 1 <= int(which) <= len(options):
         wanted = [options[int(which) - 1]]
     else:
-        return (Message((Text("details.no_such", {"count": len(options)}),)),)
+        count = len(options)
+        return (Message((Text("count.no_such.one" if count == 1 else "count.no_such.other",
+                              {"count": count}),)),)
     if not all(_known(catalog, part) for message in wanted for part in message.parts):
         # The texts were revised since this result: its words can no longer be shown as given.
         return (Message((Text("details.stale"),)),)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from support.storage_backends import postgres_backend
 
+from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.replies import StaffRequest
 from bot.clinic.staff import StaffDesk
 from bot.content import Content
@@ -52,7 +53,7 @@ async def test_staff_and_patients_of_more_chats_than_connections_are_all_served(
         assert isinstance(store, PostgresStore)
         chats = range(1, 3 * store.pool_size + 1)
         conversations = Conversations(content, store, clock=lambda: NOW, clinic_chat_id=CLINIC,
-                                      timezone="Europe/London")
+                                      timezone="Europe/London", menus=(APPOINTMENT_MENU,))
         desk = StaffDesk(content, store, staff_ids={STAFF}, clinic_chat_id=CLINIC,
                          language="en", timezone="Europe/London", clock=lambda: NOW)
         for chat in chats:

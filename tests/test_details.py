@@ -46,6 +46,15 @@ async def press(conversations: Conversations, value: str) -> Reply:
     return await conversations.handle(Action(CHAT, text=value))
 
 
+def explained(reply: Reply) -> list[Message]:
+    """The messages before the check-in offer, which is shown again after them while open."""
+    messages = list(reply.turn.messages)
+    offers = [i for i, m in enumerate(messages) if m.parts[0].key == "rec.checkin_offer"]
+    assert offers == [len(messages) - 1]
+    assert [option.value for option in reply.menu] == ["checkin:accept", "checkin:decline"]
+    return messages[: offers[0]]
+
+
 def option_of(message: Message) -> str:
     """The method a detail message explains."""
     return str(message.parts[0].values["method"].key.split(".")[1])
@@ -78,16 +87,16 @@ async def test_s4_each_option_button_sends_that_options_full_explanation(
     summary = summary_of(await answer_all(conversations, MINIMALLY_INVASIVE))
 
     for button, method in zip(summary.buttons, OPTIONS, strict=False):
-        shown = await press(conversations, button.value)
-        assert [option_of(m) for m in shown.turn.messages] == [method]
-        sections = [p.values["text"].key for p in shown.turn.messages[0].parts[1:-1]]
+        shown = explained(await press(conversations, button.value))
+        assert [option_of(m) for m in shown] == [method]
+        sections = [p.values["text"].key for p in shown[0].parts[1:-1]]
         assert sections == [f"method.{method}.{s}" for s in ("what", "suits", "pros", "cons")]
-        assert shown.turn.messages[0].parts[-1].key == f"method.{method}.note"
+        assert shown[0].parts[-1].key == f"method.{method}.note"
 
-    everything = await press(conversations, summary.buttons[-1].value)
-    keys = [m.parts[0].key for m in everything.turn.messages]
+    everything = explained(await press(conversations, summary.buttons[-1].value))
+    keys = [m.parts[0].key for m in everything]
     assert keys[: len(OPTIONS)] == ["rec.option_title"] * len(OPTIONS)
-    assert "rec.principle" in [p.key for p in everything.turn.messages[-1].parts]
+    assert "rec.principle" in [p.key for p in everything[-1].parts]
 
 
 async def test_s4_details_work_after_a_restart_of_the_process(
@@ -106,7 +115,7 @@ async def test_s4_details_work_after_a_restart_of_the_process(
         shown = await press(Conversations(content, second), summary.buttons[1].value)
     finally:
         await second.close()
-    assert [option_of(m) for m in shown.turn.messages] == ["endoscopic_discectomy"]
+    assert [option_of(m) for m in explained(shown)] == ["endoscopic_discectomy"]
 
 
 async def test_s4_a_stale_details_button_gets_a_clear_answer(
@@ -118,8 +127,8 @@ async def test_s4_a_stale_details_button_gets_a_clear_answer(
     newer = summary_of(await answer_all(conversations, MINIMALLY_INVASIVE))
     assert old.buttons[0].value != newer.buttons[0].value
 
-    stale = await press(conversations, old.buttons[0].value)
-    assert [p.key for m in stale.turn.messages for p in m.parts] == ["details.stale"]
+    stale = explained(await press(conversations, old.buttons[0].value))
+    assert [p.key for m in stale for p in m.parts] == ["details.stale"]
     for language in ("en", "zh"):
         assert "/details" in content.catalog.plain(Text("details.stale"), language)
 
@@ -134,7 +143,9 @@ async def test_s4_a_details_button_after_a_result_without_options_is_stale(
     assert emergency.turn.question is None
 
     stale = await press(conversations, old.buttons[-1].value)
-    assert [p.key for m in stale.turn.messages for p in m.parts] == ["details.stale"]
+    # The earlier result's button is stale; the emergency advice that stands is shown again.
+    assert stale.turn.messages[0].parts[0].key == "details.stale"
+    assert stale.turn.messages[1:] == emergency.turn.messages
 
 
 async def test_s4_details_before_any_result_and_a_wrong_number_are_answered(
@@ -149,7 +160,7 @@ async def test_s4_details_before_any_result_and_a_wrong_number_are_answered(
     await conversations.handle(Action(CHAT, command="restart"))
     await answer_all(conversations, MINIMALLY_INVASIVE)
     wrong = await press(conversations, "details::9")
-    assert wrong.turn.messages[0].parts[0] == Text("details.no_such", {"count": 2})
+    assert wrong.turn.messages[0].parts[0] == Text("count.no_such.other", {"count": 2})
     typed = await conversations.handle(Action(CHAT, command="details"))
     assert [option_of(m) for m in typed.turn.messages[:2]] == list(OPTIONS)
 

@@ -48,8 +48,6 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 # Climbs being removed on their own branches; this list is emptied when they are merged, and a
 # climb that is gone from the code must leave it (see the test below).
 ALLOWED_CLIMBS: frozenset[tuple[str, str]] = frozenset({
-    # The conversation knows the appointment menu; menus are to register their handlers.
-    ("bot.conversation", "bot.clinic.appointments"),
     # The clinic knows Telegram; the staff's Telegram commands move to the Telegram channel.
     ("bot.clinic.telegram", "bot.channels.telegram.render"),
 })

@@ -42,6 +42,8 @@ CHOICES = (CONFIRM, RESCHEDULE)
 # the callback data "m:appt:<id>:<choice>" (30 bytes with a 12-digit id, under Telegram's 64).
 CHOICE = "appt:"
 EVENT, ANSWER_EVENT = "appointment", "appointment_answer"
+# The outbox kind of the message that confirms a booking to the patient at once.
+BOOKED = "appointment_booked"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Notify = Callable[[Transaction, Text], Awaitable[object]]
@@ -147,6 +149,16 @@ def reminder_payload(appointment: Appointment, which: str, language: str) -> Pay
     return Payload(language, (Message(tuple(parts)),), buttons, expires_at=appointment.at)
 
 
+def confirmation_payload(appointment: Appointment, language: str) -> Payload:
+    """The message that tells the patient of a booking at once, with the reminders' buttons."""
+    reminder = reminder_payload(appointment, DAY_BEFORE, language)
+    booked = Text("booked.confirmation",
+                  {"when": when(appointment.at), "place": appointment.place})
+    parts = [booked, *reminder.messages[0].parts[1:]]  # the clinic's note, if any
+    return Payload(language, (Message(tuple(parts)),), reminder.buttons,
+                   expires_at=appointment.at)
+
+
 async def enqueue_reminders(
     tx: Transaction, appointment: Appointment, reminders: Iterable[Reminder], language: str
 ) -> None:
@@ -158,12 +170,18 @@ async def enqueue_reminders(
 
 
 async def book(tx: Transaction, appointment: Appointment, language: str) -> list[Reminder]:
-    """Record a visit for the held chat, replacing any earlier one, and write its reminders."""
-    await tx.cancel(tx.chat_id, [APPOINTMENT_REMINDER])
+    """Record a visit for the held chat, replacing any earlier one, and write its reminders.
+
+    The patient is told at once (through the outbox), not only the day before.
+    """
+    await tx.cancel(tx.chat_id, [APPOINTMENT_REMINDER, BOOKED])
     reminders = reminder_times(appointment.at, tx.now)
     data = {**appointment.to_json(),
             "reminders": [{"which": r.which, "due": r.due.isoformat()} for r in reminders]}
     await tx.record_event(EVENT, data)
+    booked = confirmation_payload(appointment, language)
+    await tx.enqueue(BOOKED, tx.chat_id, booked.to_json(), tx.now,
+                     f"appt:{tx.chat_id}:{appointment.id}:booked")
     await enqueue_reminders(tx, appointment, reminders, language)
     return reminders
 

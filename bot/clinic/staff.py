@@ -133,7 +133,9 @@ class StaffDesk:
         for event in record.events:
             if event.kind == "recommendation":
                 step = step_text(dict(event.data.get("recommendation", {})))
-        pending = await self.store.pending(patient.chat_id)
+        # The next reminder; a booking's confirmation goes out at once and is not one.
+        pending = [r for r in await self.store.pending(patient.chat_id)
+                   if r.kind != appointments.BOOKED]
         upcoming = (Text("staff.patients.next", {"when": clock_time(pending[0].due_at, self.zone),
                                                  "kind": Text(f"staff.kind.{pending[0].kind}")})
                     if pending else Text("staff.patients.no_next"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -16,6 +18,7 @@ from bot.channels.console import chat
 from bot.content import Content
 from bot.conversation import Conversations
 from bot.dialogue.turn import Text
+from bot.outbox import Payload
 from bot.storage import open_store
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -27,7 +30,8 @@ def texts(content: Content) -> dict[str, str]:
     """The first line of some texts as the terminal prints them; ``zh:`` keys in Chinese."""
     keys = ["q.saddle_numbness", "q.bladder_bowel", "q.bilateral_leg", "q.age",
             "app.welcome", "app.back_done", "app.back_none", "app.restart", "app.help",
-            "app.forgotten", "app.forget_cancelled", "app.language_set", "rec.disclaimer"]
+            "app.forgotten", "app.forget_cancelled", "app.language_set", "rec.disclaimer",
+            "resume.welcome_back"]
     plain = {}
     for key in keys:
         for language, prefix in (("en", ""), ("zh", "zh:")):
@@ -79,7 +83,9 @@ async def test_quit_halfway_and_resume_at_the_same_question(
 
     second = await converse(content, database, [])
 
-    assert texts["app.welcome"] in second
+    # A short welcome back, never the whole welcome again, then the open question.
+    assert texts["resume.welcome_back"] in second
+    assert texts["app.welcome"] not in second
     assert texts["q.bilateral_leg"] in second
     assert texts["q.saddle_numbness"] not in second
     assert texts["q.bladder_bowel"] not in second
@@ -249,3 +255,161 @@ async def test_s4_after_details_the_check_in_offer_still_answers_by_number(
 
     accepted = content.catalog.plain(Text("rec.checkin_accepted"), "en")
     assert out.index(accepted) > out.index("What it is:")
+
+
+# --- a disposition stands, typed answers at menus, and the chat's paper cuts -------------------
+
+CLINIC = -500
+
+
+async def converse_with_clinic(content: Content, database: str, lines: Iterable[str],
+                               language: str | None = None) -> tuple[str, list[str], list[str]]:
+    """The chat with a clinic configured: what it printed, the record's events, clinic notes."""
+    store = open_store(database)
+    await store.open()
+    script = iter(lines)
+    output = io.StringIO()
+    try:
+        conversations = Conversations(content, store, clock=lambda: NOW, clinic_chat_id=CLINIC)
+        await chat(content, conversations=conversations, patient=PATIENT, language=language,
+                   read_line=lambda: next(script, None), output=output)
+        events = [event.kind for event in await store.events(PATIENT)]
+        notes = [content.catalog.message_plain(Payload.from_json(r.payload).messages[0], "en")
+                 for r in await store.pending(CLINIC)]
+    finally:
+        await store.close()
+    return output.getvalue(), events, notes
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_s2_yes_back_wrong_button_no_in_the_chat(
+    content: Content, database: str, language: str
+) -> None:
+    """The held-out path: Yes on the saddle question, /back, the advice again, the wrong button."""
+    catalog = content.catalog
+
+    def said(key: str) -> str:
+        return catalog.plain(Text(key), language).splitlines()[0]
+
+    out, events, notes = await converse_with_clinic(
+        content, database, ["1", "/back", "1", "2"], language)
+
+    emergency = {"en": "cauda equina", "zh": "马尾综合征"}[language]  # said by the advice
+    wrong = f"1) {catalog.plain(Text('menu.opt.wrong_button'), language)}"
+    withdrawn = said("stands.withdrawn")
+    line = next(line for line in out.splitlines() if emergency in line)
+    before_choice = out.split(wrong, 1)[0]
+    assert before_choice.count(line) == 2  # given, then shown again before anything is undone
+    assert out.index(line) < out.index(wrong) < out.index(withdrawn)
+    # After the wrong button and No, the next question: the screening goes on.
+    assert out.rindex(said("q.bladder_bowel")) > out.index(withdrawn)
+    assert "answer_withdrawn" in events
+    assert "withdrawn_answer_replaced" in events
+    assert events.count("recommendation") == 1  # the first result stays on the record
+    assert any(f"Patient {PATIENT} withdrew an answer" in note for note in notes)
+    assert any("first Yes, now No" in note for note in notes)
+
+
+async def test_s2_back_over_an_emergency_by_a_typed_no_is_asked_again(
+    content: Content, database: str
+) -> None:
+    out, events, _ = await converse_with_clinic(content, database, ["yes", "back", "no"])
+
+    again = content.catalog.plain(Text("stands.again"), "en")
+    assert again in out
+    assert "answer_withdrawn" not in events
+
+
+async def test_s4_bare_words_are_commands_in_both_languages(
+    content: Content, database: str, texts: dict[str, str]
+) -> None:
+    out = await converse(content, database, ["2", "back", "help"])
+    assert texts["app.back_done"] in out
+    assert texts["app.help"] in out
+
+    chinese = await converse(content, database, ["2", "返回", "退出", "2"], language="zh")
+    assert texts["zh:app.back_done"] in chinese
+    assert chinese.rstrip().endswith(content.catalog.plain(Text("console.quit"), "zh"))
+
+
+async def test_s4_details_shows_the_check_in_offer_again_and_its_plural(
+    content: Content, database: str
+) -> None:
+    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+             "/details 1", "/details 9"]
+    out = await converse(content, database, lines)
+
+    offer = "1) Yes, please   2) No, thanks"
+    after_details = out.split("What it is:", 1)[1]
+    assert offer in after_details  # never a bare prompt after the explanation
+    assert "Your latest result has 2 options." in out
+    assert "option(s)" not in out
+
+
+async def test_s4_one_option_is_named_once_and_singular(
+    content: Content, database: str
+) -> None:
+    lines = [*["2"] * 9, "38", "no", "yes", "6", "1", "/details 2"]
+    out = await converse(content, database, lines)
+
+    name = content.catalog.plain(Text("method.conservative_care.name"), "en")
+    summary = out.split(content.catalog.plain(Text("rec.disclaimer"), "en"), 1)[0]
+    assert summary.count(name) == 1  # the step's name, not again as its only option
+    assert "Your latest result has 1 option." in out
+
+
+def test_s4_ctrl_c_leaves_at_once_saying_the_answers_are_saved(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    env["LDH_DATA_DIR"] = str(tmp_path / "data")
+    chat_process = subprocess.Popen(  # stdin stays open, as a terminal's does
+        [sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, encoding="utf-8", cwd=tmp_path, env=env)
+    try:
+        assert chat_process.stdout is not None
+        while not chat_process.stdout.readline().startswith("1) Yes"):
+            pass  # the first question is on the screen
+        chat_process.send_signal(signal.SIGINT)
+        out, err = chat_process.communicate(timeout=10)  # no Enter is ever sent
+    finally:
+        if chat_process.poll() is None:
+            chat_process.kill()
+    assert chat_process.returncode == 0, err
+    assert "Your answers are saved" in out
+    assert err == ""
+
+
+@pytest.mark.slow
+def test_s2_the_chat_process_tells_a_configured_clinic_of_a_withdrawn_answer(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    env["LDH_DATA_DIR"] = str(tmp_path / "data")
+    env["LDH_CLINIC_CHAT_ID"] = str(CLINIC)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"], input="1\n/back\n1\n2\n", capture_output=True,
+        text=True, encoding="utf-8", cwd=tmp_path, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+    async def outbox() -> list[str]:
+        store = open_store(f"sqlite:///{tmp_path / 'data' / 'ldh-bot.db'}")
+        await store.open()
+        try:
+            return [Payload.from_json(r.payload).messages[0].parts[0].key
+                    for r in await store.pending(CLINIC)]
+        finally:
+            await store.close()
+
+    assert asyncio.run(outbox()) == ["clinic.emergency", "stands.clinic.withdrawn",
+                                     "stands.clinic.answered"]
+
+
+def test_a_bad_clinic_chat_id_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    env["LDH_DATA_DIR"] = str(tmp_path / "data")
+    env["LDH_CLINIC_CHAT_ID"] = "the clinic"
+    done = subprocess.run([sys.executable, "-m", "bot", "chat"], input="", capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        ("ldh-bot chat: LDH_CLINIC_CHAT_ID must be a whole number (a Telegram chat id), "
+         "not 'the clinic'")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from clinic_support import CLINIC, CLINIC_ZONE, SCREENING_ANSWERS, STAFF, Ask, Clock, Screen
 
+from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.replies import Output, StaffRequest
 from bot.clinic.staff import StaffDesk
 from bot.content import Content
@@ -20,7 +21,7 @@ def clock() -> Clock:
 @pytest.fixture
 def conversations(content: Content, store: Store, clock: Clock) -> Conversations:
     return Conversations(content, store, clock=clock, clinic_chat_id=CLINIC,
-                         timezone=CLINIC_ZONE)
+                         timezone=CLINIC_ZONE, menus=(APPOINTMENT_MENU,))
 
 
 @pytest.fixture

@@ -48,7 +48,8 @@ async def test_json_holds_the_record_session_answers_events_and_reminders(
     assert {"answer", "recommendation", "appointment"} <= set(kinds)
     answer = next(event for event in data["events"] if event["kind"] == "answer")
     assert set(answer["data"]) == set((await store.events(PATIENT))[0].data)  # as stored
-    assert [r["kind"] for r in data["reminders"]] == ["appointment_reminder"] * 2
+    assert [r["kind"] for r in data["reminders"]] == [
+        "appointment_booked", "appointment_reminder", "appointment_reminder"]
     assert all(str(PATIENT + 1) not in json.dumps(event) for event in data["events"])
 
 

@@ -249,7 +249,9 @@ async def test_a_command_telegram_delivers_twice_books_once(
     assert "Appointment booked for patient 1001: Wednesday 2025-03-05 at 14:00" in again
     events = [e for e in await store.events(PATIENT) if e.kind == appointments.EVENT]
     assert len(events) == 1
-    assert len(await store.pending(PATIENT)) == 2
+    # One confirmation to the patient at once, and the two reminders: each written once.
+    assert sorted(r.kind for r in await store.pending(PATIENT)) == [
+        appointments.BOOKED, "appointment_reminder", "appointment_reminder"]
 
 
 async def test_a_failing_command_answers_with_an_apology(

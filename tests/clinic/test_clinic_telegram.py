@@ -23,6 +23,7 @@ from telegram.ext import Application
 from bot.bench.export_cost import fill
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import keyboard
+from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.export_stream import PROGRESS_EVERY
 from bot.clinic.staff import StaffDesk
 from bot.clinic.telegram import StaffChannel, set_staff_commands
@@ -82,7 +83,7 @@ async def harness(
     clinic = standin.new_group("Spine clinic")
     other_group = standin.new_group("Walking club")
     conversations = Conversations(content, store, clock=clock, clinic_chat_id=clinic.chat_id,
-                                  timezone=CLINIC_ZONE)
+                                  timezone=CLINIC_ZONE, menus=(APPOINTMENT_MENU,))
     desk = StaffDesk(content, store, staff_ids={staff.id}, clinic_chat_id=clinic.chat_id,
                      language="en", timezone=CLINIC_ZONE, clock=clock)
     staff_channel = StaffChannel(desk, content.catalog)

@@ -14,6 +14,7 @@ from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.startup import serve
+from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError
@@ -35,7 +36,8 @@ from bot.storage.postgres import PostgresStore
 log = logging.getLogger(__name__)
 
 COMMANDS = (
-    "start", "back", "restart", "checkin", "reminders", "help", "language", "mydata", "forget",
+    "start", "back", "restart", "details", "checkin", "reminders", "help", "language", "mydata",
+    "forget",
 )
 # Many chats are served at once; the channel's per-chat lock keeps each chat in order.
 CONCURRENT_UPDATES = 64
@@ -78,7 +80,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     """
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
-                                  timezone=settings.timezone)
+                                  timezone=settings.timezone, menus=(APPOINTMENT_MENU,))
     staff = staff_channel(settings, content, store, conversations.clock)
     pace = pace or shared_pace(store, settings.database_url, rate)
     channel = TelegramChannel(conversations, staff=staff, pace=pace)

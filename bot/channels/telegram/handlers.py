@@ -11,6 +11,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
+from bot import details
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
 from bot.channels.telegram.sender import retry_seconds
 from bot.channels.telegram.unread_calls import edit_html, send_html
@@ -89,9 +90,7 @@ class TelegramChannel:
             action = Action(message.chat.id, command=UNSUPPORTED, update_id=update.update_id,
                             language_hint=hint)
         elif text.startswith("/"):
-            name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
-            action = Action(message.chat.id, command=name or "help",
-                            update_id=update.update_id, language_hint=hint)
+            action = _command_action(message.chat.id, text, update.update_id, hint)
         else:
             action = Action(message.chat.id, text=text, update_id=update.update_id,
                             language_hint=hint)
@@ -226,6 +225,17 @@ class TelegramChannel:
         language = language_from_hint(user.language_code if user else None)
         await message.reply_text(self.catalog.html(Text("app.not_private"), language),
                                  parse_mode=ParseMode.HTML)
+
+
+def _command_action(chat_id: int, text: str, update_id: int, hint: str | None) -> Action:
+    """A typed /command; ``/details N`` asks for option N alone (all of it without N)."""
+    name, *arguments = text[1:].split() if len(text) > 1 else [""]
+    name = name.split("@", 1)[0].lower()
+    if name == "details":
+        which = arguments[0] if arguments else details.ALL
+        return Action(chat_id, text=details.choice(None, which), update_id=update_id,
+                      language_hint=hint)
+    return Action(chat_id, command=name or "help", update_id=update_id, language_hint=hint)
 
 
 def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) -> Action:
