@@ -8,6 +8,8 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import pytest
+
 T = TypeVar("T")
 
 # Long enough for a store to open and a server to bind on a busy machine; short enough that a
@@ -57,3 +59,10 @@ def background_loop() -> Iterator[BackgroundLoop]:
         yield loop
     finally:
         loop.close()
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[BackgroundLoop]:
+    """A background loop for one test: serve the app on it, drive the browser from the test."""
+    with background_loop() as loop:
+        yield loop

@@ -8,16 +8,16 @@ system's own binaries, passed by path, so selenium never looks anything up on th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from support.pages import console_log, page_evidence
 from urllib3.exceptions import HTTPError
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,18 +108,6 @@ def set_viewport(driver: webdriver.Chrome, width: int, height: int) -> None:
         driver.set_window_size(2 * width - inner_width, 2 * height - inner_height)
 
 
-def console_log(driver: webdriver.Chrome) -> list[dict[str, Any]]:
-    """The console's entries since the last read (reading empties it)."""
-    # selenium leaves get_log unannotated; its entries are dicts with level and message.
-    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
-    return entries
-
-
-def browser_errors(driver: webdriver.Chrome) -> list[str]:
-    """Console errors logged since the last read (a CSP refusal shows up here)."""
-    return [str(entry["message"]) for entry in console_log(driver) if entry["level"] == "SEVERE"]
-
-
 class Browsers:
     """One Chromium for the session, started on first use and started again if it died."""
 
@@ -194,3 +182,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browsers" in getattr(item, "fixturenames", ()):
             item.add_marker(BROWSER_MARK)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed browser test's report shows the page it failed on: what CI logs can hold."""
+    report = yield
+    driver = getattr(item, "funcargs", {}).get("browser")
+    if call.when == "call" and report.failed and isinstance(driver, webdriver.Chrome):
+        report.sections.append(("browser page", page_evidence(driver)))
+    return report

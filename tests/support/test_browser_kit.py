@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
@@ -26,6 +27,7 @@ from support.accessibility import (
 )
 from support.background_loop import BackgroundLoop
 from support.keyboard import assert_every_field_labelled, press, tab_to, unlabelled_fields
+from support.pages import browser_errors, page_evidence, wait_for_text
 from support.screenshots import png_size, save_screenshot
 from support.vendored import VENDORED
 
@@ -245,10 +247,38 @@ def test_vendored_htmx_swaps_a_fragment_under_the_csp(
     assert browser.execute_script("return window.htmx && htmx.version") == HTMX.version
     tab_to(browser, label="Refresh the queue")
     press(browser, Keys.ENTER)
-    wait(browser).until(
-        expected_conditions.text_to_be_present_in_element((By.ID, "queue"), "2 waiting")
+    assert wait_for_text(browser, "#queue", "2 waiting").get_attribute("id") == "queue"
+    assert browser_errors(browser) == []
+
+
+def test_wait_for_text_fails_saying_what_the_element_shows(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.url("/"))
+    with pytest.raises(AssertionError, match="it shows: 'Nothing yet'"):
+        wait_for_text(browser, "#queue", "2 waiting", timeout=0.3)
+    with pytest.raises(AssertionError, match="it shows: 'no such element'"):
+        wait_for_text(browser, "#nowhere", "2 waiting", timeout=0.3)
+
+
+def test_a_failed_browser_test_reports_the_page_it_failed_on(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.url("/inline"))
+    item = SimpleNamespace(funcargs={"browser": browser})
+    report = SimpleNamespace(failed=True, sections=[])
+    hook = kit.pytest_runtest_makereport(
+        cast("pytest.Item", item), cast("pytest.CallInfo[None]", SimpleNamespace(when="call"))
     )
-    assert kit.browser_errors(browser) == []
+    next(hook)
+    with pytest.raises(StopIteration) as returned:
+        hook.send(cast("pytest.TestReport", report))
+    assert returned.value.value is report
+    [(title, evidence)] = report.sections
+    assert title == "browser page"
+    assert evidence.startswith(f"url: {site.url('/inline')}\ntitle: Inline\nconsole errors:\n")
+    assert "Content Security Policy" in evidence
+    assert evidence.endswith("text:\nInline")
 
 
 def test_a_script_the_csp_refuses_shows_in_the_console(
@@ -256,7 +286,7 @@ def test_a_script_the_csp_refuses_shows_in_the_console(
 ) -> None:
     browser.get(site.url("/inline"))
     assert browser.title == "Inline"
-    errors = kit.browser_errors(browser)
+    errors = browser_errors(browser)
     assert any("Content Security Policy" in error for error in errors), errors
 
 
@@ -295,8 +325,11 @@ def test_each_test_gets_the_browser_back_without_cookies(
 
 
 def test_a_browser_that_died_is_started_again(browsers: kit.Browsers, site: Site) -> None:
-    browsers.fresh().quit()
+    dead = browsers.fresh()
+    dead.quit()
+    assert page_evidence(dead).startswith("the browser did not answer")
     driver = browsers.fresh()
+    assert driver is not dead
     driver.get(site.url("/"))
     assert driver.title == "Book a visit"
 
