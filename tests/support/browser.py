@@ -1,8 +1,18 @@
 """Debian's headless Chromium driven by selenium: the fixtures the dashboard's browser tests use.
 
 One Chromium serves the whole session (starting it costs about a second); every test gets it back
-on a blank page with no cookies and the standard window size. The driver and the browser are the
+on a blank page with no cookies and the standard viewport. The driver and the browser are the
 system's own binaries, passed by path, so selenium never looks anything up on the network.
+
+selenium blocks the thread that calls it, so the server under test must not run on that thread's
+event loop: a browser test is a plain (not async) function that starts the app on ``loop_thread``
+and drives the browser from its own thread::
+
+    def test_queue(browser, loop_thread):
+        channel = loop_thread.run(start_dashboard())
+        browser.get(channel.base_url)
+        wait_for_text(browser, "#queue", "Emergency")   # support.pages
+        assert_accessible(browser)                      # support.accessibility
 """
 
 from __future__ import annotations
