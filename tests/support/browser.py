@@ -90,7 +90,7 @@ def start_chromium(user_data_dir: Path) -> webdriver.Chrome:
 
 
 def reset(driver: webdriver.Chrome) -> None:
-    """Back to one blank tab with no cookies, no cache and the standard window size."""
+    """Back to one blank tab with no cookies, no cache and the standard viewport."""
     handles = driver.window_handles
     for handle in handles[1:]:
         driver.switch_to.window(handle)
