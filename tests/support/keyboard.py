@@ -40,6 +40,15 @@ return unlabelled;
 """
 
 
+# Whether the focused element draws a focus ring: an outline or a box-shadow (how a stylesheet
+# replaces the outline it removed). Without one, a keyboard user cannot see where they are.
+_FOCUS_RING_JS = """
+const style = getComputedStyle(arguments[0]);
+const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+return outline || style.boxShadow !== "none";
+"""
+
+
 def focused(driver: WebDriver) -> WebElement:
     """The element that has keyboard focus (the body when nothing does)."""
     return driver.switch_to.active_element
@@ -104,3 +113,11 @@ def assert_every_field_labelled(driver: WebDriver) -> None:
     """Fail, naming the fields, when a form field on the page has no label."""
     missing = unlabelled_fields(driver)
     assert not missing, f"fields without a label on {driver.current_url}: {', '.join(missing)}"
+
+
+def assert_focus_visible(driver: WebDriver) -> None:
+    """Fail when the element that has keyboard focus draws no focus ring."""
+    element = focused(driver)
+    assert driver.execute_script(_FOCUS_RING_JS, element), (
+        f"keyboard focus on {describe(driver, element)} is not visible: no outline, no box-shadow"
+    )

@@ -14,6 +14,8 @@ from urllib3.exceptions import HTTPError
 # A page served from 127.0.0.1 answers well within this; a queue that refreshes itself on a
 # timer needs the wait to outlast one period, which the caller passes.
 WAIT_S = 10.0
+# Looking is cheap on a local page; a short poll keeps a wait from outlasting the change it awaits.
+POLL_S = 0.1
 # Enough of the page to see which page it is and what it says, short enough for a CI log.
 EVIDENCE_CHARS = 3000
 
@@ -43,7 +45,7 @@ def wait_for_text(
         return next((element for element in found if text in element.text), False)
 
     try:
-        return WebDriverWait(driver, timeout).until(shows_text)
+        return WebDriverWait(driver, timeout, poll_frequency=POLL_S).until(shows_text)
     except TimeoutException:
         shown = " | ".join(last_seen) if last_seen else "no such element"
         msg = f"{text!r} did not appear in {css!r} within {timeout} s on {driver.current_url}; "

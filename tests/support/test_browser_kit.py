@@ -26,7 +26,13 @@ from support.accessibility import (
     describe_violations,
 )
 from support.background_loop import BackgroundLoop
-from support.keyboard import assert_every_field_labelled, press, tab_to, unlabelled_fields
+from support.keyboard import (
+    assert_every_field_labelled,
+    assert_focus_visible,
+    press,
+    tab_to,
+    unlabelled_fields,
+)
 from support.pages import browser_errors, page_evidence, wait_for_text
 from support.screenshots import png_size, save_screenshot
 from support.vendored import VENDORED
@@ -71,6 +77,11 @@ LONG_PAGE = (
     + "".join(f"<p>Check-in week {week}: pain 4 of 10</p>\n" for week in range(1, 121))
     + FOOT
 )
+# A stylesheet that takes the focus ring away, as some resets do.
+NO_FOCUS_RING_CSS = "*:focus, *:focus-visible { outline: none; }"
+NO_FOCUS_RING_PAGE = GOOD_PAGE.replace(
+    "</title>", '</title>\n<link rel="stylesheet" href="/static/no-focus-ring.css">'
+)
 INLINE_PAGE = (
     HEAD.format(title="Inline") + '<script>document.title = "inline script ran";</script>\n' + FOOT
 )
@@ -102,6 +113,15 @@ class Book(Page):
         self.write(HEAD.format(title="Booked") + f"<p>{patient} in {room}</p>" + FOOT)
 
 
+class Stylesheet(Page):
+    """A stylesheet, served from the site itself as the CSP asks."""
+
+    def get(self) -> None:
+        """The stylesheet."""
+        self.set_header("Content-Type", "text/css; charset=utf-8")
+        self.write(self.html)
+
+
 class Static(Page):
     """The vendored htmx, as the dashboard serves it."""
 
@@ -130,6 +150,8 @@ def application() -> tornado.web.Application:
             (r"/bad", Page, {"html": BAD_PAGE}),
             (r"/long", Page, {"html": LONG_PAGE}),
             (r"/inline", Page, {"html": INLINE_PAGE}),
+            (r"/no-focus-ring", Page, {"html": NO_FOCUS_RING_PAGE}),
+            (r"/static/no-focus-ring.css", Stylesheet, {"html": NO_FOCUS_RING_CSS}),
             (r"/fragment", Page, {"html": "<p>Queue refreshed: 2 waiting</p>"}),
             (r"/book", Book, {"html": ""}),
             (r"/static/htmx.min.js", Static, {"html": ""}),
@@ -224,6 +246,19 @@ def test_the_form_is_filled_and_sent_with_the_keyboard_only(
     press(browser, Keys.ENTER)
     wait(browser).until(expected_conditions.title_is("Booked"))
     assert browser.find_element(By.TAG_NAME, "p").text == "Ann <Lee> in Room 3"
+
+
+def test_focus_ring_is_seen_on_the_browser_default_and_missed_when_a_stylesheet_removes_it(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.url("/"))
+    tab_to(browser, label="Book")
+    assert_focus_visible(browser)
+    browser.get(site.url("/no-focus-ring"))
+    tab_to(browser, label="Book")
+    with pytest.raises(AssertionError, match="keyboard focus on button 'Book' is not visible"):
+        assert_focus_visible(browser)
+    assert browser_errors(browser) == []
 
 
 def test_tab_to_goes_backwards_with_shift(browser: webdriver.Chrome, site: Site) -> None:
