@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from io import BytesIO
 from pathlib import Path
 
+from PIL import Image
 from selenium import webdriver
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -38,3 +40,11 @@ def png_size(path: Path) -> tuple[int, int]:
         msg = f"{path.name} is not a PNG"
         raise ValueError(msg)
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def has_ink(png: bytes) -> bool:
+    """True when anything darker than mid-grey is drawn: text that a font really rendered."""
+    darkest = Image.open(BytesIO(png)).convert("L").getextrema()[0]
+    # A grey image has one band, so its extrema are two numbers, never per-band pairs.
+    assert not isinstance(darkest, tuple)
+    return darkest < 128

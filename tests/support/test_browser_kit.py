@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from support.keyboard import (
     unlabelled_fields,
 )
 from support.pages import browser_errors, page_evidence, wait_for_text
-from support.screenshots import png_size, save_screenshot
+from support.screenshots import has_ink, png_size, save_screenshot
 from support.vendored import VENDORED
 
 HTMX = next(vendored for vendored in VENDORED if vendored.package == "htmx.org")
@@ -75,6 +76,13 @@ BAD_PAGE = (
 LONG_PAGE = (
     HEAD.format(title="Timeline")
     + "".join(f"<p>Check-in week {week}: pain 4 of 10</p>\n" for week in range(1, 121))
+    + FOOT
+)
+# Chinese beside English, as on the dashboard's Chinese pages; an empty line as the control.
+CHINESE_PAGE = (
+    HEAD.format(title="Chinese")
+    + '<p id="zh" lang="zh">腰椎间盘突出</p>\n<p id="en">Disc herniation</p>\n'
+    + '<p id="empty">&nbsp;</p>\n'
     + FOOT
 )
 # A stylesheet that takes the focus ring away, as some resets do.
@@ -150,6 +158,7 @@ def application() -> tornado.web.Application:
             (r"/bad", Page, {"html": BAD_PAGE}),
             (r"/long", Page, {"html": LONG_PAGE}),
             (r"/inline", Page, {"html": INLINE_PAGE}),
+            (r"/zh", Page, {"html": CHINESE_PAGE}),
             (r"/no-focus-ring", Page, {"html": NO_FOCUS_RING_PAGE}),
             (r"/static/no-focus-ring.css", Stylesheet, {"html": NO_FOCUS_RING_CSS}),
             (r"/fragment", Page, {"html": "<p>Queue refreshed: 2 waiting</p>"}),
@@ -331,6 +340,18 @@ def test_screenshot_is_a_png_of_the_window(
     browser.get(site.url("/"))
     path = save_screenshot(browser, tmp_path / "shots" / "booking.png")
     assert png_size(path) == kit.VIEWPORT
+
+
+def test_chinese_text_is_drawn_not_left_blank(browser: webdriver.Chrome, site: Site) -> None:
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    if not fonts.stdout.strip() and not kit.browser_required():
+        pytest.skip("no Chinese font installed; .ci/run installs fonts-wqy-microhei")
+    browser.get(site.url("/zh"))
+    drawn = {
+        line: has_ink(browser.find_element(By.ID, line).screenshot_as_png)
+        for line in ("zh", "en", "empty")
+    }
+    assert drawn == {"zh": True, "en": True, "empty": False}
 
 
 def test_full_page_screenshot_holds_the_whole_page(
