@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
@@ -27,9 +31,19 @@ def console_log(driver: webdriver.Chrome) -> list[dict[str, Any]]:
     return entries
 
 
+def errors_in(entries: list[dict[str, Any]]) -> list[str]:
+    """The messages of the console entries that are errors the page caused."""
+    return [
+        str(entry["message"])
+        for entry in entries
+        # The browser asks for /favicon.ico by itself, at a moment of its choosing; no page asked.
+        if entry["level"] == "SEVERE" and "/favicon.ico - " not in str(entry["message"])
+    ]
+
+
 def browser_errors(driver: webdriver.Chrome) -> list[str]:
     """Console errors logged since the last read (a CSP refusal shows up here)."""
-    return [str(entry["message"]) for entry in console_log(driver) if entry["level"] == "SEVERE"]
+    return errors_in(console_log(driver))
 
 
 def wait_for_text(
@@ -45,7 +59,14 @@ def wait_for_text(
         return next((element for element in found if text in element.text), False)
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=POLL_S).until(shows_text)
+        # A refresh may replace the element while its text is read; the next poll finds the new.
+        waiting = WebDriverWait(
+            driver,
+            timeout,
+            poll_frequency=POLL_S,
+            ignored_exceptions=(StaleElementReferenceException,),
+        )
+        return waiting.until(shows_text)
     except TimeoutException:
         shown = " | ".join(last_seen) if last_seen else "no such element"
         msg = f"{text!r} did not appear in {css!r} within {timeout} s on {driver.current_url}; "

@@ -34,7 +34,13 @@ from support.keyboard import (
     tab_to,
     unlabelled_fields,
 )
-from support.pages import browser_errors, page_evidence, wait_for_text
+from support.pages import (
+    browser_errors,
+    console_log,
+    errors_in,
+    page_evidence,
+    wait_for_text,
+)
 from support.screenshots import has_ink, png_size, save_screenshot
 from support.vendored import VENDORED
 
@@ -85,6 +91,25 @@ CHINESE_PAGE = (
     + '<p id="empty">&nbsp;</p>\n'
     + FOOT
 )
+# A list that a script replaces every few milliseconds, as a refreshing queue does, until it
+# shows the awaited line.
+CHURN_JS = """
+let tick = 0;
+const timer = setInterval(() => {
+  tick += 1;
+  const line = tick < 150 ? "tick " + tick : "2 waiting";
+  document.getElementById("list").innerHTML = "<p>" + line + "</p><p>" + line + "</p>";
+  if (tick >= 150) { clearInterval(timer); }
+}, 2);
+"""
+CHURN_PAGE = (
+    HEAD.format(title="Churn")
+    + '<div id="list"><p>Nothing yet</p></div>\n<script src="/static/churn.js"></script>\n'
+    + FOOT
+)
+MISSING_SCRIPT_PAGE = (
+    HEAD.format(title="Missing") + '<script src="/static/missing.js"></script>\n' + FOOT
+)
 # A stylesheet that takes the focus ring away, as some resets do.
 NO_FOCUS_RING_CSS = "*:focus, *:focus-visible { outline: none; }"
 NO_FOCUS_RING_PAGE = GOOD_PAGE.replace(
@@ -130,6 +155,15 @@ class Stylesheet(Page):
         self.write(self.html)
 
 
+class Script(Page):
+    """A script, served from the site itself as the CSP asks."""
+
+    def get(self) -> None:
+        """The script."""
+        self.set_header("Content-Type", "text/javascript; charset=utf-8")
+        self.write(self.html)
+
+
 class Static(Page):
     """The vendored htmx, as the dashboard serves it."""
 
@@ -159,6 +193,9 @@ def application() -> tornado.web.Application:
             (r"/long", Page, {"html": LONG_PAGE}),
             (r"/inline", Page, {"html": INLINE_PAGE}),
             (r"/zh", Page, {"html": CHINESE_PAGE}),
+            (r"/missing-script", Page, {"html": MISSING_SCRIPT_PAGE}),
+            (r"/churn", Page, {"html": CHURN_PAGE}),
+            (r"/static/churn.js", Script, {"html": CHURN_JS}),
             (r"/no-focus-ring", Page, {"html": NO_FOCUS_RING_PAGE}),
             (r"/static/no-focus-ring.css", Stylesheet, {"html": NO_FOCUS_RING_CSS}),
             (r"/fragment", Page, {"html": "<p>Queue refreshed: 2 waiting</p>"}),
@@ -295,6 +332,14 @@ def test_vendored_htmx_swaps_a_fragment_under_the_csp(
     assert browser_errors(browser) == []
 
 
+def test_wait_for_text_outlasts_elements_replaced_while_it_reads(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.url("/churn"))
+    assert wait_for_text(browser, "#list p", "2 waiting").text == "2 waiting"
+    assert browser_errors(browser) == []
+
+
 def test_wait_for_text_fails_saying_what_the_element_shows(
     browser: webdriver.Chrome, site: Site
 ) -> None:
@@ -332,6 +377,21 @@ def test_a_script_the_csp_refuses_shows_in_the_console(
     assert browser.title == "Inline"
     errors = browser_errors(browser)
     assert any("Content Security Policy" in error for error in errors), errors
+
+
+def test_a_missing_script_is_an_error_and_the_browsers_own_favicon_request_is_not(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.url("/missing-script"))
+    entries = console_log(browser)
+    [missing] = [entry for entry in entries if "/static/missing.js - " in entry["message"]]
+    assert "Failed to load resource" in missing["message"]
+    # The icon is asked for once per site and browser, so its failure is made from the real one.
+    favicon = {
+        **missing,
+        "message": missing["message"].replace("/static/missing.js", "/favicon.ico"),
+    }
+    assert errors_in([missing, favicon]) == [missing["message"]]
 
 
 def test_screenshot_is_a_png_of_the_window(
