@@ -11,6 +11,10 @@ from support.storage_backends import postgres_schema_url
 from bot.content import Content, load_content
 from bot.storage import Store, open_store
 
+# The dashboard's browser tests: headless Chromium (browser, browsers) and a loop on a thread
+# of its own (loop_thread) that serves the app while selenium blocks the test's thread.
+pytest_plugins = ("support.browser", "support.background_loop")
+
 
 @pytest.fixture(scope="session")
 def content() -> Content:
