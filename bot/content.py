@@ -67,12 +67,16 @@ def load_content(
     catalog = catalog.with_emergency_number(emergency_number)
     problems.extend(_ladder_texts(ladder, catalog))
     registry = build_registry(ladder)
+    # Which questions are red flags, and what they lead to, is the ladder's to say.
+    red_flags = {flag.code: d.id for d in ladder.dispositions for flag in d.red_flags}
     engines: dict[str, Engine] = {}
     for name in DIALOGUE_NAMES:
-        dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry)
+        dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry,
+                                        vocabulary)
         problems.extend(found)
         if dialogue is not None:
-            engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry)
+            engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry,
+                                   red_flags=red_flags)
     if problems:
         raise DialogueError(sorted(set(problems)))
     return Content(directory, domains, catalog, vocabulary, ladder, engines,

@@ -21,6 +21,7 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Effect, Message, Option, Text, Turn
+from bot.dialogue.unread import clinic_alert, unread_lines
 from bot.logsafe import chat_ref
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN, CLINIC_NOTIFICATION, Payload
 from bot.storage.base import Patient, Store, Transaction
@@ -273,6 +274,8 @@ class Conversations:
             answers.append(Text("app.mydata_typed" if shown else "app.mydata_answer",
                                 {"question": Text(f"topic.{fact}"), "answer": label,
                                  "typed": shown or ""}))
+        # Spec §2a: what they typed and the bot could not take is kept, and shown too.
+        answers += unread_lines(session, lambda fact: catalog.has(f"topic.{fact}"))
         question = engine.question(session)
         progress = (Text("app.mydata_at", {"question": Text(f"topic.{question.fact}")})
                     if question is not None and question.fact else Text("app.mydata_done"))
@@ -344,7 +347,7 @@ class Conversations:
         """Tell the clinic of red flags and alerts (spec §2, §3); whether a clinic was told."""
         disposition = str(effect.data["disposition"])
         flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-        alerts = [Text(f"clinic.alert.{alert}") for alert in effect.data.get("alerts", [])]
+        alerts = [clinic_alert(alert, effect.data) for alert in effect.data.get("alerts", [])]
         parts = [Text(f"clinic.{disposition}", {"patient": str(tx.chat_id), "flags": flags})]
         if alerts:
             parts.append(Text("clinic.alerts", {"alerts": alerts}))
