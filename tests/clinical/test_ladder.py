@@ -95,7 +95,8 @@ def test_accessors_for_texts_and_dialogue(ladder):
         "no_imaging",
         "no_method_suits",
     )
-    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "pain_worse")
+    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "unclear_red_flag",
+                                  "pain_worse")
     assert set(ladder.reason_codes) == {
         check.reason for method in ladder.methods.values() for check in method.checks
     }
