@@ -9,7 +9,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from bot.dialogue.answers import NO, NOT_SURE, YES, How, Vocabulary
+from bot.dialogue.answers import NO, NOT_SURE, PHRASE_SECTIONS, YES, How, Vocabulary
 from bot.dialogue.conditions import Condition, FactDomain, FactValue
 from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
 from bot.dialogue.registry import Registry
@@ -327,11 +327,16 @@ class Engine:
         """A typed answer to a question of yes and no (and perhaps more), by spec §2a."""
         fact = state.spec.ask or ""
         values = self.domains[fact].values
+        text = self.vocabulary.normalise(raw)
+        for value in values:  # a value no phrase section names (e.g. "partly"), by its label
+            if value not in PHRASE_SECTIONS and (
+                    text == self.vocabulary.normalise(value)
+                    or self._is_label(self.label(fact, value), text)):
+                return value, How.CLEAR
         red_flag = fact in self.red_flags
         reading = self.vocabulary.read(raw, values, red_flag=red_flag)
         if reading.how is How.UNREAD and self.vocabulary.plain_words(raw):
             # A button's label that is no phrase of answers.yaml is taken as that button.
-            text = self.vocabulary.normalise(raw)
             label = next((value for value in values
                           if self._is_label(self.label(fact, value), text)), None)
             return (label, How.CLEAR) if label is not None else (None, How.UNREAD)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from screening_play import NO_RED_FLAGS, keys, play, recommendation
 
-from bot.content import Content, check_content
+from bot.content import Content, check_content, load_content
 from bot.dialogue.engine import UNREAD_ANSWER, Engine
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Text, Turn
@@ -279,3 +279,76 @@ def test_check_refuses_a_label_another_section_of_answers_would_read(
 
     assert any(f"label '{label}'" in message and "answers.yaml" in message
                for message in problems), problems
+
+
+# --- questions with more answers than yes and no (spec §1: pregnant, adherence) ---------------
+
+_MORE_VALUES = {
+    "  adherence: {values: [yes, no]}": "  adherence: {values: [yes, partly, no]}",
+    "  pregnant: {values: [yes, no]}": "  pregnant: {values: [yes, no, not_sure, does_not_apply]}",
+}
+_LABELS = {
+    "en": ('  checkin_accept: "Yes, please"',
+           ('  adherence: {"yes": "Yes", partly: "Partly", "no": "No"}\n'
+            '  pregnant: {"yes": "Yes", "no": "No", not_sure: "Not sure", '
+            'does_not_apply: "Does not apply"}\n')),
+    "zh": ('  checkin_accept: "好的，需要"',  # the Chinese text as it is
+           ('  adherence: {"yes": "是", partly: "部分坚持", "no": "否"}\n'
+            '  pregnant: {"yes": "是", "no": "否", not_sure: "不确定", '
+            'does_not_apply: "不适用"}\n')),
+}
+
+
+@pytest.fixture(scope="module")
+def more_values(content: Content, tmp_path_factory: pytest.TempPathFactory) -> Content:
+    """The shipped content with pregnant and adherence answered by more than yes and no."""
+    directory = tmp_path_factory.mktemp("more") / "d"
+    shutil.copytree(content.directory, directory)
+    facts = directory / "facts.yaml"
+    text = facts.read_text(encoding="utf-8")
+    for old, new in _MORE_VALUES.items():
+        assert old in text
+        text = text.replace(old, new)
+    facts.write_text(text, encoding="utf-8")
+    for lang, (anchor, labels) in _LABELS.items():
+        path = directory / "texts" / f"{lang}.yaml"
+        texts = path.read_text(encoding="utf-8")
+        assert anchor in texts
+        path.write_text(texts.replace(anchor, labels + anchor, 1), encoding="utf-8")
+    return load_content(directory)
+
+
+@pytest.mark.parametrize(("typed", "recorded"),
+                         [("yes", "yes"), ("yes?", "not_sure"), ("是……", "not_sure"),
+                          ("no?", "not_sure"), ("maybe", "not_sure"), ("no", "no"),
+                          ("不确定", "not_sure"), ("no 😢", None), ("ok", None)])
+def test_s2a_on_the_pregnancy_question_a_doubtful_yes_or_no_is_not_sure(
+    more_values: Content, typed: str, recorded: str | None
+) -> None:
+    engine = more_values.engines["screening"]
+    session, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "30"})
+    assert turn.question is not None
+    assert turn.question.fact == "pregnant"
+
+    engine.answer(session, typed)
+
+    assert session.facts.get("pregnant") == recorded
+
+
+@pytest.mark.parametrize(("typed", "recorded"),
+                         [("Partly", "partly"), ("partly", "partly"), ("部分坚持", "partly"),
+                          ("yes", "yes"), ("没有", "no"), ("sometimes", None)])
+def test_s2a_a_value_beyond_yes_and_no_is_taken_by_its_label(
+    more_values: Content, typed: str, recorded: str | None
+) -> None:
+    followup = more_values.engines["followup"]
+    session, turn = followup.start("en", {"pain_score": 6})
+    answers = {**NO_RED_FLAGS, "pain_today": "5"}
+    while turn.question is not None and turn.question.fact in answers:
+        turn = followup.answer(session, answers[turn.question.fact], seq=turn.question.seq)
+    assert turn.question is not None
+    assert turn.question.fact == "adherence"
+
+    followup.answer(session, typed)
+
+    assert session.facts.get("adherence") == recorded
