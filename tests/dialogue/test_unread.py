@@ -90,7 +90,7 @@ async def test_s2a_mydata_shows_what_was_typed_and_not_taken(
     assert "you also typed “fine”" in text  # the open question's too
 
 
-async def test_s2a_the_wait_for_confirmation_survives_a_restart(
+async def test_s2a_the_wait_for_confirmation_survives_a_process_restart(
     content: Content, conversations: Conversations, store: Store
 ) -> None:
     confirm = await say(conversations, "/start", "not really")
