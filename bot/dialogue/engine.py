@@ -175,22 +175,18 @@ class Engine:
     def _not_taken(self, session: Session, state: State, typed: str | None, how: How) -> Turn:
         """Ask again, keeping what was typed; the first hedge on a red flag is confirmed."""
         fact = state.spec.ask or ""
+        first: Text = self._hint(state)
         effects: tuple[Effect, ...] = ()
-        confirming = False
         if typed is not None:  # a forged or outdated button value is not the patient's words
-            confirming = how is How.HEDGE and fact in self.red_flags
             session.attempts.append({"state": state.name, "fact": fact, "typed": typed,
                                      "reading": how.value})
             effects = (Effect(UNREAD_ANSWER, {"fact": fact, "state": state.name, "typed": typed,
                                               "reading": how.value}),)
-        reask = self._reask(fact)
-        if confirming and typed is not None:
-            quoted = typed if len(typed) <= _QUOTE_LIMIT else typed[:_QUOTE_LIMIT] + "…"
-            note = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quoted})
-            parts = (note, *reask)
-        else:
-            parts = (self._hint(state), *reask)
-        return Turn(messages=(Message(parts),), question=self.question(session), effects=effects)
+            if how is How.HEDGE and fact in self.red_flags:
+                quoted = typed if len(typed) <= _QUOTE_LIMIT else typed[:_QUOTE_LIMIT] + "…"
+                first = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quoted})
+        return Turn(messages=(Message((first, *self._reask(fact))),),
+                    question=self.question(session), effects=effects)
 
     def _reask(self, fact: str) -> tuple[Text, ...]:
         """The sentence said on asking a red flag again, by the disposition it leads to."""
@@ -202,10 +198,11 @@ class Engine:
         if not session.history:
             return self._again(session, Text("app.back_none"))
         last = session.history.pop()
-        # What was typed to that question and not taken stays with it, to be asked again.
-        others = [a for a in session.attempts if a.get("state") != session.state]
-        session.attempts = [{"state": last.state, "fact": fact, **a}
-                            for a in last.unread for fact in last.facts[:1]] + others
+        # What was typed to that question and not taken stays with it, to be asked again;
+        # what was typed to the question left stays too (the patient may come back to it).
+        restored = [{"state": last.state, "fact": fact, **a}
+                    for a in last.unread for fact in last.facts[:1]]
+        session.attempts = restored + session.attempts
         for fact in last.facts:
             session.facts.pop(fact, None)
         session.facts.update(last.before)

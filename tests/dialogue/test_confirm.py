@@ -352,3 +352,17 @@ def test_s2a_a_value_beyond_yes_and_no_is_taken_by_its_label(
     followup.answer(session, typed)
 
     assert session.facts.get("adherence") == recorded
+
+
+def test_s2a_back_keeps_what_was_typed_to_the_question_left(engine: Engine) -> None:
+    session, _ = _at(engine, {"saddle_numbness": "no"}, "bladder_bowel")
+    engine.answer(session, "I can't pee")
+
+    engine.back(session)
+    turn = engine.answer(session, "no", seq=session.seq)
+    turn = engine.answer(session, "no")
+    turn = _rest_no(engine, session, turn)
+
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["alerts"] == ["unclear_red_flag"]
