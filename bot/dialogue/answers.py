@@ -159,12 +159,9 @@ class Vocabulary:
     def choice(self, raw: str, values: tuple[str, ...]) -> str | None:
         """Yes, no or not_sure (where ``values`` has it) from a typed answer; None: ask again.
 
-        A hedge is not_sure where that is an answer to the question, never yes or no.
+        A hedge is never yes or no: it is asked again (a red flag's is confirmed by the engine).
         """
-        reading = self.read(raw, values)
-        if reading.how is How.HEDGE:
-            return NOT_SURE if NOT_SURE in values else None
-        return reading.value
+        return self.read(raw, values).value
 
     def number(self, raw: str) -> int | None:
         """A whole number, written in digits or words, that is the whole answer; else None.

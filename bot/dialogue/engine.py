@@ -342,7 +342,7 @@ class Engine:
         if red_flag:
             hedged = any(a["reading"] == How.HEDGE for a in session.attempts_at(state.name))
             return (NOT_SURE if hedged else None), How.HEDGE
-        return (NOT_SURE if NOT_SURE in values else None), How.HEDGE
+        return None, How.HEDGE  # spec §2a: on other questions hedges are asked again
 
     def _choice(self, state: State, raw: str) -> FactValue | None:
         """A choice typed as its position, as its whole label, or as a unique part of one.
