@@ -16,13 +16,15 @@ from bot.dialogue.registry import Registry
 from bot.dialogue.session import Answered, Session
 from bot.dialogue.texts import Catalog
 from bot.dialogue.turn import Effect, Message, Option, Question, Text, Turn
+from bot.dialogue.unread import quote
 
 _ADVANCE = "advance"
 _MAX_HOPS = 100  # a safety net; load-time checks already refuse dead ends
 # An event for each typed answer not taken (spec §2a): kept as typed, with its question.
 UNREAD_ANSWER = "unread_answer"
-# A quoted answer is cut here, so a pasted essay does not fill the confirmation.
-_QUOTE_LIMIT = 200
+# The session keeps this many typed answers not taken (the newest); the patient's history
+# keeps every one, as events, so a flood of messages cannot swell the session without end.
+_KEPT_IN_SESSION = 50
 # What parts a label: "Yes, less than 6 weeks", and the Chinese full-width comma.
 _COMMA = re.compile("[,\uff0c]")
 
@@ -180,11 +182,11 @@ class Engine:
         if typed is not None:  # a forged or outdated button value is not the patient's words
             session.attempts.append({"state": state.name, "fact": fact, "typed": typed,
                                      "reading": how.value})
+            del session.attempts[:-_KEPT_IN_SESSION]
             effects = (Effect(UNREAD_ANSWER, {"fact": fact, "state": state.name, "typed": typed,
                                               "reading": how.value}),)
             if how is How.HEDGE and fact in self.red_flags:
-                quoted = typed if len(typed) <= _QUOTE_LIMIT else typed[:_QUOTE_LIMIT] + "…"
-                first = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quoted})
+                first = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quote(typed)})
         return Turn(messages=(Message((first, *self._reask(fact))),),
                     question=self.question(session), effects=effects)
 

@@ -9,6 +9,15 @@ from bot.dialogue.session import Session
 from bot.dialogue.turn import Text
 
 UNCLEAR_RED_FLAG = "unclear_red_flag"
+# A clinic note quotes this many answers, each cut to this length, so it fits one message; the
+# patient's history (/patient) has them all.
+QUOTED = 10
+QUOTE_LIMIT = 200
+
+
+def quote(typed: str) -> str:
+    """What the patient typed, cut to ``QUOTE_LIMIT`` characters."""
+    return typed if len(typed) <= QUOTE_LIMIT else typed[:QUOTE_LIMIT] + "…"
 
 
 def clinic_alert(alert: str, data: Mapping[str, Any]) -> Text:
@@ -16,8 +25,11 @@ def clinic_alert(alert: str, data: Mapping[str, Any]) -> Text:
     if alert != UNCLEAR_RED_FLAG:
         return Text(f"clinic.alert.{alert}")
     quotes = [Text("clinic.unclear_quote", {"flag": Text(f"flag.{item['fact']}"),
-                                            "typed": str(typed)})
+                                            "typed": quote(str(typed))})
               for item in data.get("unclear", []) for typed in item.get("typed", [])]
+    if len(quotes) > QUOTED:
+        more = Text("clinic.unclear_more", {"count": len(quotes) - QUOTED})
+        quotes = [*quotes[:QUOTED], more]
     return Text(f"clinic.alert.{alert}", {"quotes": quotes})
 
 

@@ -366,3 +366,15 @@ def test_s2a_back_keeps_what_was_typed_to_the_question_left(engine: Engine) -> N
     rec = recommendation(turn)
     assert rec is not None
     assert rec["alerts"] == ["unclear_red_flag"]
+
+
+def test_s2a_a_flood_of_unread_answers_keeps_the_newest_in_the_session(engine: Engine) -> None:
+    session, _ = _at(engine, {}, "saddle_numbness")
+
+    turns = [engine.answer(session, f"what {n}") for n in range(120)]
+
+    assert all(t.effects[0].kind == UNREAD_ANSWER for t in turns)  # each one recorded
+    assert len(session.attempts) == 50
+    assert session.attempts[-1]["typed"] == "what 119"
+    long = engine.answer(session, "maybe " * 100)
+    assert long.messages[0].parts[0].values["typed"].endswith("…")

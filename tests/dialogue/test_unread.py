@@ -12,6 +12,7 @@ from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.engine import UNREAD_ANSWER
 from bot.dialogue.turn import Text
+from bot.dialogue.unread import clinic_alert
 from bot.outbox import CLINIC_NOTIFICATION, Payload
 from bot.storage import Store
 
@@ -101,3 +102,13 @@ async def test_s2a_the_wait_for_confirmation_survives_a_process_restart(
     reply = await say(restarted, "I don't think so")
 
     assert "cauda equina" in plain(content, reply)
+
+
+def test_s2a_a_clinic_note_quotes_ten_answers_and_says_how_many_more(content: Content) -> None:
+    data = {"unclear": [{"fact": "bladder_bowel", "typed": [f"answer {n}" for n in range(14)]}]}
+
+    text = content.catalog.plain(clinic_alert("unclear_red_flag", data), "en")
+
+    assert "“answer 9”" in text
+    assert "answer 10" not in text
+    assert "and 4 more, in the patient's history" in text
