@@ -376,5 +376,5 @@ def test_s2a_a_flood_of_unread_answers_keeps_the_newest_in_the_session(engine: E
     assert all(t.effects[0].kind == UNREAD_ANSWER for t in turns)  # each one recorded
     assert len(session.attempts) == 50
     assert session.attempts[-1]["typed"] == "what 119"
-    long = engine.answer(session, "maybe " * 100)
+    long = engine.answer(session, "no" + "?" * 300)  # a doubtful no, quoted cut short
     assert long.messages[0].parts[0].values["typed"].endswith("…")
