@@ -378,3 +378,22 @@ def test_s2a_a_flood_of_unread_answers_keeps_the_newest_in_the_session(engine: E
     assert session.attempts[-1]["typed"] == "what 119"
     long = engine.answer(session, "no" + "?" * 300)  # a doubtful no, quoted cut short
     assert long.messages[0].parts[0].values["typed"].endswith("…")
+
+
+def test_s5_s2a_at_a_checkin_a_red_flag_no_after_unread_answers_carries_the_alert(
+    content: Content,
+) -> None:
+    followup = content.engines["followup"]
+    session, turn = followup.start("en", {"pain_score": 6, "checkin_week": 2})
+    followup.answer(session, "no…")  # a doubtful no: confirmed
+    turn = followup.answer(session, "No")
+    answers = {**NO_RED_FLAGS, "pain_today": "5", "adherence": "yes"}
+    while turn.question is not None and turn.question.fact in answers:
+        turn = followup.answer(session, answers[turn.question.fact], seq=turn.question.seq)
+
+    assert turn.finished
+    checkin = next(e for e in turn.effects if e.kind == "checkin")
+    assert "unclear_red_flag" in checkin.data["alerts"]
+    note = next(e for e in turn.effects if e.kind == "notify_clinic")
+    assert note.data["unclear"] == [{"fact": "saddle_numbness", "typed": ["no…"]}]
+    assert "alert.unclear_red_flag" in keys(turn)
