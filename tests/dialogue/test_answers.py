@@ -36,6 +36,8 @@ _QUESTION = {
     "pregnant": ("pregnant", {**NO_RED_FLAGS, "age": "30"}),
     "pain": ("pain_score", {**NO_RED_FLAGS, "age": "60", "leg_pain": "yes"}),
     "age": ("age", NO_RED_FLAGS),
+    "course": ("conservative_course", {**NO_RED_FLAGS, "age": "60", "leg_pain": "yes",
+                                       "pain_score": "6"}),
 }
 def _word(value: object) -> object:
     """YAML reads a bare yes or no as a boolean: the table means the word."""
