@@ -4,6 +4,9 @@ An ``answer`` event's data is ``{"facts": {fact: value}, "typed": text or None, 
 content hash}``: ``typed`` is the answer exactly as the patient typed it (None for a button), so
 a clinician can always see how a recorded value was read. Events recorded before this trail
 hold the facts alone, and are read as such.
+
+An ``unread_answer`` event keeps a typed answer that was not taken (clinical spec §2a): ``{"fact",
+"state", "typed", "reading": "unread" or "hedge", "dialogues"}``, so nothing typed is lost.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from bot.dialogue.conditions import FactValue
 
 ANSWER = "answer"
+UNREAD_ANSWER = "unread_answer"
 
 
 def answer_event(
@@ -33,3 +37,9 @@ def typed_text(data: Mapping[str, Any]) -> str | None:
     """What the patient typed for an ``answer`` event; None for a button (or not known)."""
     typed = data.get("typed") if isinstance(data.get("facts"), Mapping) else None
     return typed if isinstance(typed, str) else None
+
+
+def unread_event(fact: str, state: str, typed: str, reading: str, dialogues: str) -> dict[str, Any]:
+    """The data of an ``unread_answer`` event: what was typed, at which question, how read."""
+    return {"fact": fact, "state": state, "typed": typed, "reading": reading,
+            "dialogues": dialogues}

@@ -9,6 +9,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from bot.audit import UNREAD_ANSWER, unread_event
 from bot.dialogue.answers import NO, NOT_SURE, PHRASE_SECTIONS, YES, How, Vocabulary
 from bot.dialogue.conditions import Condition, FactDomain, FactValue
 from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
@@ -20,8 +21,6 @@ from bot.dialogue.unread import quote
 
 _ADVANCE = "advance"
 _MAX_HOPS = 100  # a safety net; load-time checks already refuse dead ends
-# An event for each typed answer not taken (spec §2a): kept as typed, with its question.
-UNREAD_ANSWER = "unread_answer"
 # The session keeps this many typed answers not taken (the newest); the patient's history
 # keeps every one, as events, so a flood of messages cannot swell the session without end.
 _KEPT_IN_SESSION = 50
@@ -69,13 +68,16 @@ class Engine:
         registry: Registry,
         *,
         red_flags: Mapping[str, str] | None = None,
+        fingerprint: str = "",
     ) -> None:
         """Compile the dialogue into a single machine, shared by every patient.
 
-        ``red_flags`` maps each red-flag fact to the disposition it leads to (the ladder's).
+        ``red_flags`` maps each red-flag fact to the disposition it leads to (the ladder's);
+        ``fingerprint`` is the content hash of the dialogues, kept with what was typed.
         """
         self.dialogue = dialogue
         self.red_flags: Mapping[str, str] = red_flags or {}
+        self.fingerprint = fingerprint
         self.domains = domains
         self.vocabulary = vocabulary
         self.catalog = catalog
@@ -183,8 +185,8 @@ class Engine:
             session.attempts.append({"state": state.name, "fact": fact, "typed": typed,
                                      "reading": how.value})
             del session.attempts[:-_KEPT_IN_SESSION]
-            effects = (Effect(UNREAD_ANSWER, {"fact": fact, "state": state.name, "typed": typed,
-                                              "reading": how.value}),)
+            effects = (Effect(UNREAD_ANSWER, unread_event(fact, state.name, typed, how.value,
+                                                          self.fingerprint)),)
             if how is How.HEDGE and fact in self.red_flags:
                 first = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quote(typed)})
         return Turn(messages=(Message((first, *self._reask(fact))),),

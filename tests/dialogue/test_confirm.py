@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from screening_play import NO_RED_FLAGS, keys, play, recommendation
 
+from bot.audit import UNREAD_ANSWER
 from bot.content import Content, check_content, load_content
-from bot.dialogue.engine import UNREAD_ANSWER, Engine
+from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Text, Turn
 
@@ -44,7 +45,9 @@ def test_s2a_a_hedge_on_a_red_flag_is_confirmed_once_quoting_the_patient(engine:
     assert turn.question.options == asked.question.options  # with the buttons
     assert turn.effects[0].kind == UNREAD_ANSWER
     assert turn.effects[0].data == {"fact": "saddle_numbness", "state": "saddle_numbness",
-                                    "typed": "not really", "reading": "hedge"}
+                                    "typed": "not really", "reading": "hedge",
+                                    "dialogues": engine.fingerprint}
+    assert len(engine.fingerprint) == 16  # which version of the dialogues read it
 
 
 def test_s2a_the_confirmation_text_in_both_languages(content: Content, engine: Engine) -> None:

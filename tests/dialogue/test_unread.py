@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.clock import ManualClock
 
+from bot.audit import UNREAD_ANSWER
 from bot.clinic.history import event_lines
 from bot.content import Content
 from bot.conversation import Action, Conversations, Reply
-from bot.dialogue.engine import UNREAD_ANSWER
 from bot.dialogue.turn import Text
 from bot.dialogue.unread import clinic_alert
 from bot.outbox import CLINIC_NOTIFICATION, Payload
