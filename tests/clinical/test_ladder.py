@@ -712,6 +712,18 @@ def broken_ladder(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
             "maybe",
             id="red flag value",
         ),
+        pytest.param(
+            "{id: unclear_red_flag, raised_by: answers}",
+            "{id: unclear_red_flag, raised_by: facts}",
+            "raised_by: answers",
+            id="an alert raised by something else than the answers",
+        ),
+        pytest.param(
+            "{id: unclear_red_flag, raised_by: answers}",
+            "{id: unclear_red_flag}",
+            "missing 'when'",
+            id="an alert without when",
+        ),
     ],
 )
 def test_broken_ladder_names_file_and_line(tmp_path, old, new, words):
