@@ -5,6 +5,9 @@ content hash}``: ``typed`` is the answer exactly as the patient typed it (None f
 a clinician can always see how a recorded value was read. Events recorded before this trail
 hold the facts alone, and are read as such. ``label``, where present, is the answer as it was
 shown (a Text), e.g. "Does not apply" where that button records the value no.
+
+An ``unread_answer`` event keeps a typed answer that was not taken (clinical spec §2a): ``{"fact",
+"state", "typed", "reading": "unread" or "hedge", "dialogues"}``, so nothing typed is lost.
 """
 
 from __future__ import annotations
@@ -38,3 +41,4 @@ def typed_text(data: Mapping[str, Any]) -> str | None:
     """What the patient typed for an ``answer`` event; None for a button (or not known)."""
     typed = data.get("typed") if isinstance(data.get("facts"), Mapping) else None
     return typed if isinstance(typed, str) else None
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +13,6 @@ from bot.dialogue.problems import DialogueError
 from bot.dialogue.texts import LANGUAGES
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-_CHECKIN = re.compile(r"^(\d+):(\d+)$")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -48,7 +46,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Play the real dialogue from a facts file and print the JSON result."""
-    from bot.simulator import Checkin, SimulationError, simulate  # noqa: PLC0415  # keeps start-up light
+    from bot.simulator import SimulationError, parse_checkin, simulate  # noqa: PLC0415  # keeps start-up light
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -58,15 +56,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if not isinstance(facts, dict):
         print(f"ldh-bot simulate: {args.facts} must hold one JSON object", file=sys.stderr)
         return EXIT_USAGE
-    checkins = []
-    for raw in args.checkin:
-        match = _CHECKIN.match(raw)
-        if match is None or int(match[2]) > 10:  # noqa: PLR2004  # the pain scale ends at 10
-            print(f"ldh-bot simulate: --checkin {raw!r} must be WEEK:PAIN (pain 0-10)",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        checkins.append(Checkin(int(match[1]), int(match[2])))
     try:
+        checkins = [parse_checkin(raw) for raw in args.checkin]
         result = simulate(load_content(), facts, args.lang, checkins)
     except SimulationError as error:
         print(f"ldh-bot simulate: {error}", file=sys.stderr)
@@ -167,8 +158,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate = command("simulate", _simulate)
     simulate.add_argument("facts", help="JSON file of facts (clinical spec §1)")
     simulate.add_argument("--lang", choices=LANGUAGES, default="en")
-    simulate.add_argument("--checkin", action="append", default=[], metavar="WEEK:PAIN",
-                          help="play a check-in (repeatable, in order)")
+    simulate.add_argument("--checkin", action="append", default=[],
+                          metavar="WEEK:PAIN[:FACT=VALUE,...]",
+                          help="play a check-in (repeatable, in order); FACT is adherence, "
+                               "pregnant or a red flag")
     check = command("check", _check)
     check.add_argument("directory", nargs="?", default=str(DIALOGUES_DIR))
     graph = command("graph", _graph)

@@ -69,16 +69,20 @@ def load_content(
     problems.extend(_ladder_texts(ladder, catalog))
     # The engine knows no clinical name; the clinical layer registers its own.
     registry = guards.register(Registry(), ladder)
+    # Which questions are red flags, and what they lead to, is the ladder's to say.
+    red_flags = {flag.code: d.id for d in ladder.dispositions for flag in d.red_flags}
+    version = fingerprint(directory)
     engines: dict[str, Engine] = {}
     for name in DIALOGUE_NAMES:
-        dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry)
+        dialogue, found = load_dialogue(directory / f"{name}.yaml", domains, catalog, registry,
+                                        vocabulary)
         problems.extend(found)
         if dialogue is not None:
-            engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry)
+            engines[name] = Engine(dialogue, domains, vocabulary, catalog, registry,
+                                   red_flags=red_flags, fingerprint=version)
     if problems:
         raise DialogueError(sorted(set(problems)))
-    return Content(directory, domains, catalog, vocabulary, ladder, engines,
-                   fingerprint(directory))
+    return Content(directory, domains, catalog, vocabulary, ladder, engines, version)
 
 
 def fingerprint(directory: Path) -> str:

@@ -1,14 +1,19 @@
 """Play the real screening dialogue from a facts file, answering each question it asks.
 
 A fact's value is pressed as its button; ``{"typed": "TEXT"}`` is typed instead, as a patient
-would, and read by the same rules (spec §2a). When the dialogue asks that question again rather
-than record the answer, the run stops there and says so (``"stopped"``).
+would, and read by the same rules (spec §2a); ``{"typed": [TEXT, ...]}`` types each in turn
+while the bot asks again. When the texts run out while the dialogue still asks that question
+again, the run stops there and says so (``"stopped"``).
+
+A check-in (``WEEK:PAIN[:FACT=VALUE,...]``) answers whatever the follow-up dialogue asks: red
+flags no, ``adherence`` yes, ``pregnant`` as the screening recorded it, unless overridden.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +21,7 @@ from bot import checkins
 from bot.content import Content
 from bot.dialogue.conditions import FactValue
 from bot.dialogue.session import Session
-from bot.dialogue.turn import Effect, Turn
+from bot.dialogue.turn import Effect, Question, Turn
 
 # Check-in weeks are given on the command line; the calendar start only anchors them.
 SIMULATION_START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -26,19 +31,38 @@ class SimulationError(ValueError):
     """The facts file cannot answer the dialogue: a one-line reason naming the fact."""
 
 
+# WEEK:PAIN, then optionally :FACT=VALUE,FACT=VALUE...
+_CHECKIN = re.compile(r"(\d+):(\d+)(?::(.+))?")
+_OVERRIDE = re.compile(r"([a-z_][a-z0-9_]*)=([^,=]+)")
+_MAX_PAIN = 10
+
+
 @dataclass(frozen=True)
 class Checkin:
-    """One check-in to play: the week and today's pain score."""
+    """One check-in to play: the week, today's pain score, and answers given differently."""
 
     week: int
     pain_score: int
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_checkin(raw: str) -> Checkin:
+    """``WEEK:PAIN[:FACT=VALUE,...]`` as written on the command line; facts checked later."""
+    match = _CHECKIN.fullmatch(raw.strip())
+    pairs = match[3].split(",") if match is not None and match[3] else []
+    parsed = [_OVERRIDE.fullmatch(pair.strip()) for pair in pairs]
+    if match is None or int(match[2]) > _MAX_PAIN or None in parsed:
+        msg = f"--checkin {raw!r} must be WEEK:PAIN[:FACT=VALUE,...] (pain 0-10)"
+        raise SimulationError(msg)
+    overrides = {found[1]: found[2].strip() for found in parsed if found is not None}
+    return Checkin(int(match[1]), int(match[2]), overrides)
 
 
 @dataclass(frozen=True)
 class Typed:
-    """An answer the simulated patient types instead of pressing a button."""
+    """What the simulated patient types instead of pressing a button, one text per attempt."""
 
-    text: str
+    texts: tuple[str, ...]
 
 
 Answer = FactValue | Typed
@@ -53,10 +77,7 @@ def validate_facts(content: Content, facts: Mapping[str, Any]) -> dict[str, Answ
             msg = f"unknown fact '{name}' (known facts: {', '.join(content.domains)})"
             raise SimulationError(msg)
         if isinstance(value, Mapping):
-            if set(value) != {"typed"} or not isinstance(value["typed"], str):
-                msg = f"fact '{name}': a typed answer is {{\"typed\": \"TEXT\"}}, not {value!r}"
-                raise SimulationError(msg)
-            clean[name] = Typed(value["typed"])
+            clean[name] = _typed(name, value)
             continue
         if not domain.admits(value):
             allowed = (
@@ -69,6 +90,42 @@ def validate_facts(content: Content, facts: Mapping[str, Any]) -> dict[str, Answ
     return clean
 
 
+def _typed(name: str, value: Mapping[str, Any]) -> Typed:
+    """``{"typed": TEXT}`` or ``{"typed": [TEXT, ...]}``; anything else names the fact."""
+    typed = value.get("typed")
+    if set(value) == {"typed"} and isinstance(typed, str):
+        return Typed((typed,))
+    if (set(value) == {"typed"} and isinstance(typed, list) and typed
+            and all(isinstance(text, str) for text in typed)):
+        return Typed(tuple(typed))
+    msg = (f"fact '{name}': a typed answer is {{\"typed\": \"TEXT\"}} or "
+           f'{{"typed": ["TEXT", ...]}}, not {value!r}')
+    raise SimulationError(msg)
+
+
+def _checkin_answers(content: Content, checkin: Checkin) -> dict[str, FactValue]:
+    """The overrides of a check-in, each a declared fact a check-in asks, with a valid value."""
+    askable = {"adherence", "pregnant", *content.ladder.flag_codes,
+               *(state.spec.ask for state in content.engines["followup"].dialogue.states.values()
+                 if state.spec.ask)}
+    where = f"in --checkin {checkin.week}:{checkin.pain_score}"
+    answers: dict[str, FactValue] = {}
+    for name, raw in checkin.overrides.items():
+        domain = content.domains.get(name)
+        if domain is None or name not in askable:
+            msg = (f"unknown fact '{name}' {where} (a check-in answers: "
+                   f"{', '.join(sorted(askable))})")
+            raise SimulationError(msg)
+        value: FactValue = int(raw) if domain.is_integer and raw.isdigit() else raw
+        if not domain.admits(value):
+            allowed = (", ".join(domain.values) if domain.values
+                       else f"a whole number from {domain.minimum} to {domain.maximum}")
+            msg = f"invalid value {raw!r} for fact '{name}' {where} (allowed: {allowed})"
+            raise SimulationError(msg)
+        answers[name] = value
+    return answers
+
+
 def simulate(
     content: Content,
     facts: Mapping[str, Any],
@@ -77,6 +134,7 @@ def simulate(
 ) -> dict[str, Any]:
     """Run the screening, then any check-ins, and return the JSON object of the contract."""
     known = validate_facts(content, facts)
+    overrides = [_checkin_answers(content, checkin) for checkin in checkins]
     engine = content.engines["screening"]
     session, turn = engine.start(language)
     played = _Player(content, known, language)
@@ -90,7 +148,8 @@ def simulate(
         msg = "the screening ended without a recommendation"
         raise SimulationError(msg)
     if checkins:
-        result["checkins"] = _play_checkins(content, session, known, recommendation, checkins)
+        result["checkins"] = _play_checkins(content, session, known, recommendation,
+                                            list(zip(checkins, overrides, strict=True)))
     return result
 
 
@@ -137,22 +196,41 @@ class _Player:
                 raise SimulationError(msg)
             self.asked.append(fact)
             said.append(catalog.plain(question.text, language))
-            engine = self.content.engines[session.dialogue]
-            given = self.known[fact]
-            typed = given.text if isinstance(given, Typed) else None
-            if typed is not None:
-                turn = engine.answer(session, typed)
-            else:
-                turn = engine.answer(session, str(given), seq=question.seq)
-            if turn.answered is None:  # asked again: the answer could not be read with certainty
-                self.answers.append({"fact": fact, "typed": typed, "recorded": None})
-                self.transcript.append({"bot": "\n\n".join(said), "patient": typed})
-                self.stopped = {"fact": fact, "typed": typed or str(given)}
+            answered = self._answer(session, question, said)
+            if answered is None:
                 return None
-            self.answers.append({"fact": fact, "typed": typed,
-                                 "recorded": _recorded(session, fact, turn)})
-            answer = catalog.plain(turn.answered, language)
-            self.transcript.append({"bot": "\n\n".join(said), "patient": answer})
+            turn = answered
+
+    def _answer(self, session: Session, question: Question, said: list[str]) -> Turn | None:
+        """Answer one question, typing each text in turn while it is asked again.
+
+        None when the texts ran out while it was still asked again (``stopped``).
+        """
+        catalog, language = self.content.catalog, self.language
+        fact = question.fact or ""
+        engine = self.content.engines[session.dialogue]
+        given = self.known[fact]
+        attempts: tuple[str | None, ...] = given.texts if isinstance(given, Typed) else (None,)
+        for typed in attempts:
+            if typed is None:
+                turn = engine.answer(session, str(given), seq=question.seq)
+            else:
+                turn = engine.answer(session, typed)
+            if turn.answered is not None:
+                self.answers.append({"fact": fact, "typed": typed,
+                                     "recorded": _recorded(session, fact, turn)})
+                answer = catalog.plain(turn.answered, language)
+                self.transcript.append({"bot": "\n\n".join(said), "patient": answer})
+                return turn
+            # Asked again: the answer could not be taken (unread, or a hedge to confirm).
+            self.effects.extend(turn.effects)
+            self.answers.append({"fact": fact, "typed": typed, "recorded": None})
+            self.transcript.append({"bot": "\n\n".join(said), "patient": typed})
+            said = [catalog.message_plain(m, language) for m in turn.messages]
+            if turn.question is not None:
+                said.append(catalog.plain(turn.question.text, language))
+        self.stopped = {"fact": fact, "typed": attempts[-1] or str(given)}
+        return None
 
 
 def _recorded(session: Session, fact: str, turn: Turn) -> FactValue:
@@ -175,7 +253,7 @@ def _play_checkins(
     session: Session,
     known: Mapping[str, Answer],
     current: dict[str, Any],
-    played_checkins: Sequence[Checkin],
+    played_checkins: Sequence[tuple[Checkin, Mapping[str, FactValue]]],
 ) -> list[dict[str, Any]]:
     """Each check-in of spec §5 through the real follow-up dialogue, in order."""
     if not isinstance(session.facts.get("pain_score"), int):
@@ -184,8 +262,9 @@ def _play_checkins(
     if not session.care:  # check-ins are offered after conservative care; play them anyway
         checkins.offer(session, [], SIMULATION_START)
     played: list[dict[str, Any]] = []
-    for checkin in played_checkins:
-        answers = {**known, "pain_today": checkin.pain_score, "adherence": "yes"}
+    for checkin, overrides in played_checkins:
+        answers = {**known, **_checkin_defaults(content, session), "pain_today": checkin.pain_score,
+                   **overrides}
         player = _Player(content, answers, session.language)
         turn = checkins.start(content, session, SIMULATION_START, week=checkin.week)
         if turn is None:  # pragma: no cover - offer() above always leaves a course
@@ -205,3 +284,13 @@ def _play_checkins(
                        "response": outcome.data.get("response"),
                        "recommendation": {**current, "alerts": alerts}})
     return played
+
+
+def _checkin_defaults(content: Content, session: Session) -> dict[str, FactValue]:
+    """Red flags no, still following the treatment, and pregnancy as the screening recorded."""
+    defaults: dict[str, FactValue] = dict.fromkeys(content.ladder.flag_codes, "no")
+    defaults["adherence"] = "yes"
+    pregnant = session.care.get("facts", {}).get("pregnant", session.facts.get("pregnant"))
+    if pregnant is not None:
+        defaults["pregnant"] = pregnant
+    return defaults

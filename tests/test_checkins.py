@@ -212,7 +212,9 @@ async def test_s5_not_sure_at_a_checkin_red_flag_is_acted_on_as_yes(
     assert unclear.turn.question is not None
     assert unclear.turn.question.fact == "bladder_bowel"  # asked again, never guessed
 
-    reply = await say(conversations, "不太确定")
+    confirm = await say(conversations, "不太确定")  # a hedge on a red flag: confirmed once
+    assert "reading.confirm.emergency" in keys(confirm)
+    reply = await say(conversations, "不太确定")  # a second hedge is not sure
 
     assert "rec.emergency" in keys(reply)
     assert await clinic_notes(store, clock.now) == ["clinic.emergency"]

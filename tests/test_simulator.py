@@ -199,15 +199,100 @@ def test_no_relief_at_week_6_steps_up_with_the_reported_findings(tmp_path: Path)
 
 def test_s2a_a_typed_answer_is_read_and_kept_as_typed(tmp_path: Path) -> None:
     facts = {**STEP_UP, "saddle_numbness": {"typed": "Nope!"}, "age": {"typed": "forty"},
-             "fever": {"typed": "maybe"}}
+             "fever": {"typed": ["maybe", "maybe"]}}
     result = result_of(tmp_path, facts)
 
     assert result["answers"][0] == {"fact": "saddle_numbness", "typed": "Nope!",
                                     "recorded": "no"}
-    # A hedge on a red flag is not sure, which counts as yes: urgent, with the alert.
-    assert result["answers"][4] == {"fact": "fever", "typed": "maybe", "recorded": "not_sure"}
+    # A hedge on a red flag is confirmed once; a second hedge is not sure, which counts as
+    # yes: urgent, with the alert.
+    assert result["answers"][4:6] == [
+        {"fact": "fever", "typed": "maybe", "recorded": None},
+        {"fact": "fever", "typed": "maybe", "recorded": "not_sure"},
+    ]
+    assert result["asked"].count("fever") == 1
     assert result["recommendation"]["disposition"] == "urgent"
     assert result["recommendation"]["alerts"] == ["not_sure"]
+
+
+# The bladder answers of the issue that were once recorded as no.
+DOUBTFUL_NO = ["no?", "No...", "nope 🤔", "no 🤷", "没有？", "没有。。。"]  # noqa: RUF001  # as typed
+
+
+@pytest.mark.parametrize("doubt", DOUBTFUL_NO)
+def test_s2a_a_doubtful_no_is_confirmed_then_a_clear_no_carries_unclear_red_flag(
+    tmp_path: Path, doubt: str
+) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "bladder_bowel": {"typed": [doubt, "no"]}})
+
+    assert result["answers"][1:3] == [
+        {"fact": "bladder_bowel", "typed": doubt, "recorded": None},
+        {"fact": "bladder_bowel", "typed": "no", "recorded": "no"},
+    ]
+    confirm = result["transcript"][2]["bot"]
+    assert f"You wrote “{doubt}”" in confirm
+    assert "go to an emergency department now" in confirm
+    assert result["recommendation"]["disposition"] == "routine"
+    assert result["recommendation"]["alerts"] == ["unclear_red_flag"]
+
+
+@pytest.mark.parametrize("doubt", DOUBTFUL_NO)
+def test_s2a_a_doubtful_no_alone_is_never_recorded_the_run_stops(
+    tmp_path: Path, doubt: str
+) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "bladder_bowel": {"typed": doubt}})
+
+    assert result["answers"][1] == {"fact": "bladder_bowel", "typed": doubt, "recorded": None}
+    assert result["stopped"] == {"fact": "bladder_bowel", "typed": doubt}
+    assert result["recommendation"] is None
+
+
+def test_s2a_every_unread_answer_is_listed_and_the_run_stops_when_the_list_runs_out(
+    tmp_path: Path,
+) -> None:
+    typed = ["I can't pee", "ok", "not really"]
+    result = result_of(tmp_path, {**STEP_UP, "bladder_bowel": {"typed": typed}})
+
+    assert result["answers"][1:] == [
+        {"fact": "bladder_bowel", "typed": text, "recorded": None} for text in typed
+    ]
+    assert result["stopped"] == {"fact": "bladder_bowel", "typed": "not really"}
+    assert result["asked"] == ["saddle_numbness", "bladder_bowel"]
+    assert result["transcript"][-1]["patient"] == "not really"
+
+
+def test_s2a_a_second_hedge_is_not_sure_and_an_emergency(tmp_path: Path) -> None:
+    typed = {"typed": ["I can't pee", "not really", "kind of"]}
+    result = result_of(tmp_path, {**STEP_UP, "bladder_bowel": typed})
+
+    assert [a["recorded"] for a in result["answers"][1:]] == [None, None, "not_sure"]
+    assert result["recommendation"]["disposition"] == "emergency"
+    assert result["recommendation"]["alerts"] == ["not_sure"]
+
+
+def test_s2a_texts_after_the_answer_is_taken_are_not_typed(tmp_path: Path) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "fever": {"typed": ["no", "yes"]}})
+
+    assert [a for a in result["answers"] if a["fact"] == "fever"] == [
+        {"fact": "fever", "typed": "no", "recorded": "no"}]
+    assert result["recommendation"]["disposition"] == "routine"
+    assert result["recommendation"]["alerts"] == []
+
+
+def test_s2a_a_leaning_hedge_is_yes_at_once(tmp_path: Path) -> None:
+    result = result_of(tmp_path, {**STEP_UP, "saddle_numbness": {"typed": "有一点"}},
+                       "--lang", "zh")
+
+    assert result["answers"] == [{"fact": "saddle_numbness", "typed": "有一点",
+                                  "recorded": "yes"}]
+    assert result["recommendation"]["disposition"] == "emergency"
+
+
+@pytest.mark.parametrize("typed", [{"typed": []}, {"typed": ["no", 3]}, {"typed": "no", "x": 1}])
+def test_a_malformed_typed_list_exits_2_naming_the_fact(
+    tmp_path: Path, typed: dict[str, Any]
+) -> None:
+    _fails_with(tmp_path, {**STEP_UP, "fever": typed}, "fever", "typed")
 
 
 @pytest.mark.parametrize(("typed", "lang"), [("no sensation at all down there", "en"),
@@ -224,10 +309,12 @@ def test_s2a_an_answer_asked_again_stops_the_run_there(
 
 
 def test_s2a_typed_chinese_is_read_as_chinese(tmp_path: Path) -> None:
-    facts = {**STEP_UP, "saddle_numbness": {"typed": "不太确定"}}
+    facts = {**STEP_UP, "saddle_numbness": {"typed": ["不太确定", "不確定"]}}
     result = result_of(tmp_path, facts, "--lang", "zh")
 
-    assert result["answers"][0]["recorded"] == "not_sure"
+    assert result["answers"][0]["recorded"] is None  # a hedge, confirmed first
+    assert "您输入的是“不太确定”" in result["transcript"][1]["bot"]
+    assert result["answers"][1]["recorded"] == "not_sure"  # traditional characters, read
     assert result["recommendation"]["disposition"] == "emergency"
 
 
@@ -319,7 +406,8 @@ def test_a_step_up_needing_a_missing_finding_exits_2_naming_it(tmp_path: Path) -
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("checkin", ["6-5", "6:11", "six:5"])
+@pytest.mark.parametrize("checkin", ["6-5", "6:11", "six:5", "6:5:fever", "6:5:=yes",
+                                     "6:5:fever=yes,,"])
 def test_a_malformed_checkin_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], checkin: str
 ) -> None:
@@ -332,6 +420,7 @@ def test_a_malformed_checkin_exits_2(
     assert code == 2
     assert out == ""
     assert f"--checkin {checkin!r} must be WEEK:PAIN" in err
+    assert err.count("\n") == 1
 
 
 def test_a_facts_file_that_is_not_one_json_object_exits_2(
@@ -342,3 +431,52 @@ def test_a_facts_file_that_is_not_one_json_object_exits_2(
         path.write_text(text, encoding="utf-8")
         assert main(["simulate", str(path)]) == 2
         assert needle in capsys.readouterr().err
+
+
+def test_s5_a_checkin_answers_a_red_flag_from_the_command_line(tmp_path: Path) -> None:
+    result = result_of(tmp_path, FIRST_VISIT, "--checkin", "2:5", "--checkin", "6:6:fever=yes")
+
+    week2, week6 = result["checkins"]
+    assert week2["recommendation"]["disposition"] == "routine"
+    assert week6["response"] is None
+    assert week6["recommendation"]["disposition"] == "urgent"
+    assert set(week6) == {"week", "pain_score", "response", "recommendation"}
+
+
+def test_s5_checkin_overrides_of_several_facts_and_the_default_answers(tmp_path: Path) -> None:
+    # Red flags not named are no (even when the facts file typed a hedge at the screening).
+    facts = {**FIRST_VISIT, "fever": {"typed": ["maybe", "no"]}}
+    result = result_of(tmp_path, facts, "--checkin", "6:4:adherence=yes,bilateral_leg=no",
+                       "--checkin", "12:4:bladder_bowel=not_sure,adherence=no")
+
+    week6, week12 = result["checkins"]
+    assert week6["response"] == "good"
+    assert week6["recommendation"]["disposition"] == "routine"
+    assert week12["recommendation"]["disposition"] == "emergency"
+    assert week12["recommendation"]["alerts"] == ["not_sure"]
+    # The screening's unclear answer stays with the screening's result.
+    assert result["recommendation"]["alerts"] == ["unclear_red_flag"]
+
+
+@pytest.mark.parametrize(
+    ("checkin", "needles"),
+    [("6:6:sciatica=yes", ["unknown fact 'sciatica'"]),
+     ("6:6:age=40", ["unknown fact 'age'"]),
+     ("6:6:fever=maybe", ["invalid value 'maybe'", "'fever'"]),
+     ("6:6:adherence=sometimes", ["invalid value 'sometimes'", "'adherence'"]),
+     ("6:6:pregnant=perhaps", ["invalid value 'perhaps'", "'pregnant'"])],
+)
+def test_s5_a_checkin_override_that_is_not_a_fact_and_value_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checkin: str, needles: list[str]
+) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(FIRST_VISIT), encoding="utf-8")
+
+    code = main(["simulate", str(path), "--checkin", checkin])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    for needle in needles:
+        assert needle in err

@@ -50,6 +50,12 @@ def _appointment(data: Data) -> dict[str, Any]:
     return {"when": appointments.when(visit.at), "zone": visit.timezone, "place": visit.place}
 
 
+def _unread_answer(data: Data) -> dict[str, Any]:
+    """Spec §2a: a typed answer not taken, as typed, with its question."""
+    return {"fact": data.get("fact", "?"), "typed": data.get("typed", ""),
+            "reading": Text(f"staff.reading.{data.get('reading', 'unread')}")}
+
+
 def _appointment_answer(data: Data) -> dict[str, Any]:
     return {"choice": Text(f"staff.choice.{data.get('choice', appointments.CONFIRM)}")}
 
@@ -61,6 +67,7 @@ _LINES: dict[str, Callable[[Data], dict[str, Any]]] = {
     "offer_checkins": _offer_checkins,
     "checkin": _checkin,
     "step_up": _step_up,
+    "unread_answer": _unread_answer,
     appointments.EVENT: _appointment,
     appointments.ANSWER_EVENT: _appointment_answer,
 }

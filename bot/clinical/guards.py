@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.clinical.explain import alert_texts, explain
 from bot.clinical.followup import CheckinOutcome, assess_checkin
 from bot.clinical.ladder import Ladder
@@ -11,6 +13,8 @@ from bot.dialogue.turn import Effect, Message, Text
 
 # Dispositions whose red flags the clinic hears of at once (spec §2).
 _RED_FLAG_DISPOSITIONS = frozenset({"emergency", "urgent"})
+# Spec §2a: a red flag answered no after answers that could not be read.
+UNCLEAR_RED_FLAG = "unclear_red_flag"
 
 
 def register(registry: Registry, ladder: Ladder) -> Registry:
@@ -18,14 +22,17 @@ def register(registry: Registry, ladder: Ladder) -> Registry:
 
     def recommend(session: Session) -> tuple[list[Message], list[Effect]]:
         """Decide the step from the facts, explain it, and say what should follow."""
-        recommendation = ladder.recommend(session.facts)
+        unclear = session.unclear(ladder.flag_codes)
+        raised = frozenset({UNCLEAR_RED_FLAG} if unclear else ())
+        recommendation = ladder.recommend(session.facts, raised)
         effects = [Effect("recommendation", {"recommendation": recommendation.to_json(),
                                              "why": list(recommendation.why),
                                              "flags": list(recommendation.flags)})]
         if recommendation.disposition in _RED_FLAG_DISPOSITIONS or recommendation.alerts:
             effects.append(Effect("notify_clinic", {"disposition": recommendation.disposition,
                                                     "flags": list(recommendation.flags),
-                                                    "alerts": list(recommendation.alerts)}))
+                                                    "alerts": list(recommendation.alerts),
+                                                    "unclear": unclear}))
         if recommendation.followup_weeks:
             effects.append(Effect("offer_checkins", {"weeks": list(recommendation.followup_weeks)}))
         return explain(recommendation, session.facts, ladder), effects
@@ -33,7 +40,12 @@ def register(registry: Registry, ladder: Ladder) -> Registry:
     def checkin_outcome(session: Session) -> tuple[list[Message], list[Effect]]:
         """Compare today's pain with the start of the course (spec §5) and say what follows."""
         outcome = assess_checkin(session.facts, ladder)
-        return [Message(tuple(_checkin_parts(outcome, session)))], _checkin_effects(outcome)
+        unclear = session.unclear(ladder.flag_codes)
+        if unclear and UNCLEAR_RED_FLAG not in outcome.alerts:  # spec §2a, at check-ins too
+            outcome = replace(outcome, alerts=(*outcome.alerts, UNCLEAR_RED_FLAG))
+        effects = [Effect(e.kind, {**e.data, "unclear": unclear}) if e.kind == "notify_clinic"
+                   else e for e in _checkin_effects(outcome)]
+        return [Message(tuple(_checkin_parts(outcome, session)))], effects
 
     return registry.including(
         guards={"step_up_due": ladder.step_up_due},

@@ -70,11 +70,13 @@ class Alert:
     id: str
     condition: Condition
     dispositions: frozenset[str] | None
+    # Raised by how the answers were read (spec §2a, ``raised_by: answers``), not by a fact.
+    by_answers: bool = False
 
-    def applies(self, disposition: str, facts: Facts) -> bool:
-        """Whether this alert is raised for ``disposition`` and ``facts``."""
+    def applies(self, disposition: str, facts: Facts, raised: frozenset[str] = frozenset()) -> bool:
+        """Whether this alert is raised for ``disposition`` and ``facts`` (or in ``raised``)."""
         wanted = self.dispositions is None or disposition in self.dispositions
-        return wanted and self.condition(facts)
+        return wanted and (self.id in raised if self.by_answers else self.condition(facts))
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,13 @@ class Ladder:
         """Whether a routine patient is due the next rung (so imaging questions matter)."""
         return self.disposition(facts) == ROUTINE and self._rung_choice(facts)[0]
 
-    def recommend(self, facts: Facts) -> Recommendation:
-        """Decide the disposition and, for a routine patient, the step and its options."""
+    def recommend(self, facts: Facts, raised: frozenset[str] = frozenset()) -> Recommendation:
+        """Decide the disposition and, for a routine patient, the step and its options.
+
+        ``raised``: alerts the reading of the answers raised (e.g. ``unclear_red_flag``).
+        """
         disposition = self.disposition(facts)
-        alerts = tuple(a.id for a in self.alerts if a.applies(disposition, facts))
+        alerts = tuple(a.id for a in self.alerts if a.applies(disposition, facts, raised))
         if disposition != ROUTINE:
             return Recommendation(disposition, None, (), (), None, (), (), self.red_flags(facts),
                                   alerts)
@@ -371,7 +376,7 @@ class _Reader:
         result: list[Alert] = []
         for i in self.items(("alerts",)):
             where: Location = ("alerts", i)
-            node = self.mapping(where, {"id", "when"}, frozenset({"for"}))
+            node = self.mapping(where, {"id"}, frozenset({"for", "when", "raised_by"}))
             name = self.code((*where, "id"))
             if name == PAIN_WORSE or name in {a.id for a in result}:
                 self.fail((*where, "id"), f"alert '{name}' is reserved or repeated")
@@ -382,6 +387,14 @@ class _Reader:
                 if not only <= dispositions:
                     known = ", ".join(sorted(dispositions))
                     self.fail((*where, "for"), f"known dispositions: {known}")
+            if "raised_by" in node:  # spec §2a: raised by the reading of answers, not by facts
+                if node["raised_by"] != "answers" or "when" in node:
+                    self.fail((*where, "raised_by"), "'raised_by: answers' stands without 'when'")
+                result.append(Alert(name, compile_condition(None, self.domains), only,
+                                    by_answers=True))
+                continue
+            if "when" not in node:
+                self.fail(where, "missing 'when'")
             result.append(Alert(name, self.condition((*where, "when")), only))
         return tuple(result)
 

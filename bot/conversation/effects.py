@@ -10,6 +10,7 @@ from bot.conversation.menus import Desk
 from bot.conversation.reply import Reply, then
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Effect, Message, Text, Turn
+from bot.dialogue.unread import clinic_alert
 from bot.storage.base import Transaction
 
 
@@ -57,7 +58,7 @@ async def _clinic_red_flag(desk: Desk, tx: Transaction, effect: Effect) -> bool:
     """Tell the clinic of red flags and alerts (spec §2, §3); whether a clinic was told."""
     disposition_name = str(effect.data["disposition"])
     flags = [Text(f"flag.{flag}") for flag in effect.data.get("flags", [])]
-    alerts = [Text(f"clinic.alert.{alert}") for alert in effect.data.get("alerts", [])]
+    alerts = [clinic_alert(alert, effect.data) for alert in effect.data.get("alerts", [])]
     parts = [Text(f"clinic.{disposition_name}", {"patient": str(tx.chat_id), "flags": flags})]
     if alerts:
         parts.append(Text("clinic.alerts", {"alerts": alerts}))

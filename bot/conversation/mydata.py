@@ -8,6 +8,7 @@ from bot.audit import ANSWER, recorded_facts
 from bot.conversation.menus import Step
 from bot.dialogue.answers import normalise
 from bot.dialogue.turn import Message, Text, Turn
+from bot.dialogue.unread import unread_lines
 
 
 async def mydata(step: Step) -> Turn:
@@ -29,6 +30,8 @@ async def mydata(step: Step) -> Turn:
         answers.append(Text("app.mydata_typed" if shown else "app.mydata_answer",
                             {"question": Text(f"topic.{fact}"), "answer": label,
                              "typed": shown or ""}))
+    # Spec §2a: what they typed and the bot could not take is kept, and shown too.
+    answers += unread_lines(session, lambda fact: catalog.has(f"topic.{fact}"))
     question = engine.question(session)
     progress = (Text("app.mydata_at", {"question": Text(f"topic.{question.fact}")})
                 if question is not None and question.fact else Text("app.mydata_done"))

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from transitions import EventData, Machine
 
-from bot.dialogue.answers import Vocabulary, normalise
+from bot.dialogue.answers import NO, NOT_SURE, PHRASE_SECTIONS, YES, How, Vocabulary
 from bot.dialogue.conditions import Condition, FactDomain, FactValue
 from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
 from bot.dialogue.registry import Registry
 from bot.dialogue.session import Answered, Session
 from bot.dialogue.texts import Catalog
 from bot.dialogue.turn import Effect, Message, Option, Question, Text, Turn
+from bot.dialogue.unread import UNREAD_ANSWER, quote, unread_event
 
 _ADVANCE = "advance"
 _MAX_HOPS = 100  # a safety net; load-time checks already refuse dead ends
+# The session keeps this many typed answers not taken (the newest); the patient's history
+# keeps every one, as events, so a flood of messages cannot swell the session without end.
+_KEPT_IN_SESSION = 50
+# What parts a label: "Yes, less than 6 weeks", and the Chinese full-width comma.
+_COMMA = re.compile("[,\uff0c]")
 
 
 class _RegistryMachine(Machine):
@@ -51,16 +58,25 @@ def _holds(condition: Condition) -> Callable[[EventData], bool]:
 class Engine:
     """Runs one dialogue for any number of patients; knows nothing of any channel."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # the loaded content an engine runs on
         self,
         dialogue: Dialogue,
         domains: Mapping[str, FactDomain],
         vocabulary: Vocabulary,
         catalog: Catalog,
         registry: Registry,
+        *,
+        red_flags: Mapping[str, str] | None = None,
+        fingerprint: str = "",
     ) -> None:
-        """Compile the dialogue into a single machine, shared by every patient."""
+        """Compile the dialogue into a single machine, shared by every patient.
+
+        ``red_flags`` maps each red-flag fact to the disposition it leads to (the ladder's);
+        ``fingerprint`` is the content hash of the dialogues, kept with what was typed.
+        """
         self.dialogue = dialogue
+        self.red_flags: Mapping[str, str] = red_flags or {}
+        self.fingerprint = fingerprint
         self.domains = domains
         self.vocabulary = vocabulary
         self.catalog = catalog
@@ -109,6 +125,7 @@ class Engine:
         session.state = state or self.dialogue.start
         session.facts = dict(facts)
         session.history = []
+        session.attempts = []
         session.version = self.dialogue.version
         intro = [] if state else [Message((Text(key),)) for key in self.dialogue.intro]
         return self._arrive(session, intro, [])
@@ -124,7 +141,8 @@ class Engine:
         """Apply an answer typed or pressed; ``seq`` is the question a button belonged to.
 
         A typed answer is read by the rules of spec §2a; one that cannot be read with
-        certainty is asked again, with the buttons, however often that takes.
+        certainty is asked again, with the buttons, however often that takes, and kept.
+        A hedge on a red flag is confirmed once; a second hedge is not sure.
         """
         state = self.dialogue.states[session.state]
         if not state.is_question:
@@ -136,25 +154,58 @@ class Engine:
         if extra is not None:
             before = {f: session.facts[f] for f in extra.sets if f in session.facts}
             session.facts.update(extra.sets)
-            session.history.append(Answered(state.name, sorted(extra.sets), before, typed))
+            self._record(session, Answered(state.name, sorted(extra.sets), before, typed))
             session.state = extra.to
             return self._arrive(session, [], [], answered=Text(extra.label))
-        value = self._parse(state, raw)
+        value, how = self._read(session, state, raw, pressed=seq is not None)
         if value is None:
-            return self._again(session, self._hint(state))
+            return self._not_taken(session, state, typed, how)
         fact = state.spec.ask or ""
         # Remember a value known before (e.g. a step-up entered with facts), so /back restores it.
         before = {fact: session.facts[fact]} if fact in session.facts else {}
         session.facts[fact] = value
-        session.history.append(Answered(state.name, [fact], before, typed))
+        self._record(session, Answered(state.name, [fact], before, typed))
         session.state = self._advance(state.name, session.facts)
         return self._arrive(session, [], [], answered=self.label(fact, value))
+
+    def _record(self, session: Session, entry: Answered) -> None:
+        """Keep the answer, with what was typed to its question before and not taken."""
+        entry.unread = [{"typed": a["typed"], "reading": a["reading"]}
+                        for a in session.attempts_at(entry.state)]
+        session.attempts = [a for a in session.attempts if a.get("state") != entry.state]
+        session.history.append(entry)
+
+    def _not_taken(self, session: Session, state: State, typed: str | None, how: How) -> Turn:
+        """Ask again, keeping what was typed; the first hedge on a red flag is confirmed."""
+        fact = state.spec.ask or ""
+        first: Text = self._hint(state)
+        effects: tuple[Effect, ...] = ()
+        if typed is not None:  # a forged or outdated button value is not the patient's words
+            session.attempts.append({"state": state.name, "fact": fact, "typed": typed,
+                                     "reading": how.value})
+            del session.attempts[:-_KEPT_IN_SESSION]
+            effects = (Effect(UNREAD_ANSWER, unread_event(fact, state.name, typed, how.value,
+                                                          self.fingerprint)),)
+            if how is How.HEDGE and fact in self.red_flags:
+                first = Text(f"reading.confirm.{self.red_flags[fact]}", {"typed": quote(typed)})
+        return Turn(messages=(Message((first, *self._reask(fact))),),
+                    question=self.question(session), effects=effects)
+
+    def _reask(self, fact: str) -> tuple[Text, ...]:
+        """The sentence said on asking a red flag again, by the disposition it leads to."""
+        key = f"reading.reask.{self.red_flags.get(fact)}"
+        return (Text(key),) if fact in self.red_flags and self.catalog.has(key) else ()
 
     def back(self, session: Session) -> Turn:
         """Return to the previous question, forgetting the answer given to it."""
         if not session.history:
             return self._again(session, Text("app.back_none"))
         last = session.history.pop()
+        # What was typed to that question and not taken stays with it, to be asked again;
+        # what was typed to the question left stays too (the patient may come back to it).
+        restored = [{"state": last.state, "fact": fact, **a}
+                    for a in last.unread for fact in last.facts[:1]]
+        session.attempts = restored + session.attempts
         for fact in last.facts:
             session.facts.pop(fact, None)
         session.facts.update(last.before)
@@ -231,7 +282,7 @@ class Engine:
 
     def _extra_option(self, state: State, raw: str, *, pressed: bool) -> Any:  # noqa: ANN401  # an ExtraOption or None
         """The extra button pressed, or typed as its label (any language), position or words."""
-        typed = normalise(raw)
+        typed = self.vocabulary.normalise(raw)
         domain = self.domains[state.spec.ask or ""]
         # Positions count the fact's own buttons first; yes/no and numbers are not picked by
         # position, so a typed digit there stays an answer.
@@ -249,28 +300,80 @@ class Engine:
                 return extra
         return None
 
-    def _parse(self, state: State, raw: str) -> FactValue | None:
-        """The value of a button, or of a typed answer read by spec §2a; None: ask again."""
+    def _read(
+        self, session: Session, state: State, raw: str, *, pressed: bool
+    ) -> tuple[FactValue | None, How]:
+        """The value of a button, or of a typed answer read by spec §2a, and how it was read.
+
+        None is "ask again". A hedge on a red flag is taken as not sure only when the bot has
+        already asked to confirm an earlier hedge to this question (kept in the session).
+        """
         fact = state.spec.ask or ""
         domain = self.domains[fact]
         if raw in domain.values:  # a button's value, exactly as the button sent it
-            return raw
+            return raw, How.CLEAR
         if domain.is_integer:
             number = self.vocabulary.number(raw)
-            return number if number is not None and domain.admits(number) else None
-        if domain.is_yes_no:
-            return self.vocabulary.choice(raw, domain.values)
-        text = normalise(raw)
+            taken = number is not None and domain.admits(number)
+            return (number, How.CLEAR) if taken else (None, How.UNREAD)
+        if pressed:  # a forged or outdated button value: asked again, never read as words
+            return None, How.UNREAD
+        if {YES, NO} <= set(domain.values):
+            return self._yes_no(session, state, raw)
+        value = self._choice(state, raw)
+        return value, How.UNREAD if value is None else How.CLEAR
+
+    def _yes_no(self, session: Session, state: State, raw: str) -> tuple[FactValue | None, How]:
+        """A typed answer to a question of yes and no (and perhaps more), by spec §2a."""
+        fact = state.spec.ask or ""
+        values = self.domains[fact].values
+        text = self.vocabulary.normalise(raw)
+        for value in values:  # a value no phrase section names (e.g. "partly"), by its label
+            if value not in PHRASE_SECTIONS and (
+                    text == self.vocabulary.normalise(value)
+                    or self._is_label(self.label(fact, value), text)):
+                return value, How.CLEAR
+        red_flag = fact in self.red_flags
+        reading = self.vocabulary.read(raw, values, red_flag=red_flag)
+        if reading.how is How.UNREAD and self.vocabulary.plain_words(raw):
+            # A button's label that is no phrase of answers.yaml is taken as that button.
+            label = next((value for value in values
+                          if self._is_label(self.label(fact, value), text)), None)
+            return (label, How.CLEAR) if label is not None else (None, How.UNREAD)
+        if reading.how is not How.HEDGE:
+            return reading.value, reading.how
+        if red_flag:
+            hedged = any(a["reading"] == How.HEDGE for a in session.attempts_at(state.name))
+            return (NOT_SURE if hedged else None), How.HEDGE
+        return None, How.HEDGE  # spec §2a: on other questions hedges are asked again
+
+    def _choice(self, state: State, raw: str) -> FactValue | None:
+        """A choice typed as its position, as its whole label, or as a unique part of one.
+
+        A part is what follows a comma in a label, in any language ("less than 6 weeks" for
+        "Yes, less than 6 weeks"), taken when no other label of the question has it.
+        """
+        fact = state.spec.ask or ""
+        domain = self.domains[fact]
+        text = self.vocabulary.normalise(raw)
         if text.isdigit() and 1 <= int(text) <= len(domain.values):
             return domain.values[int(text) - 1]
+        parts: dict[str, set[str]] = {}
         for value in domain.values:
-            if text == normalise(value) or self._is_label(self.label(fact, value), text):
+            if text == self.vocabulary.normalise(value) or self._is_label(self.label(fact, value),
+                                                                           text):
                 return value
-        return None
+            for lang in self.languages:
+                label = self.catalog.plain(self.label(fact, value), lang)
+                for part in _COMMA.split(label)[1:]:
+                    parts.setdefault(self.vocabulary.normalise(part), set()).add(value)
+        found = parts.get(text, set())
+        return next(iter(found)) if len(found) == 1 else None
 
     def _is_label(self, label: Text, typed: str) -> bool:
         """Whether ``typed`` is the whole of a button's label, in any language."""
-        return any(normalise(self.catalog.plain(label, lang)) == typed for lang in self.languages)
+        return any(self.vocabulary.normalise(self.catalog.plain(label, lang)) == typed
+                   for lang in self.languages)
 
     def label(self, fact: str, value: FactValue) -> Text:
         """The button label of ``value`` for ``fact`` (digits for numbers)."""

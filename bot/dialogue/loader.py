@@ -8,12 +8,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.dialogue.answers import PHRASE_SECTIONS
+from bot.dialogue.answers import PHRASE_SECTIONS, Vocabulary
 from bot.dialogue.conditions import Condition, ConditionError, FactDomain, compile_condition
 from bot.dialogue.problems import Problem
 from bot.dialogue.registry import Registry
 from bot.dialogue.schema import DialogueSpec, StateSpec
 from bot.dialogue.texts import Catalog
+from bot.dialogue.turn import Text
 from bot.dialogue.yamlio import YamlError, line_of, load_yaml
 
 
@@ -74,6 +75,7 @@ class _Checker:
     domains: Mapping[str, FactDomain]
     catalog: Catalog
     registry: Registry
+    vocabulary: Vocabulary | None = None
     problems: list[Problem] = field(default_factory=list)
 
     def at(self, location: Iterable[str | int], message: str) -> None:
@@ -91,13 +93,17 @@ def load_dialogue(
     domains: Mapping[str, FactDomain],
     catalog: Catalog,
     registry: Registry,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[Dialogue | None, list[Problem]]:
-    """Load and check one dialogue file; the Dialogue is None when it has problems."""
+    """Load and check one dialogue file; the Dialogue is None when it has problems.
+
+    With ``vocabulary``, every button label is checked to be read, typed, as its own button.
+    """
     try:
         data = load_yaml(path)
     except YamlError as error:
         return None, [Problem(path, error.line, error.message)]
-    check = _Checker(path, data, domains, catalog, registry)
+    check = _Checker(path, data, domains, catalog, registry, vocabulary)
     try:
         spec = DialogueSpec.model_validate(data)
     except ValidationError as error:
@@ -215,6 +221,27 @@ def _check_question(name: str, state: State, check: _Checker) -> None:
         key = option_text_key(fact, value, domain)
         if key is not None:
             check.text(key, where)
+            _check_label(name, key, value if {"yes", "no"} <= set(domain.values) else None,
+                         check)
+    for extra in state.spec.extra_options:
+        _check_label(name, extra.label, extra.typed, check)
+
+
+def _check_label(name: str, key: str, section: str | None, check: _Checker) -> None:
+    """A label typed is its own button (spec §2a): it must not be another section's phrase.
+
+    ``section`` is the phrase section the label may belong to (the button's own); a label in
+    any other section would be read, typed, as something else than the button says.
+    """
+    if check.vocabulary is None or not check.catalog.has(key):
+        return
+    for language in check.catalog.templates:
+        label = check.catalog.plain(Text(key), language)
+        found = check.vocabulary.section(label)
+        if found is not None and found != section:
+            check.at(["states", name], f"state '{name}': the {language} label '{label}' "
+                     f"({key}) is listed in answers.yaml under '{found}', so typed it would "
+                     "be read as that")
 
 
 def _reachable(start: str, states: Mapping[str, State]) -> set[str]:

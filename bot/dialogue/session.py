@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,12 +14,15 @@ class Answered:
     """A question the patient answered: the facts it set, what they held before (for /back).
 
     ``typed`` is the answer as the patient typed it; None when they pressed a button.
+    ``unread`` holds what they typed to this question before, that could not be taken (spec
+    §2a: nothing typed is thrown away), each ``{"typed": text, "reading": "unread"|"hedge"}``.
     """
 
     state: str
     facts: list[str]
     before: dict[str, FactValue] = field(default_factory=dict)
     typed: str | None = None
+    unread: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -34,6 +38,20 @@ class Session:
     version: int = 0
     # What outlives one dialogue (e.g. the follow-up plan); owned by the conversation layer.
     care: dict[str, Any] = field(default_factory=dict)
+    # Typed answers not (yet) taken, each ``{"state", "typed", "reading"}``: kept with the
+    # question until it is answered. A hedge here means the bot is waiting for a confirmation.
+    attempts: list[dict[str, str]] = field(default_factory=list)
+
+    def attempts_at(self, state: str) -> list[dict[str, str]]:
+        """The typed answers not taken at ``state``, oldest first."""
+        return [a for a in self.attempts if a.get("state") == state]
+
+    def unclear(self, flags: Iterable[str]) -> list[dict[str, Any]]:
+        """Red flags recorded no after answers that could not be read: fact and what was typed."""
+        wanted = set(flags)
+        return [{"fact": fact, "typed": [a["typed"] for a in entry.unread]}
+                for entry in self.history if entry.unread
+                for fact in entry.facts if fact in wanted and self.facts.get(fact) == "no"]
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data, sharing nothing mutable with the session."""
@@ -48,7 +66,7 @@ class Session:
         """Rebuild a record saved by ``to_json``."""
         history = [
             Answered(state=h["state"], facts=list(h["facts"]), before=dict(h.get("before", {})),
-                     typed=h.get("typed"))
+                     typed=h.get("typed"), unread=[dict(a) for a in h.get("unread", [])])
             for h in data["history"]
         ]
         return cls(
@@ -60,6 +78,7 @@ class Session:
             seq=int(data["seq"]),
             version=int(data.get("version", 0)),
             care=dict(data.get("care", {})),
+            attempts=[dict(a) for a in data.get("attempts", [])],
         )
 
 

@@ -95,7 +95,8 @@ def test_accessors_for_texts_and_dialogue(ladder):
         "no_imaging",
         "no_method_suits",
     )
-    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "pain_worse")
+    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "unclear_red_flag",
+                                  "pain_worse")
     assert set(ladder.reason_codes) == {
         check.reason for method in ladder.methods.values() for check in method.checks
     }
@@ -710,6 +711,18 @@ def broken_ladder(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
             "- {major_trauma: [yes, maybe]}",
             "maybe",
             id="red flag value",
+        ),
+        pytest.param(
+            "{id: unclear_red_flag, raised_by: answers}",
+            "{id: unclear_red_flag, raised_by: facts}",
+            "raised_by: answers",
+            id="an alert raised by something else than the answers",
+        ),
+        pytest.param(
+            "{id: unclear_red_flag, raised_by: answers}",
+            "{id: unclear_red_flag}",
+            "missing 'when'",
+            id="an alert without when",
         ),
     ],
 )

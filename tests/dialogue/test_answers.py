@@ -36,6 +36,8 @@ _QUESTION = {
     "pregnant": ("pregnant", {**NO_RED_FLAGS, "age": "30"}),
     "pain": ("pain_score", {**NO_RED_FLAGS, "age": "60", "leg_pain": "yes"}),
     "age": ("age", NO_RED_FLAGS),
+    "course": ("conservative_course", {**NO_RED_FLAGS, "age": "60", "leg_pain": "yes",
+                                       "pain_score": "6"}),
 }
 def _word(value: object) -> object:
     """YAML reads a bare yes or no as a boolean: the table means the word."""
@@ -56,7 +58,7 @@ ROWS = _rows()
 def test_s2a_the_table_covers_both_languages_both_directions_and_the_unsafe_one() -> None:
     red_flag = [(typed, expect) for section, typed, expect in ROWS if section == "red_flag"]
     assert len(ROWS) >= 150
-    assert {"yes", "no", "not_sure", "again"} <= {expect for _, expect in red_flag}
+    assert {"yes", "no", "not_sure", "again", "confirm"} <= {expect for _, expect in red_flag}
     assert any(_CJK.search(typed) for typed, _ in red_flag)
     # The unsafe direction: every red-flag answer that does not plainly say no.
     assert sum(expect != "no" for _, expect in red_flag) >= 100
@@ -73,13 +75,22 @@ def test_s2a_a_typed_answer_is_recorded_or_asked_again_as_the_table_says(
 
     turn = engine.answer(session, typed)
 
-    if expect == "again":
+    if expect in {"again", "confirm"}:
         assert session.facts == before
         assert turn.question is not None
         assert turn.question.fact == fact
         assert turn.question.options == asked.options  # asked again with its buttons
         assert turn.answered is None
-    else:
+        # Kept as typed, with its question, whether it was unread or a hedge.
+        assert session.attempts[-1]["typed"] == typed
+        confirming = [p for p in keys(turn) if p.startswith("reading.confirm.")]
+        assert confirming == (["reading.confirm.emergency"] if expect == "confirm" else [])
+    if expect == "confirm":
+        assert turn.messages[0].parts[0].values == {"typed": typed}  # quoting the patient
+        engine.answer(session, typed)  # the same doubt again: not sure, which counts as yes
+        assert session.facts[fact] == "not_sure"
+        assert session.history[-1].unread == [{"typed": typed, "reading": "hedge"}]
+    elif expect != "again":
         assert session.facts[fact] == expect
         assert session.history[-1].typed == typed  # kept exactly as typed, for the record
 
@@ -119,8 +130,9 @@ def test_s2a_there_is_no_default_however_often_the_answer_is_unclear(engine: Eng
         assert turn.question is not None
         assert turn.question.fact == "saddle_numbness"
         assert [o.value for o in turn.question.options] == ["yes", "no", "not_sure"]
-        # Each time: the buttons, and "if you are not sure, tap Not sure".
-        assert keys(turn) == ["app.hint.red_flag"]
+        # Each time: the buttons, "if you are not sure, tap Not sure", and go now if it might be.
+        assert keys(turn) == ["app.hint.red_flag", "reading.reask.emergency"]
+    assert len(session.attempts) == 12  # every one kept, as typed
 
 
 def test_s2a_the_same_reading_holds_at_checkins(content: Content) -> None:
@@ -131,8 +143,12 @@ def test_s2a_the_same_reading_holds_at_checkins(content: Content) -> None:
 
     followup.answer(session, "没感觉了")
     assert "saddle_numbness" not in session.facts
+    turn = followup.answer(session, "沒有？")  # a doubtful no, in traditional characters
+    assert "saddle_numbness" not in session.facts
+    assert keys(turn) == ["reading.confirm.emergency", "reading.reask.emergency"]
     followup.answer(session, "不太确定")
     assert session.facts["saddle_numbness"] == "not_sure"
+    assert [a["typed"] for a in session.history[-1].unread] == ["没感觉了", "沒有？"]
 
 
 def test_a_phrase_in_two_sections_is_refused(tmp_path: Path, content: Content) -> None:
