@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from bot.content import DIALOGUE_NAMES, DIALOGUES_DIR, check_content, load_content
@@ -136,12 +137,28 @@ def _export_data(args: argparse.Namespace) -> int:
                                                args.lang))
 
 
+def _version() -> str:
+    """The installed version of the project."""
+    try:
+        return metadata.version("ldh-bot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _settings_help() -> str:
+    from bot.config import settings_help  # noqa: PLC0415
+    from bot.ops.settings import RunSettings  # noqa: PLC0415  # pydantic only for run's help
+
+    return settings_help(RunSettings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ldh-bot",
         description="Screening and follow-up for lumbar disc herniation: information and "
         "triage for adults, not a diagnosis; the treating clinician decides.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -151,7 +168,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", _run)
+    run = command("run", _run)
+    run.formatter_class = argparse.RawDescriptionHelpFormatter
+    run.description = (
+        "Serve patients on Telegram. Settings come from the environment, then from a file "
+        "./.env (the environment wins); every fault is listed at once and exits 2.")
+    run.epilog = "settings:\n" + _settings_help()
     chat = command("chat", _chat)
     chat.add_argument("--lang", choices=LANGUAGES, default=None,
                       help="language of the conversation (default: the stored one, else en)")

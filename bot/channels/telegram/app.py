@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 COMMANDS = (
     "start", "back", "restart", "checkin", "reminders", "help", "language", "mydata", "forget",
 )
+# Read by ``run`` from the working directory; variables set in the environment win over it.
+ENV_FILE = Path(".env")
 # Many chats are served at once; the channel's per-chat lock keeps each chat in order.
 CONCURRENT_UPDATES = 64
 
@@ -166,11 +169,14 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def main() -> int:
     """Start serving; SIGTERM or SIGINT stops cleanly after the updates in hand."""
     try:
-        run = read_settings()
+        run = read_settings(env_file=ENV_FILE)
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     configure_logging(run.ops.log_format, run.secrets)
+    logging.getLogger().setLevel(run.log_level)
+    for warning in run.warnings():
+        log.warning("%s", warning)
     content = load_content(emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
