@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 from bot.content import DIALOGUE_NAMES, DIALOGUES_DIR, check_content, load_content
 from bot.dialogue.problems import DialogueError
 from bot.dialogue.texts import LANGUAGES
+from bot.storage.base import StorageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 _CHECKIN = re.compile(r"^(\d+):(\d+)$")
@@ -41,7 +43,12 @@ def _graph(args: argparse.Namespace) -> int:
         print(f"ldh-bot graph: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.output:
-        Path(args.output).write_bytes(data)
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as error:
+            print(f"ldh-bot graph: cannot write {args.output}: {error.strerror or error}",
+                  file=sys.stderr)
+            return EXIT_PROBLEMS
     else:
         sys.stdout.buffer.write(data)
     return EXIT_OK
@@ -80,7 +87,7 @@ def _chat(args: argparse.Namespace) -> int:
     """The conversation in this terminal, stored like the bot stores it."""
     from bot.channels.console import run_console  # noqa: PLC0415  # only this command needs it
 
-    return run_console(language=args.lang, database_url=args.database, patient=args.patient)
+    return run_console(language=args.lang, database_url=_database(args), patient=args.patient)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -96,11 +103,10 @@ def _forget(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415  # only this command needs these
 
     from bot.clinic.erasure import erase_in, report  # noqa: PLC0415
-    from bot.config import default_database_url  # noqa: PLC0415
     from bot.storage import StorageError  # noqa: PLC0415
 
     try:
-        forgotten = asyncio.run(erase_in(args.database or default_database_url(), args.chat_id))
+        forgotten = asyncio.run(erase_in(_database(args), args.chat_id))
     except (StorageError, ValueError, OSError) as error:
         print(f"ldh-bot forget: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -133,7 +139,7 @@ def _export_data(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     output = Path(args.output) if args.output else None
-    return export_data.run(export_data.Request(chat_id, args.format, output, args.database,
+    return export_data.run(export_data.Request(chat_id, args.format, output, _database(args),
                                                args.lang))
 
 
@@ -150,6 +156,22 @@ def _settings_help() -> str:
     from bot.ops.settings import RunSettings  # noqa: PLC0415  # pydantic only for run's help
 
     return settings_help(RunSettings)
+
+
+class UsageError(Exception):
+    """A fault of the command line or its settings: one line, exit 2."""
+
+
+def _database(args: argparse.Namespace) -> str:
+    """``--database``, else ``LDH_DATABASE_URL``, else SQLite under ``LDH_DATA_DIR``: checked."""
+    from bot.config import default_database_url, parse_database_url  # noqa: PLC0415  # light
+
+    url: str = args.database or default_database_url()
+    try:
+        return parse_database_url(url)
+    except ValueError as error:
+        given = "--database" if args.database else "LDH_DATABASE_URL"
+        raise UsageError(str(error).replace("LDH_DATABASE_URL", given, 1)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,11 +242,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except DialogueError as error:
-        print(f"ldh-bot: the dialogue files have problems:\n{error}", file=sys.stderr)
-        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say, and nobody to say it to.
+        # Standard output goes to /dev/null so the interpreter's last flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PROBLEMS
+    except (DialogueError, UsageError, StorageError, OSError, ValueError) as error:
+        text, code = _failure(error)
+        print(f"ldh-bot {args.command}: {text}", file=sys.stderr)
+        return code
+
+
+def _failure(error: Exception) -> tuple[str, int]:
+    """What a command that failed says, and its exit code: never a traceback."""
+    if isinstance(error, DialogueError):
+        return f"the dialogue files have problems:\n{error}", EXIT_PROBLEMS
+    if isinstance(error, UsageError):
+        return str(error), EXIT_USAGE
+    if isinstance(error, StorageError):
+        return _one_line(error), EXIT_PROBLEMS
+    return f"{type(error).__name__}: {_one_line(error)}", EXIT_PROBLEMS
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message on one line (libpq's, for one, adds a hint on a second)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def _api_url(raw: str) -> str:
     return raw
 
 
-def _database_url(url: str) -> str:
+def parse_database_url(url: str) -> str:
     """The URL as given; only its scheme is named in a fault: the rest may hold a password."""
     if url.startswith(("postgresql://", "postgres://")):
         return url
@@ -222,7 +222,7 @@ def _dashboard_url(raw: str) -> str:
 _PARSERS: dict[str, Callable[[str], object]] = {
     "token": _token,
     "api_url": _api_url,
-    "database_url": _database_url,
+    "database_url": parse_database_url,
     "clinic_chat_id": _chat_id,
     "staff_ids": _user_ids,
     "clinic_language": _language,

@@ -32,6 +32,7 @@ from bot.storage.base import (
     trim_error,
     utc,
 )
+from bot.storage.existing import check_postgres
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
 from bot.storage.records import postgres_record, postgres_sql
@@ -135,12 +136,15 @@ async def _migrate(conn: Connection) -> None:
         cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
         row = await cursor.fetchone()
         current = int(row[0]) if row else 0
-        for migration in pending(POSTGRES, current):
+        migrations = pending(POSTGRES, current)
+        for migration in migrations:
             for statement in migration.statements:
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
             )
+    if migrations:
+        log.info("migrated the database to schema version %d", migrations[-1].version)
 
 
 async def _lock_chat(conn: Connection, chat_id: int) -> bool:
@@ -358,11 +362,16 @@ class _PostgresTransaction(HeldChat):
 class PostgresStore:
     """Store in a PostgreSQL database; safe for several bot processes at once."""
 
-    def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    def __init__(  # all but the URL are keyword-only tuning
+        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0,
+        create: bool = True,
     ) -> None:
-        """Remember the server and pool size; nothing is connected yet."""
+        """Remember the server and pool size; nothing is connected yet.
+
+        Without ``create`` the bot's tables must be there already: none is created or migrated.
+        """
         self._url = url
+        self._create = create
         self._min_size = min_size
         self._max_size = max_size
         self._connect_timeout = connect_timeout
@@ -400,7 +409,10 @@ class PostgresStore:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
         async with conn:
-            await _migrate(conn)
+            if self._create:
+                await _migrate(conn)
+            else:
+                await check_postgres(conn, describe(self._url), POSTGRES)
         self._pool = await open_pool(self._url, min_size=self._min_size,
                                      max_size=self._max_size, name="ldh-bot",
                                      fill_within=self._connect_timeout)
@@ -444,6 +456,8 @@ class PostgresStore:
         Locking the chat is every update's first statement, so that is where a missing table
         shows; ``conn`` is out of the failed transaction by then.
         """
+        if not self._create:
+            await check_postgres(conn, describe(self._url), POSTGRES)  # says why, one line
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
         await _migrate(conn)
 
