@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 from bot.content import DIALOGUE_NAMES, DIALOGUES_DIR, check_content, load_content
 from bot.dialogue.problems import DialogueError
@@ -158,6 +159,14 @@ def _settings_help() -> str:
     return settings_help(RunSettings)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument faults in one line that points to ``--help``, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say what is wrong in one line and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 class UsageError(Exception):
     """A fault of the command line or its settings: one line, exit 2."""
 
@@ -175,7 +184,7 @@ def _database(args: argparse.Namespace) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ldh-bot",
         description="Screening and follow-up for lumbar disc herniation: information and "
         "triage for adults, not a diagnosis; the treating clinician decides.",
