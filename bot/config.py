@@ -211,6 +211,13 @@ def _log_level(raw: str) -> str:
 parse_ops_listen = _optional_listen("LDH_OPS_LISTEN", "127.0.0.1:9090")
 
 
+def _folder(raw: str) -> Path:
+    if not Path(raw).is_dir():
+        msg = f"LDH_DIALOGUES_DIR {raw!r} is not a folder"
+        raise ValueError(msg)
+    return Path(raw)
+
+
 def _dashboard_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")) or len(raw) <= len("https://"):
         msg = f"LDH_DASHBOARD_URL must be the http(s):// address staff open, not {raw!r}"
@@ -237,6 +244,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "ops_listen": parse_ops_listen,
     "log_format": parse_log_format,
     "log_level": _log_level,
+    "dialogues_dir": _folder,
     "dashboard_listen": _optional_listen("LDH_DASHBOARD_LISTEN", "0.0.0.0:8090"),
     "dashboard_url": _dashboard_url,
 }
@@ -299,6 +307,12 @@ class Settings(BaseSettings):
                                   description="text or json")
     log_level: LogLevel = Field("INFO", validation_alias="LDH_LOG_LEVEL",
                                 description="DEBUG, INFO, WARNING or ERROR")
+    log_salt: str | None = Field(None, validation_alias="LDH_LOG_SALT",
+                                 description="keeps the hashed chat references in logs stable "
+                                 "across restarts (unset: new each start)")
+    dialogues_dir: Path | None = Field(None, validation_alias="LDH_DIALOGUES_DIR",
+                                       description="the dialogue files, for an installed "
+                                       "package (unset: the project's dialogues/)")
     dashboard_listen: Listen | None = Field(None, validation_alias="LDH_DASHBOARD_LISTEN",
                                             description="HOST:PORT of the clinic's dashboard, "
                                             "or off")
@@ -359,7 +373,8 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> tuple[str, ...]:
         """What must never appear in a log line: the token, the webhook's secret, passwords."""
-        found = [self.token, self.webhook_secret or "", *database_passwords(self.database_url)]
+        found = [self.token, self.webhook_secret or "", self.log_salt or "",
+                 *database_passwords(self.database_url)]
         return tuple(secret for secret in found if secret)
 
     def warnings(self) -> list[str]:

@@ -18,10 +18,11 @@ from bot.channels.telegram.startup import serve
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError
-from bot.content import Content, load_content
+from bot.content import DIALOGUES_DIR, Content, load_content
 from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
+from bot.logsafe import use_salt
 from bot.ops import metrics
 from bot.ops.health import Health
 from bot.ops.logs import configure_logging
@@ -175,9 +176,11 @@ def main() -> int:
         return 2
     configure_logging(run.ops.log_format, run.secrets)
     logging.getLogger().setLevel(run.log_level)
+    use_salt(run.log_salt)
     for warning in run.warnings():
         log.warning("%s", warning)
-    content = load_content(emergency_number=run.bot.emergency_number)
+    content = load_content(run.dialogues_dir or DIALOGUES_DIR,
+                           emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
     app = build_application(run.bot, content, store, run.send_rate, health=health)
