@@ -57,7 +57,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Play the real dialogue from a facts file and print the JSON result."""
-    from bot.simulator import Checkin, SimulationError, simulate  # noqa: PLC0415  # keeps start-up light
+    from bot.config import SettingsError, emergency_number  # noqa: PLC0415  # keeps start-up light
+    from bot.simulator import Checkin, SimulationError, simulate  # noqa: PLC0415
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -76,7 +77,13 @@ def _simulate(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         checkins.append(Checkin(int(match[1]), int(match[2])))
     try:
-        result = simulate(load_content(), facts, args.lang, checkins)
+        # Optional here, as for chat: unset, the texts say "your local emergency number".
+        number = emergency_number()
+    except SettingsError as error:
+        print(f"ldh-bot simulate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = simulate(load_content(emergency_number=number), facts, args.lang, checkins)
     except SimulationError as error:
         print(f"ldh-bot simulate: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -208,3 +209,36 @@ async def _one_patient(database: Path, chat: int) -> None:
         await conversations.handle(Action(chat, text="no"))
     finally:
         await store.close()
+
+
+# --- the emergency number ---------------------------------------------------------------------
+
+
+def _emergency_facts() -> dict[str, str]:
+    """Every yes/no fact no, but loss of bladder or bowel control: an emergency."""
+    domains = load_content().domains
+    return {**{fact: "no" for fact, domain in domains.items() if domain.is_yes_no},
+            "bladder_bowel": "yes"}
+
+
+def _emergency_transcript(tmp_path: Path, **env: str) -> str:
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps(_emergency_facts()), encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    done = subprocess.run([sys.executable, "-m", "bot", "simulate", str(facts)],
+                          capture_output=True, text=True, encoding="utf-8", cwd=tmp_path,
+                          env={**clean, **env}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.dumps(json.loads(done.stdout)["transcript"])
+
+
+def test_simulate_names_the_emergency_number_when_set_and_says_local_when_not(
+    tmp_path: Path,
+) -> None:
+    generic = _emergency_transcript(tmp_path)
+    named = _emergency_transcript(tmp_path, LDH_EMERGENCY_NUMBER="999")
+
+    assert "your local emergency number" in generic
+    assert "999" not in generic
+    assert "999" in named
+    assert "your local emergency number" not in named

@@ -253,3 +253,10 @@ def test_chat_with_a_wrong_emergency_number_is_one_line(tmp_path: Path) -> None:
     done = ldh_bot(tmp_path, "chat", LDH_EMERGENCY_NUMBER="call 999")
     one_line(done, USAGE, "ldh-bot chat: LDH_EMERGENCY_NUMBER must be a phone number")
     assert not (tmp_path / "data").exists()
+
+
+def test_simulate_with_a_wrong_emergency_number_is_one_line(tmp_path: Path) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text("{}", encoding="utf-8")
+    done = ldh_bot(tmp_path, "simulate", str(facts), LDH_EMERGENCY_NUMBER="<b>120</b>")
+    one_line(done, USAGE, "ldh-bot simulate: LDH_EMERGENCY_NUMBER must be a phone number")
