@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +243,34 @@ def test_simulate_names_the_emergency_number_when_set_and_says_local_when_not(
     assert "999" not in generic
     assert "999" in named
     assert "your local emergency number" not in named
+
+
+# --- export-data ------------------------------------------------------------------------------
+
+
+def test_export_data_replaces_a_file_others_could_read_by_an_owner_only_one(
+    tmp_path: Path,
+) -> None:
+    asyncio.run(_one_patient(tmp_path / "data" / "ldh-bot.db", 1001))
+    target = tmp_path / "patient.json"
+    target.write_text("an older export\n", encoding="utf-8")
+    target.chmod(0o644)
+
+    done = ldh_bot(tmp_path, "export-data", "1001", "--output", str(target))
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text(encoding="utf-8"))["patient"] == 1001
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "patient.json"]
+
+
+def test_export_data_of_an_unknown_patient_leaves_an_existing_file_alone(tmp_path: Path) -> None:
+    asyncio.run(_one_patient(tmp_path / "data" / "ldh-bot.db", 1001))
+    target = tmp_path / "patient.json"
+    target.write_text("an older export\n", encoding="utf-8")
+
+    done = ldh_bot(tmp_path, "export-data", "404", "--output", str(target))
+
+    assert done.returncode == 1
+    assert done.stderr == "ldh-bot export-data: there is no patient 404\n"
+    assert target.read_text(encoding="utf-8") == "an older export\n"

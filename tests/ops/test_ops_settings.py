@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from support.botapi_standin import StandIn
 
 from bot.config import SettingsError, settings_help
 from bot.ops.settings import RunSettings, database_passwords, ops_settings, read_settings
@@ -109,3 +116,59 @@ def test_every_setting_of_run_has_one_line_of_help_with_its_default() -> None:
     assert by_name["LDH_TIMEZONE"].endswith("(default: UTC)")
     assert "(default:" not in by_name["TELEGRAM_BOT_TOKEN"]
     assert "(default:" not in by_name["LDH_EMERGENCY_NUMBER"]
+
+
+# --- in a real process ------------------------------------------------------------------------
+
+
+def _start(standin: StandIn, folder: Path, **settings: str) -> tuple[subprocess.Popen[bytes], Path]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LDH_") and k != "TELEGRAM_BOT_TOKEN"}
+    env.update({"LDH_TELEGRAM_API_URL": standin.base_url, **settings})
+    # The token and the emergency number come from .env in the working folder.
+    (folder / ".env").write_text(f"TELEGRAM_BOT_TOKEN={standin.token}\n"
+                                 "LDH_EMERGENCY_NUMBER=999\n", encoding="utf-8")
+    log = folder / "bot.log"
+    with log.open("wb") as out:
+        bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=folder, env=env,
+                               stdout=out, stderr=out)
+    return bot, log
+
+
+def _stop(bot: subprocess.Popen[bytes]) -> None:
+    bot.send_signal(signal.SIGTERM)
+    bot.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_run_says_what_it_serves_what_it_created_and_warns_of_a_fast_rate(
+    tmp_path: Path,
+) -> None:
+    with StandIn() as standin:
+        bot, log = _start(standin, tmp_path, LDH_SEND_RATE="100")
+        try:
+            standin.wait_for(lambda: standin.calls_to("deleteWebhook"), timeout=30)
+        finally:
+            _stop(bot)
+    text = log.read_text(encoding="utf-8")
+    assert ("serving @standin_bot by long polling; database sqlite:///data/ldh-bot.db; "
+            "dashboard off; ops off") in text
+    assert "created the database data/ldh-bot.db" in text
+    assert "migrated the database to schema version" in text
+    assert "LDH_SEND_RATE 100 is above Telegram's 30 messages a second" in text
+    assert standin.token.partition(":")[2] not in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_run_at_log_level_warning_says_only_warnings(tmp_path: Path) -> None:
+    with StandIn() as standin:
+        bot, log = _start(standin, tmp_path, LDH_LOG_LEVEL="warning", LDH_SEND_RATE="100")
+        try:
+            standin.wait_for(lambda: standin.calls_to("deleteWebhook"), timeout=30)
+        finally:
+            _stop(bot)
+    text = log.read_text(encoding="utf-8")
+    assert "LDH_SEND_RATE 100 is above" in text
+    assert " INFO " not in text
+    assert "serving @standin_bot" not in text
