@@ -265,10 +265,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Standard output goes to /dev/null so the interpreter's last flush stays quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PROBLEMS
-    except (DialogueError, UsageError, StorageError, OSError, ValueError) as error:
+    except Exception as error:
+        if not isinstance(error, _FORESEEN) and _debugging():
+            raise  # the whole traceback, for whoever asked for it
         text, code = _failure(error)
         print(f"ldh-bot {args.command}: {text}", file=sys.stderr)
         return code
+
+
+# Faults with a message of their own; anything else is named by its type, one line too.
+_FORESEEN = (DialogueError, UsageError, StorageError, OSError, ValueError)
+
+
+def _debugging() -> bool:
+    """``LDH_LOG_LEVEL=DEBUG``: an unforeseen error shows its traceback."""
+    return os.environ.get("LDH_LOG_LEVEL", "").strip().upper() == "DEBUG"
 
 
 def _failure(error: Exception) -> tuple[str, int]:
@@ -279,7 +290,10 @@ def _failure(error: Exception) -> tuple[str, int]:
         return str(error), EXIT_USAGE
     if isinstance(error, StorageError):
         return _one_line(error), EXIT_PROBLEMS
-    return f"{type(error).__name__}: {_one_line(error)}", EXIT_PROBLEMS
+    if isinstance(error, _FORESEEN):
+        return f"{type(error).__name__}: {_one_line(error)}", EXIT_PROBLEMS
+    return (f"unexpected {type(error).__name__}: {_one_line(error)} "
+            "(LDH_LOG_LEVEL=DEBUG shows where)"), EXIT_PROBLEMS
 
 
 def _one_line(error: BaseException) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.content import load_content
 from bot.conversation import Action, Conversations
 from bot.storage import SqliteStore
@@ -260,3 +261,32 @@ def test_simulate_with_a_wrong_emergency_number_is_one_line(tmp_path: Path) -> N
     facts.write_text("{}", encoding="utf-8")
     done = ldh_bot(tmp_path, "simulate", str(facts), LDH_EMERGENCY_NUMBER="<b>120</b>")
     one_line(done, USAGE, "ldh-bot simulate: LDH_EMERGENCY_NUMBER must be a phone number")
+
+
+# --- a fault nobody foresaw -------------------------------------------------------------------
+
+
+def _broken_check(args: object) -> int:
+    del args
+    msg = "the unforeseen\nsecond line"
+    raise RuntimeError(msg)
+
+
+def test_an_unforeseen_error_is_one_line_naming_its_type(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LDH_LOG_LEVEL", raising=False)
+    monkeypatch.setattr(cli, "_check", _broken_check)
+    assert cli.main(["check"]) == FAILED
+    assert capsys.readouterr().err.splitlines() == [
+        ("ldh-bot check: unexpected RuntimeError: the unforeseen second line "
+        "(LDH_LOG_LEVEL=DEBUG shows where)")]
+
+
+def test_at_log_level_debug_an_unforeseen_error_shows_its_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LDH_LOG_LEVEL", "debug")
+    monkeypatch.setattr(cli, "_check", _broken_check)
+    with pytest.raises(RuntimeError, match="the unforeseen"):
+        cli.main(["check"])
