@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -377,6 +377,18 @@ class Settings(BaseSettings):
                  *database_passwords(self.database_url)]
         return tuple(secret for secret in found if secret)
 
+    def describe(self, username: str | None) -> str:
+        """The start-up line: mode, bot, database (no password), dashboard and ops addresses."""
+        mode = ("by long polling" if self.webhook_url is None
+                else f"by webhook at {self.webhook_url} on {_address(self.webhook_listen)}")
+        dashboard = "off"
+        if self.dashboard_listen is not None:
+            dashboard = f"{_address(self.dashboard_listen)} ({self.dashboard_url})"
+        ops = "off" if self.ops_listen is None else _address(self.ops_listen)
+        bot = f"@{username}" if username else f"bot {self.token.partition(':')[0]}"
+        return (f"serving {bot} {mode}; database {public_url(self.database_url)}; "
+                f"dashboard {dashboard}; ops {ops}")
+
     def warnings(self) -> list[str]:
         """Settings that are allowed but probably not meant: said at start, once each."""
         found = []
@@ -520,3 +532,24 @@ def settings_help(settings_class: type[Settings] = Settings) -> str:
     return "\n".join(f"  {name:<{width}}  {text} (default: {default})"
                      if default != "required" else f"  {name:<{width}}  {text}"
                      for name, default, text in rows)
+
+
+def _address(listen: Listen) -> str:
+    host, port = listen
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def public_url(url: str) -> str:
+    """A database URL fit for a log line: its password, in either place, left out."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return url.partition(":")[0] + "://<unparsable>"
+    if parts.scheme == "sqlite":
+        return url
+    user = f"{parts.username}@" if parts.username else ""
+    netloc = f"{user}{host}{f':{port}' if port else ''}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

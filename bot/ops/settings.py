@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field
 
@@ -53,18 +52,6 @@ class RunSettings(Settings):
         """The settings every part of the bot reads (the same object)."""
         return self
 
-    def describe(self, username: str | None) -> str:
-        """The start-up line: mode, bot, database (no password), dashboard and ops addresses."""
-        mode = ("by long polling" if self.webhook_url is None
-                else f"by webhook at {self.webhook_url} on {_address(self.webhook_listen)}")
-        dashboard = "off"
-        if self.dashboard_listen is not None:
-            dashboard = f"{_address(self.dashboard_listen)} ({self.dashboard_url})"
-        ops = "off" if self.ops_listen is None else _address(self.ops_listen)
-        bot = f"@{username}" if username else f"bot {self.token.partition(':')[0]}"
-        return (f"serving {bot} {mode}; database {public_url(self.database_url)}; "
-                f"dashboard {dashboard}; ops {ops}")
-
     @property
     def ops(self) -> OpsSettings:
         """The operations part: the ops listener and the log format."""
@@ -93,24 +80,3 @@ def ops_settings(env: Mapping[str, str] | None = None) -> OpsSettings:
     if faults:
         raise SettingsError("\n".join(faults))
     return OpsSettings(listen=listen, log_format=log_format)
-
-
-def _address(listen: Listen) -> str:
-    host, port = listen
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def public_url(url: str) -> str:
-    """A database URL fit for a log line: its password, in either place, left out."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return url.partition(":")[0] + "://<unparsable>"
-    if parts.scheme == "sqlite":
-        return url
-    user = f"{parts.username}@" if parts.username else ""
-    netloc = f"{user}{host}{f':{port}' if port else ''}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

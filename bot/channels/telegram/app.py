@@ -108,7 +108,9 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
             health.track(dispatcher)
         housekeeping.append(asyncio.create_task(
             prune_forever(store, conversations.clock, settings.retention)))
-        log.info("ready: %d dialogue(s) loaded", len(content.engines))
+        # One line says what this process serves: mode, bot, database, dashboard, ops.
+        log.info("ready: %s; %d dialogue(s) loaded", settings.describe(app.bot.username),
+                 len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
         del app

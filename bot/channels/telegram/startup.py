@@ -109,7 +109,6 @@ async def _serve(app: Application, run: RunSettings) -> int:  # type: ignore[typ
     if not reached:
         await app.bot.shutdown()
         return EXIT_OK
-    log.info("%s", run.describe(app.bot.username))
     settings = run.bot
     if settings.webhook_url is None:
         await run_polling(app)
