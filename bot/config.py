@@ -6,32 +6,68 @@ that names the variable, and all of them are reported at once.
 
 from __future__ import annotations
 
-import math
 import os
-import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-OFFICIAL_API_URL = "https://api.telegram.org/bot"
-SECRET_MAX = 256  # Telegram's limit for a webhook's secret token
-# How long data of an idle patient, and delivered messages, are kept (LDH_RETENTION_DAYS).
-DEFAULT_RETENTION_DAYS = 365
-RETENTION_MAX_DAYS = 36500  # a century at most: a longer value is a typo
-EMERGENCY_NUMBER_MAX = 20  # long enough for any national number with its spaces
-URGENT_CONTACT_MAX = 200  # a place and a phone number, on one line
-TELEGRAM_RATE = 30.0  # messages a second Telegram allows a bot overall
-MAX_RATE = 1000.0  # far above any Telegram limit; a typo such as 3000 is caught
-PORT_MAX = 65535
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-LogFormat = Literal["text", "json"]
-Listen = tuple[str, int]
+from bot.setting_values import (
+    DEFAULT_RETENTION_DAYS,
+    EMERGENCY_NUMBER_MAX,
+    MAX_RATE,
+    OFFICIAL_API_URL,
+    PARSERS,
+    REQUIRED,
+    SECRET_MAX,
+    TELEGRAM_RATE,
+    URGENT_CONTACT_MAX,
+    Listen,
+    LogFormat,
+    LogLevel,
+    address,
+    database_passwords,
+    parse_database_url,
+    parse_emergency_number,
+    parse_log_format,
+    parse_ops_listen,
+    parse_send_rate,
+    parse_urgent_contact,
+    public_url,
+)
+
+# Names other modules import from here.
+__all__ = [
+    "EMERGENCY_NUMBER_MAX",
+    "MAX_RATE",
+    "OFFICIAL_API_URL",
+    "SECRET_MAX",
+    "TELEGRAM_RATE",
+    "URGENT_CONTACT_MAX",
+    "Listen",
+    "LogFormat",
+    "LogLevel",
+    "Settings",
+    "SettingsError",
+    "database_passwords",
+    "default_database_url",
+    "emergency_number",
+    "load_settings",
+    "parse_database_url",
+    "parse_log_format",
+    "parse_ops_listen",
+    "public_url",
+    "read",
+    "send_rate",
+    "settings_help",
+    "single",
+    "urgent_contact",
+]
+
 T = TypeVar("T")
 
 
@@ -46,214 +82,6 @@ def default_database_url(env: Mapping[str, str] | None = None) -> str:
         return values["LDH_DATABASE_URL"].strip()
     data_dir = Path(values.get("LDH_DATA_DIR", "").strip() or "data")
     return f"sqlite:///{data_dir / 'ldh-bot.db'}"
-
-
-# --- what each value may be: a raw string in, a typed value out, ValueError naming the fault --
-
-
-def _token(raw: str) -> str:
-    if ":" not in raw:
-        msg = "TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters)"
-        raise ValueError(msg)
-    return raw
-
-
-def _api_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        msg = f"LDH_TELEGRAM_API_URL must start with http:// or https://, not {raw!r}"
-        raise ValueError(msg)
-    return raw
-
-
-def parse_database_url(url: str) -> str:
-    """The URL as given; only its scheme is named in a fault: the rest may hold a password."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return url
-    if url.startswith("sqlite:///") and url != "sqlite:///":
-        return url
-    scheme = url.partition(":")[0]
-    msg = ("LDH_DATABASE_URL must be sqlite:///path.db or postgresql://user@host/db, not a "
-           f"{scheme!r} URL")
-    raise ValueError(msg)
-
-
-def _chat_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        msg = f"LDH_CLINIC_CHAT_ID must be a whole number (a Telegram chat id), not {raw!r}"
-        raise ValueError(msg) from None
-
-
-def _user_ids(raw: str) -> frozenset[int]:
-    found: set[int] = set()
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        try:
-            found.add(int(part))
-        except ValueError:
-            msg = f"LDH_STAFF_IDS must be comma-separated Telegram user ids; {part!r} is not one"
-            raise ValueError(msg) from None
-    return frozenset(found)
-
-
-def _language(raw: str) -> str:
-    if raw not in {"en", "zh"}:
-        msg = f"LDH_CLINIC_LANGUAGE must be en or zh, not {raw!r}"
-        raise ValueError(msg)
-    return raw
-
-
-def _timezone(raw: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        msg = f"LDH_TIMEZONE {raw!r} is not a known time zone (e.g. Asia/Shanghai)"
-        raise ValueError(msg) from None
-    return raw
-
-
-def _listen(name: str, example: str) -> Callable[[str], Listen]:
-    """A parser of HOST:PORT for the variable ``name``."""
-    def parse(raw: str) -> Listen:
-        host, _, port = raw.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) <= PORT_MAX:
-            msg = f"{name} must be HOST:PORT (e.g. {example}), not {raw!r}"
-            raise ValueError(msg)
-        return (host, int(port))
-    return parse
-
-
-def _optional_listen(name: str, example: str) -> Callable[[str], Listen | None]:
-    """HOST:PORT, or ``off`` for not listening at all."""
-    parse = _listen(name, example)
-
-    def parse_or_off(raw: str) -> Listen | None:
-        if raw.lower() == "off":
-            return None
-        try:
-            return parse(raw)
-        except ValueError:
-            msg = f"{name} must be HOST:PORT (e.g. {example}) or off, not {raw!r}"
-            raise ValueError(msg) from None
-    return parse_or_off
-
-
-def _webhook_url(raw: str) -> str:
-    if not raw.startswith("https://"):
-        msg = "LDH_WEBHOOK_URL must be an https:// address Telegram can reach"
-        raise ValueError(msg)
-    return raw
-
-
-def _webhook_secret(raw: str) -> str:
-    if not all(c.isalnum() or c in "_-" for c in raw) or len(raw) > SECRET_MAX:
-        msg = "LDH_WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -"
-        raise ValueError(msg)
-    return raw
-
-
-def _retention(raw: str) -> timedelta:
-    if not raw.isdigit() or not 0 < int(raw) <= RETENTION_MAX_DAYS:
-        msg = f"LDH_RETENTION_DAYS must be a whole number of days from 1, not {raw!r}"
-        raise ValueError(msg)
-    return timedelta(days=int(raw))
-
-
-def _emergency_number(raw: str) -> str:
-    number = " ".join(raw.split())
-    allowed = set("0123456789+-() ")
-    if set(number) <= allowed and any(c.isdigit() for c in number) and (
-            len(number) <= EMERGENCY_NUMBER_MAX):
-        return number
-    msg = (f"LDH_EMERGENCY_NUMBER must be a phone number (digits, spaces, + - and brackets, "
-           f"at most {EMERGENCY_NUMBER_MAX} characters), not {number!r}")
-    raise ValueError(msg)
-
-
-def _urgent_contact(raw: str) -> str:
-    contact = " ".join(raw.split())
-    # Shown inside patients' messages: no markup, nothing that could pass for a command.
-    if len(contact) <= URGENT_CONTACT_MAX and contact.isprintable() and not set(contact) & set(
-            "<>{}"):
-        return contact
-    msg = (f"LDH_URGENT_CONTACT must be where to go today, one line of at most "
-           f"{URGENT_CONTACT_MAX} characters without < > {{ }}, not {contact[:40]!r}")
-    raise ValueError(msg)
-
-
-def _send_rate(raw: str) -> float:
-    try:
-        rate = float(raw)
-    except ValueError:
-        rate = math.nan
-    if not 0 < rate <= MAX_RATE:  # also refuses NaN
-        msg = (f"LDH_SEND_RATE must be messages per second, above 0 and at most {MAX_RATE:g}, "
-               f"not {raw!r}")
-        raise ValueError(msg)
-    return rate
-
-
-def parse_log_format(raw: str) -> LogFormat:
-    """``LDH_LOG_FORMAT``: text or json, in any case."""
-    if raw.lower() not in {"text", "json"}:
-        msg = f"LDH_LOG_FORMAT must be text or json, not {raw!r}"
-        raise ValueError(msg)
-    return "json" if raw.lower() == "json" else "text"
-
-
-def _log_level(raw: str) -> str:
-    if raw.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        msg = f"LDH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {raw!r}"
-        raise ValueError(msg)
-    return raw.upper()
-
-
-parse_ops_listen = _optional_listen("LDH_OPS_LISTEN", "127.0.0.1:9090")
-
-
-def _folder(raw: str) -> Path:
-    if not Path(raw).is_dir():
-        msg = f"LDH_DIALOGUES_DIR {raw!r} is not a folder"
-        raise ValueError(msg)
-    return Path(raw)
-
-
-def _dashboard_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")) or len(raw) <= len("https://"):
-        msg = f"LDH_DASHBOARD_URL must be the http(s):// address staff open, not {raw!r}"
-        raise ValueError(msg)
-    return raw
-
-
-# Which parser reads which field; a value that is already typed (set in code) is kept.
-_PARSERS: dict[str, Callable[[str], object]] = {
-    "token": _token,
-    "api_url": _api_url,
-    "database_url": parse_database_url,
-    "clinic_chat_id": _chat_id,
-    "staff_ids": _user_ids,
-    "clinic_language": _language,
-    "timezone": _timezone,
-    "webhook_listen": _listen("LDH_WEBHOOK_LISTEN", "0.0.0.0:8443"),
-    "webhook_url": _webhook_url,
-    "webhook_secret": _webhook_secret,
-    "retention": _retention,
-    "emergency_number": _emergency_number,
-    "urgent_contact": _urgent_contact,
-    "send_rate": _send_rate,
-    "ops_listen": parse_ops_listen,
-    "log_format": parse_log_format,
-    "log_level": _log_level,
-    "dialogues_dir": _folder,
-    "dashboard_listen": _optional_listen("LDH_DASHBOARD_LISTEN", "0.0.0.0:8090"),
-    "dashboard_url": _dashboard_url,
-}
-# What a missing required variable is told, by variable.
-_REQUIRED = {
-    "TELEGRAM_BOT_TOKEN": "TELEGRAM_BOT_TOKEN is required (the token @BotFather gave you)",
-    "LDH_EMERGENCY_NUMBER": "LDH_EMERGENCY_NUMBER is required by ldh-bot run: the number every "
-                            "emergency message names (e.g. 999, 112 or 120)",
-}
 
 
 class Settings(BaseSettings):
@@ -335,7 +163,7 @@ class Settings(BaseSettings):
                 for key, value in data.items()
                 if not (isinstance(value, str) and not value.strip())}
 
-    @field_validator(*_PARSERS, mode="before")
+    @field_validator(*PARSERS, mode="before")
     @classmethod
     def _parse(cls, value: object, info: ValidationInfo) -> object:
         """Text from the environment is read by the field's parser; typed values pass as given."""
@@ -343,7 +171,7 @@ class Settings(BaseSettings):
             data_dir = info.data.get("data_dir", Path("data"))
             return f"sqlite:///{Path(data_dir) / 'ldh-bot.db'}"
         if isinstance(value, str) and info.field_name is not None:
-            return _PARSERS[info.field_name](value)
+            return PARSERS[info.field_name](value)
         return value
 
     @model_validator(mode="wrap")
@@ -380,11 +208,11 @@ class Settings(BaseSettings):
     def describe(self, username: str | None) -> str:
         """The start-up line: mode, bot, database (no password), dashboard and ops addresses."""
         mode = ("by long polling" if self.webhook_url is None
-                else f"by webhook at {self.webhook_url} on {_address(self.webhook_listen)}")
+                else f"by webhook at {self.webhook_url} on {address(self.webhook_listen)}")
         dashboard = "off"
         if self.dashboard_listen is not None:
-            dashboard = f"{_address(self.dashboard_listen)} ({self.dashboard_url})"
-        ops = "off" if self.ops_listen is None else _address(self.ops_listen)
+            dashboard = f"{address(self.dashboard_listen)} ({self.dashboard_url})"
+        ops = "off" if self.ops_listen is None else address(self.ops_listen)
         bot = f"@{username}" if username else f"bot {self.token.partition(':')[0]}"
         return (f"serving {bot} {mode}; database {public_url(self.database_url)}; "
                 f"dashboard {dashboard}; ops {ops}")
@@ -402,7 +230,7 @@ def _fault(error: Any) -> str:  # noqa: ANN401  # pydantic's ErrorDetails
     """One line naming the variable, whatever kind of error pydantic found."""
     name = str(error["loc"][0]) if error["loc"] else "settings"
     if error["type"] == "missing":
-        return _REQUIRED.get(name, f"{name} is required")
+        return REQUIRED.get(name, f"{name} is required")
     if error["type"] == "value_error":
         return str(error["ctx"]["error"])
     if error["type"] == "setting":
@@ -475,29 +303,18 @@ def emergency_number(env: Mapping[str, str] | None = None) -> str | None:
 
     A bad value raises SettingsError: ``chat`` and ``simulate`` read it alone.
     """
-    return single("LDH_EMERGENCY_NUMBER", env, _emergency_number)
+    return single("LDH_EMERGENCY_NUMBER", env, parse_emergency_number)
 
 
 def urgent_contact(env: Mapping[str, str] | None = None) -> str | None:
     """``LDH_URGENT_CONTACT``, where to go today with an urgent sign; None for the generic words."""
-    return single("LDH_URGENT_CONTACT", env, _urgent_contact)
+    return single("LDH_URGENT_CONTACT", env, parse_urgent_contact)
 
 
 def send_rate(env: Mapping[str, str] | None = None) -> float:
     """``LDH_SEND_RATE`` (default 30, Telegram's broadcast limit); SettingsError if invalid."""
-    rate = single("LDH_SEND_RATE", env, _send_rate)
+    rate = single("LDH_SEND_RATE", env, parse_send_rate)
     return TELEGRAM_RATE if rate is None else rate
-
-
-def database_passwords(url: str) -> list[str]:
-    """Passwords written in a database URL, in its user part or as a ``password=`` parameter."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""]
-    except ValueError:
-        return []
-    found.extend(parse_qs(parts.query).get("password", []))
-    return [password for password in found if password]
 
 
 def _shown(value: object) -> str:
@@ -532,24 +349,3 @@ def settings_help(settings_class: type[Settings] = Settings) -> str:
     return "\n".join(f"  {name:<{width}}  {text} (default: {default})"
                      if default != "required" else f"  {name:<{width}}  {text}"
                      for name, default, text in rows)
-
-
-def _address(listen: Listen) -> str:
-    host, port = listen
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def public_url(url: str) -> str:
-    """A database URL fit for a log line: its password, in either place, left out."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return url.partition(":")[0] + "://<unparsable>"
-    if parts.scheme == "sqlite":
-        return url
-    user = f"{parts.username}@" if parts.username else ""
-    netloc = f"{user}{host}{f':{port}' if port else ''}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
