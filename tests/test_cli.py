@@ -16,6 +16,7 @@ import pytest
 
 from bot.content import DIALOGUES_DIR, load_content
 from bot.conversation import Action, Conversations
+from bot.ops.settings import RunSettings
 from bot.storage import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -274,3 +275,25 @@ def test_export_data_of_an_unknown_patient_leaves_an_existing_file_alone(tmp_pat
     assert done.returncode == 1
     assert done.stderr == "ldh-bot export-data: there is no patient 404\n"
     assert target.read_text(encoding="utf-8") == "an older export\n"
+
+
+# --- help and version -------------------------------------------------------------------------
+
+
+def test_run_help_lists_every_setting_with_its_default(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "run", "--help")
+
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines()
+              if line.startswith(("  LDH_", "  TELEGRAM_"))}
+    assert listed == {str(f.validation_alias) for f in RunSettings.model_fields.values()}
+    assert "LDH_SEND_RATE" in done.stdout
+    assert "(default: 30)" in done.stdout
+    assert ".env" in done.stdout
+
+
+def test_version_is_the_installed_release(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "--version")
+
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"ldh-bot \d+\.\d+\.\d+\S*\n", done.stdout)
