@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.botapi_standin import StandIn
 
 from bot import cli
 from bot.content import load_content
@@ -290,3 +291,23 @@ def test_at_log_level_debug_an_unforeseen_error_shows_its_traceback(
     monkeypatch.setattr(cli, "_check", _broken_check)
     with pytest.raises(RuntimeError, match="the unforeseen"):
         cli.main(["check"])
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def test_run_refuses_a_file_that_is_not_a_database_untouched(
+    tmp_path: Path, not_a_database: Path
+) -> None:
+    before = not_a_database.read_bytes()
+    with StandIn() as standin:
+        done = ldh_bot(tmp_path, "run", TELEGRAM_BOT_TOKEN=standin.token,
+                       LDH_TELEGRAM_API_URL=standin.base_url, LDH_EMERGENCY_NUMBER="999",
+                       LDH_DATABASE_URL=f"sqlite:///{not_a_database}")
+    output = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == FAILED
+    assert len(output) == 1, output
+    assert output[0].endswith(f"cannot open the database: {not_a_database} is not an SQLite "
+                              "database (nothing was changed); set LDH_DATABASE_URL or "
+                              "LDH_DATA_DIR")
+    assert unchanged(not_a_database, before)
