@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 from bot.content import DIALOGUE_NAMES, DIALOGUES_DIR, check_content, load_content
 from bot.dialogue.problems import DialogueError
 from bot.dialogue.texts import LANGUAGES
+from bot.storage.base import StorageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -38,7 +42,12 @@ def _graph(args: argparse.Namespace) -> int:
         print(f"ldh-bot graph: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.output:
-        Path(args.output).write_bytes(data)
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as error:
+            print(f"ldh-bot graph: cannot write {args.output}: {error.strerror or error}",
+                  file=sys.stderr)
+            return EXIT_PROBLEMS
     else:
         sys.stdout.buffer.write(data)
     return EXIT_OK
@@ -46,7 +55,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Play the real dialogue from a facts file and print the JSON result."""
-    from bot.simulator import SimulationError, parse_checkin, simulate  # noqa: PLC0415  # keeps start-up light
+    from bot.config import SettingsError, emergency_number  # noqa: PLC0415  # keeps start-up light
+    from bot.simulator import SimulationError, parse_checkin, simulate  # noqa: PLC0415
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -57,8 +67,14 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"ldh-bot simulate: {args.facts} must hold one JSON object", file=sys.stderr)
         return EXIT_USAGE
     try:
+        # Optional here, as for chat: unset, the texts say "your local emergency number".
+        number = emergency_number()
+    except SettingsError as error:
+        print(f"ldh-bot simulate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         checkins = [parse_checkin(raw) for raw in args.checkin]
-        result = simulate(load_content(), facts, args.lang, checkins)
+        result = simulate(load_content(emergency_number=number), facts, args.lang, checkins)
     except SimulationError as error:
         print(f"ldh-bot simulate: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -70,7 +86,7 @@ def _chat(args: argparse.Namespace) -> int:
     """The conversation in this terminal, stored like the bot stores it."""
     from bot.channels.console import run_console  # noqa: PLC0415  # only this command needs it
 
-    return run_console(language=args.lang, database_url=args.database, patient=args.patient)
+    return run_console(language=args.lang, database_url=_database(args), patient=args.patient)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -86,11 +102,10 @@ def _forget(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415  # only this command needs these
 
     from bot.clinic.erasure import erase_in, report  # noqa: PLC0415
-    from bot.config import default_database_url  # noqa: PLC0415
     from bot.storage import StorageError  # noqa: PLC0415
 
     try:
-        forgotten = asyncio.run(erase_in(args.database or default_database_url(), args.chat_id))
+        forgotten = asyncio.run(erase_in(_database(args), args.chat_id))
     except (StorageError, ValueError, OSError) as error:
         print(f"ldh-bot forget: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -129,16 +144,56 @@ def _export_data(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     output = Path(args.output) if args.output else None
-    return export_data.run(export_data.Request(chat_id, args.format, output, args.database,
+    return export_data.run(export_data.Request(chat_id, args.format, output, _database(args),
                                                args.lang))
 
 
+def _version() -> str:
+    """The installed version of the project."""
+    try:
+        return metadata.version("ldh-bot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _settings_help() -> str:
+    from bot.config import settings_help  # noqa: PLC0415
+    from bot.ops.settings import RunSettings  # noqa: PLC0415  # pydantic only for run's help
+
+    return settings_help(RunSettings)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument faults in one line that points to ``--help``, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say what is wrong in one line and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class UsageError(Exception):
+    """A fault of the command line or its settings: one line, exit 2."""
+
+
+def _database(args: argparse.Namespace) -> str:
+    """``--database``, else ``LDH_DATABASE_URL``, else SQLite under ``LDH_DATA_DIR``: checked."""
+    from bot.config import default_database_url, parse_database_url  # noqa: PLC0415  # light
+
+    url: str = args.database or default_database_url()
+    try:
+        return parse_database_url(url)
+    except ValueError as error:
+        given = "--database" if args.database else "LDH_DATABASE_URL"
+        raise UsageError(str(error).replace("LDH_DATABASE_URL", given, 1)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ldh-bot",
         description="Screening and follow-up for lumbar disc herniation: information and "
         "triage for adults, not a diagnosis; the treating clinician decides.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -148,7 +203,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", _run)
+    run = command("run", _run)
+    run.formatter_class = argparse.RawDescriptionHelpFormatter
+    run.description = (
+        "Serve patients on Telegram. Settings come from the environment, then from a file "
+        "./.env (the environment wins); every fault is listed at once and exits 2.")
+    run.epilog = "settings:\n" + _settings_help()
     chat = command("chat", _chat)
     chat.add_argument("--lang", choices=LANGUAGES, default=None,
                       help="language of the conversation (default: the stored one, else en)")
@@ -200,11 +260,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except DialogueError as error:
-        print(f"ldh-bot: the dialogue files have problems:\n{error}", file=sys.stderr)
-        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say, and nobody to say it to.
+        # Standard output goes to /dev/null so the interpreter's last flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PROBLEMS
+    except Exception as error:
+        if not isinstance(error, _FORESEEN) and _debugging():
+            raise  # the whole traceback, for whoever asked for it
+        text, code = _failure(error)
+        print(f"ldh-bot {args.command}: {text}", file=sys.stderr)
+        return code
+
+
+# Faults with a message of their own; anything else is named by its type, one line too.
+_FORESEEN = (DialogueError, UsageError, StorageError, OSError, ValueError)
+
+
+def _debugging() -> bool:
+    """``LDH_LOG_LEVEL=DEBUG``: an unforeseen error shows its traceback."""
+    return os.environ.get("LDH_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
+def _failure(error: Exception) -> tuple[str, int]:
+    """What a command that failed says, and its exit code: never a traceback."""
+    if isinstance(error, DialogueError):
+        return f"the dialogue files have problems:\n{error}", EXIT_PROBLEMS
+    if isinstance(error, UsageError):
+        return str(error), EXIT_USAGE
+    if isinstance(error, StorageError):
+        return _one_line(error), EXIT_PROBLEMS
+    if isinstance(error, _FORESEEN):
+        return f"{type(error).__name__}: {_one_line(error)}", EXIT_PROBLEMS
+    return (f"unexpected {type(error).__name__}: {_one_line(error)} "
+            "(LDH_LOG_LEVEL=DEBUG shows where)"), EXIT_PROBLEMS
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message on one line (libpq's, for one, adds a hint on a second)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -11,6 +11,13 @@ import secrets
 _SALT = os.environ.get("LDH_LOG_SALT") or secrets.token_hex(16)
 
 
+def use_salt(salt: str | None) -> None:
+    """Take the salt of the settings ``run`` read (``.env`` included), when one is set."""
+    global _SALT  # noqa: PLW0603  # one salt for the process, fixed once at start
+    if salt:
+        _SALT = salt
+
+
 def chat_ref(chat_id: int) -> str:
     """A short, stable-per-salt reference to a chat that does not reveal its id."""
     digest = hashlib.sha256(f"{_SALT}:{chat_id}".encode()).hexdigest()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 from bot.content import DIALOGUES_DIR, load_content
 from bot.conversation import Action, Conversations
+from bot.ops.settings import RunSettings
 from bot.storage import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -208,3 +211,89 @@ async def _one_patient(database: Path, chat: int) -> None:
         await conversations.handle(Action(chat, text="no"))
     finally:
         await store.close()
+
+
+# --- the emergency number ---------------------------------------------------------------------
+
+
+def _emergency_facts() -> dict[str, str]:
+    """Every yes/no fact no, but loss of bladder or bowel control: an emergency."""
+    domains = load_content().domains
+    return {**{fact: "no" for fact, domain in domains.items() if domain.is_yes_no},
+            "bladder_bowel": "yes"}
+
+
+def _emergency_transcript(tmp_path: Path, **env: str) -> str:
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps(_emergency_facts()), encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LDH_")}
+    done = subprocess.run([sys.executable, "-m", "bot", "simulate", str(facts)],
+                          capture_output=True, text=True, encoding="utf-8", cwd=tmp_path,
+                          env={**clean, **env}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.dumps(json.loads(done.stdout)["transcript"])
+
+
+def test_simulate_names_the_emergency_number_when_set_and_says_local_when_not(
+    tmp_path: Path,
+) -> None:
+    generic = _emergency_transcript(tmp_path)
+    named = _emergency_transcript(tmp_path, LDH_EMERGENCY_NUMBER="999")
+
+    assert "your local emergency number" in generic
+    assert "999" not in generic
+    assert "999" in named
+    assert "your local emergency number" not in named
+
+
+# --- export-data ------------------------------------------------------------------------------
+
+
+def test_export_data_replaces_a_file_others_could_read_by_an_owner_only_one(
+    tmp_path: Path,
+) -> None:
+    asyncio.run(_one_patient(tmp_path / "data" / "ldh-bot.db", 1001))
+    target = tmp_path / "patient.json"
+    target.write_text("an older export\n", encoding="utf-8")
+    target.chmod(0o644)
+
+    done = ldh_bot(tmp_path, "export-data", "1001", "--output", str(target))
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text(encoding="utf-8"))["patient"] == 1001
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "patient.json"]
+
+
+def test_export_data_of_an_unknown_patient_leaves_an_existing_file_alone(tmp_path: Path) -> None:
+    asyncio.run(_one_patient(tmp_path / "data" / "ldh-bot.db", 1001))
+    target = tmp_path / "patient.json"
+    target.write_text("an older export\n", encoding="utf-8")
+
+    done = ldh_bot(tmp_path, "export-data", "404", "--output", str(target))
+
+    assert done.returncode == 1
+    assert done.stderr == "ldh-bot export-data: there is no patient 404\n"
+    assert target.read_text(encoding="utf-8") == "an older export\n"
+
+
+# --- help and version -------------------------------------------------------------------------
+
+
+def test_run_help_lists_every_setting_with_its_default(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "run", "--help")
+
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines()
+              if line.startswith(("  LDH_", "  TELEGRAM_"))}
+    assert listed == {str(f.validation_alias) for f in RunSettings.model_fields.values()}
+    assert "LDH_SEND_RATE" in done.stdout
+    assert "(default: 30)" in done.stdout
+    assert ".env" in done.stdout
+
+
+def test_version_is_the_installed_release(tmp_path: Path) -> None:
+    done = ldh_bot(tmp_path, "--version")
+
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"ldh-bot \d+\.\d+\.\d+\S*\n", done.stdout)

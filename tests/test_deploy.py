@@ -25,8 +25,10 @@ import psycopg
 import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
+from support.docker_context import context_files
 from support.storage_backends import PG_URL
 
+from bot.ops.settings import read_settings
 from bot.storage import Patient, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +105,8 @@ def _filled_deploy(tmp_path: Path) -> Path:
     shutil.copytree(DEPLOY, copy)
     example = (copy / ".env.example").read_text(encoding="utf-8")
     filled = {"TELEGRAM_BOT_TOKEN": "123:abc", "POSTGRES_PASSWORD": "pw0123456789",
-              "LDH_WEBHOOK_SECRET": "hook-secret"}
+              "LDH_WEBHOOK_SECRET": "hook-secret", "LDH_DOMAIN": "bot.example.org",
+              "LDH_EMERGENCY_NUMBER": "999"}
     for name, value in filled.items():
         example = example.replace(f"\n{name}=\n", f"\n{name}={value}\n")
     (copy / ".env").write_text(example, encoding="utf-8")
@@ -135,6 +138,35 @@ def test_docker_compose_refuses_to_start_without_a_password(tmp_path: Path) -> N
     assert "set POSTGRES_PASSWORD in deploy/.env" in checked.stderr
 
 
+def test_docker_compose_refuses_the_example_until_the_domain_is_set(tmp_path: Path) -> None:
+    command = _compose_command()
+    if command is None:
+        pytest.skip("Docker Compose is not installed here")
+    copy = _filled_deploy(tmp_path)
+    env_file = copy / ".env"
+    env_file.write_text(env_file.read_text().replace("LDH_DOMAIN=bot.example.org\n",
+                                                     "LDH_DOMAIN=\n"))
+    checked = subprocess.run([*command, "-f", str(copy / "compose.yaml"), "config"],
+                             capture_output=True, text=True, check=False,
+                             env={k: v for k, v in os.environ.items() if k != "LDH_DOMAIN"})
+    assert checked.returncode != 0
+    assert "set LDH_DOMAIN in deploy/.env" in checked.stderr
+
+
+def test_the_dashboard_is_served_by_both_replicas_behind_caddy() -> None:
+    services = _compose()["services"]
+    for bot in ("bot-1", "bot-2"):
+        environment = services[bot]["environment"]
+        assert isinstance(environment, dict)
+        assert environment["LDH_DASHBOARD_LISTEN"] == "0.0.0.0:8090"
+        assert str(environment["LDH_DASHBOARD_URL"]).startswith("https://${LDH_DOMAIN")
+        assert str(environment["LDH_DASHBOARD_URL"]).endswith("}/")
+    caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
+    assert "reverse_proxy bot-1:8090 bot-2:8090" in caddyfile
+    assert "respond 404" not in caddyfile
+    assert "path /telegram" in caddyfile  # the webhook's path is as it was
+
+
 def test_caddy_accepts_the_caddyfile() -> None:
     if shutil.which("caddy") is None:
         pytest.skip("Caddy is not installed here")
@@ -144,6 +176,7 @@ def test_caddy_accepts_the_caddyfile() -> None:
                              env=env, check=False)
     assert adapted.returncode == 0, adapted.stderr
     assert '"dial":"bot-2:8443"' in adapted.stdout
+    assert '"dial":"bot-2:8090"' in adapted.stdout
 
 
 # -- systemd --------------------------------------------------------------------------------------
@@ -157,6 +190,15 @@ def test_the_systemd_unit_makes_its_user_and_owner_only_state() -> None:
     assert unit["UMask"] == ["0077"]
     assert "LDH_DATA_DIR=/var/lib/ldh-bot" in unit["Environment"]
     assert "User" not in unit, "DynamicUser names the user after the unit"
+
+
+def test_matplotlib_has_a_writable_folder_under_the_unit_and_in_the_image() -> None:
+    unit = _unit("ldh-bot.service")
+    assert unit["CacheDirectory"] == ["ldh-bot"]
+    assert "MPLCONFIGDIR=/var/cache/ldh-bot" in unit["Environment"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "MPLCONFIGDIR=/var/cache/ldh-bot" in dockerfile
+    assert "install -d -o ldh -g ldh -m 0700 /var/cache/ldh-bot" in dockerfile
 
 
 def test_the_backup_unit_runs_as_the_bots_user_with_the_script_here() -> None:
@@ -196,6 +238,83 @@ def test_every_setting_the_code_reads_is_in_the_readme_and_env_example() -> None
     assert read - documented == set(), "settings missing from README's table"
     example = (DEPLOY / ".env.example").read_text(encoding="utf-8")
     assert {name for name in documented if name not in example} == set()
+
+
+def _example() -> dict[str, str]:
+    """The assignments of .env.example (commented lines are not settings)."""
+    found = {}
+    for line in (DEPLOY / ".env.example").read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            found[name.strip()] = value.strip()
+    return found
+
+
+def test_the_env_example_sets_nothing_but_the_documented_defaults() -> None:
+    example = _example()
+    assert example["LDH_DOMAIN"] == "", "a domain that works by accident is someone else's"
+    assert example["LDH_EMERGENCY_NUMBER"] == ""
+    assert example["TELEGRAM_BOT_TOKEN"] == ""
+    assert example["LDH_CLINIC_LANGUAGE"] == "en"
+    assert example["LDH_TIMEZONE"] == "UTC"
+    required = {"TELEGRAM_BOT_TOKEN": "123:abc", "LDH_EMERGENCY_NUMBER": "999"}
+    settings = {k: v for k, v in example.items() if k.startswith("LDH_") and v}
+    assert read_settings({**settings, **required}) == read_settings(required)
+
+
+def test_secrets_and_backups_are_ignored_by_git() -> None:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in ("deploy/.env", "deploy/backups/ldh-bot-20250303T033000Z.dump", ".env",
+                 "data/ldh-bot.db"):
+        ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", path],
+                                 check=False)
+        assert ignored.returncode == 0, f"{path} is not git-ignored"
+    kept = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q",
+                           "deploy/.env.example"], check=False)
+    assert kept.returncode == 1
+
+
+# -- the image's build context --------------------------------------------------------------------
+
+FORBIDDEN = (
+    "deploy/.env", "deploy/backups/ldh-bot-20250303T033000Z.dump", "data/ldh-bot.db",
+    "data/ldh-bot.db-wal", ".venv/bin/python", ".venv/lib/site.py", ".git/config", ".env",
+    "bot/__pycache__/cli.cpython-311.pyc", "bot/.env", "dialogues/notes.db", "backups/x.dump",
+)
+
+
+def _copied_sources() -> list[str]:
+    """What deploy/Dockerfile copies from the context (not from an earlier stage)."""
+    sources = []
+    for line in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            sources.extend(words[1:-1])
+    return sources
+
+
+def test_a_build_would_send_no_secret_backup_database_or_virtualenv(tmp_path: Path) -> None:
+    shutil.copy(ROOT / ".dockerignore", tmp_path / ".dockerignore")
+    needed = ["pyproject.toml", "README.md", "bot/cli.py", "bot/storage/sqlite.py",
+              "dialogues/screening.yaml", "dialogues/texts/en.yaml"]
+    for path in [*FORBIDDEN, *needed, "deploy/Dockerfile", "tests/test_cli.py"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x", encoding="utf-8")
+
+    sent = context_files(tmp_path)
+
+    assert sent == set(needed)
+
+
+def test_the_real_context_holds_what_the_image_copies_and_nothing_secret() -> None:
+    sent = context_files(ROOT)
+    sources = _copied_sources()
+    assert sources == ["pyproject.toml", "README.md", "bot", "dialogues"]
+    for source in sources:
+        assert any(path == source or path.startswith(f"{source}/") for path in sent), source
+    assert not [path for path in sent if path.startswith((".venv/", ".git/", "data/", "deploy/"))]
+    assert not [path for path in sent if path.endswith((".env", ".db", ".dump", ".pyc"))]
 
 
 # -- backups: SQLite ------------------------------------------------------------------------------

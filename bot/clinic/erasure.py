@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-from bot.storage import SqliteStore, StorageError, Store, open_store
+from bot.storage import Store, open_store
 from bot.storage.base import Forgotten
-from bot.storage.sqlite import MEMORY
 
 
 async def erase(store: Store, chat_id: int, now: datetime) -> Forgotten:
@@ -17,21 +15,17 @@ async def erase(store: Store, chat_id: int, now: datetime) -> Forgotten:
 
 
 async def erase_in(database_url: str, chat_id: int) -> Forgotten:
-    """Open the bot's database, erase the chat, and close it again."""
-    store = open_store(database_url)
-    if isinstance(store, SqliteStore) and _missing(store.path):
-        # Never create an empty database for an erasure run in the wrong folder.
-        msg = f"there is no database at {store.path}; set LDH_DATABASE_URL or LDH_DATA_DIR"
-        raise StorageError(msg)
+    """Open the bot's database, erase the chat, and close it again.
+
+    A database that is missing or not the bot's is refused (StorageError): an erasure run in
+    the wrong folder must neither create one nor touch another program's file.
+    """
+    store = open_store(database_url, create=False)
     await store.open()
     try:
         return await erase(store, chat_id, datetime.now(UTC))
     finally:
         await store.close()
-
-
-def _missing(path: str) -> bool:
-    return path != MEMORY and not Path(path).exists()
 
 
 def report(chat_id: int, forgotten: Forgotten) -> str:

@@ -11,7 +11,9 @@ import asyncio
 import json
 import os
 import sys
-from contextlib import aclosing
+import tempfile
+from collections.abc import Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,17 +103,32 @@ async def write_patient(store: Store, content: Content, request: Request, out: T
     return True
 
 
-def _private(path: Path) -> TextIO:
-    """A new (or emptied) file only this user can read: it holds one patient's data."""
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(handle, "w", encoding="utf-8", newline="")
+@contextmanager
+def _private(path: Path) -> Iterator[TextIO]:
+    """A file only this user can read, as ``path``: it holds one patient's data.
+
+    Written beside the target and renamed over it when complete, so an existing file (whatever
+    its mode) is replaced by an owner-only one, and a failed export leaves no half file.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:  # mkstemp's mode is 0600
+            yield out
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 async def _export(request: Request) -> str | None:
     """Run the request; None when done, else the one-line reason it failed."""
     url = request.database_url or default_database_url()
+    if request.output is not None and not request.output.parent.is_dir():
+        return f"cannot write {request.output}: there is no folder {request.output.parent}"
+    if request.output is not None and request.output.is_dir():
+        return f"cannot write {request.output}: it is a folder"
     content = load_content()
-    store = open_store(url)
+    store = open_store(url, create=False)  # a data request never creates or migrates one
     await store.open()
     try:
         record = await _record(store, request.chat_id)
@@ -133,6 +150,8 @@ def run(request: Request) -> int:
     """Export one patient's data; every failure is one clear line on standard error."""
     try:
         problem = asyncio.run(_export(request))
+    except BrokenPipeError:
+        raise  # the reader went away (``| head``): the command line ends quietly
     except (StorageError, ValueError, OSError) as error:
         problem = _first_line(error)
     except Exception as error:  # noqa: BLE001  # an operator gets one line, never a traceback

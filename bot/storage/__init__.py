@@ -40,8 +40,11 @@ __all__ = [
 _SQLITE_PREFIX = "sqlite:///"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, create: bool = True) -> Store:
     """Build (not yet open) the store a URL names.
+
+    Without ``create`` (commands that only read or erase) the database must already be the
+    bot's, at this release's schema: nothing is created, migrated or chmod-ed.
 
     ``sqlite:///data/bot.db`` is relative to the working directory, ``sqlite:////var/x.db``
     absolute (SQLAlchemy's convention), ``sqlite:///:memory:`` in memory;
@@ -52,9 +55,9 @@ def open_store(url: str) -> Store:
         if not path:
             msg = "a sqlite URL needs a file: sqlite:///relative.db or sqlite:////absolute.db"
             raise ValueError(msg)
-        return SqliteStore(MEMORY if path == MEMORY else Path(path))
+        return SqliteStore(MEMORY if path == MEMORY else Path(path), create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, create=create)
     scheme = url.split(":", 1)[0] if ":" in url else url
     msg = f"unknown storage URL scheme {scheme!r}; use sqlite:///file.db or postgresql://..."
     raise ValueError(msg)

@@ -10,6 +10,7 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +27,7 @@ from bot.storage.base import (
     refuse_inside_transaction,
     trim_error,
 )
+from bot.storage.existing import check_sqlite_file, refuse_missing, refuse_unmigrated
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import SQLITE, pending
 from bot.storage.records import sqlite_record, sqlite_sql
@@ -58,26 +60,44 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 _MARK_SENT = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
 
 
-def make_private(path: Path) -> None:
-    """Create the database's folder owner-only and its file owner read/write only.
+def create_private(path: Path) -> None:
+    """Create the database file owner read/write only, and any missing folder owner-only.
 
     Folders created here are 0700; an existing folder is left as it is (it may be shared, or
-    the working directory), with a warning when others can read it. The database file and
-    its side files are made 0600, which also tightens a file an older release left open;
-    SQLite gives the -wal and -shm files it creates later the mode of the database file.
+    the working directory), with a warning when others can read it. SQLite gives the -wal and
+    -shm files it creates later the mode of the database file.
     """
     folder = path.parent
     missing = [folder, *folder.parents]
     for ancestor in reversed([d for d in missing if not d.exists()]):
         ancestor.mkdir(mode=PRIVATE_DIR)
         ancestor.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
-    if folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("the data folder %s is open to other users; chmod 700 it", folder)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    _warn_if_open(folder)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    log.info("created the database %s", path)
+
+
+def tighten(path: Path) -> None:
+    """Make a bot database, and the side files SQLite keeps beside it, owner read/write only.
+
+    Called only once the file is known to hold the bot's tables: it closes a database an
+    older release left open, and never touches a file that is not the bot's.
+    """
+    _warn_if_open(path.parent)
     for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
         if file.exists() and stat.S_IMODE(file.stat().st_mode) != PRIVATE_FILE:
             file.chmod(PRIVATE_FILE)
+
+
+def _warn_if_open(folder: Path) -> None:
+    if folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("the data folder %s is open to other users; chmod 700 it", folder)
+
+
+def _remove(path: Path) -> None:
+    """Take away a database this run created and could not finish, so a retry starts clean."""
+    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        file.unlink(missing_ok=True)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
@@ -88,7 +108,8 @@ def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
         raise StorageError(msg)
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _migrate(conn: sqlite3.Connection, *, create: bool = True) -> None:
+    """Bring the schema up to date; without ``create``, refuse one that needs migrating."""
     conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_version (
             version INTEGER PRIMARY KEY,
@@ -96,10 +117,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )"""
     )
     current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
-    for migration in pending(SQLITE, current):
+    migrations = pending(SQLITE, current)
+    if not create:
+        refuse_unmigrated(current, SQLITE)
+    for migration in migrations:
         for statement in migration.statements:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
+    if migrations:
+        log.info("migrated the database to schema version %d", migrations[-1].version)
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -110,9 +136,13 @@ def _read_only(path: Path) -> sqlite3.Connection:
 class SqliteStore:
     """Store in one SQLite file (or in memory), for a single bot process."""
 
-    def __init__(self, path: str | Path) -> None:
-        """Remember where the database lives; nothing is opened yet."""
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Remember where the database lives; nothing is opened yet.
+
+        Without ``create`` a missing database is refused and an older one is not migrated.
+        """
         self._path = str(path)
+        self._create = create
         self._locks = ChatLocks()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
@@ -152,9 +182,31 @@ class SqliteStore:
             raise StorageError(msg)
         return job(self._conn)
 
+    def _prepare(self) -> bool:
+        """Check an existing file is the bot's before touching it, or create it; True if created."""
+        if self._path == MEMORY:
+            return False
+        path = Path(self._path)
+        if os.path.lexists(path):
+            check_sqlite_file(path)
+            if self._create:
+                tighten(path)
+            return False
+        if not self._create:
+            refuse_missing(path)
+        create_private(path)
+        return True
+
     def _connect(self) -> None:
-        if self._path != MEMORY:
-            make_private(Path(self._path))
+        created = self._prepare()
+        try:
+            self._connect_to_checked()
+        except BaseException:
+            if created:
+                _remove(Path(self._path))
+            raise
+
+    def _connect_to_checked(self) -> None:
         # isolation_level=None: the module must not open transactions behind our back.
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -167,7 +219,7 @@ class SqliteStore:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # No table has a foreign key yet; on, so that one added by a migration is enforced.
             conn.execute("PRAGMA foreign_keys = ON")
-            immediate(conn, _migrate)
+            immediate(conn, partial(_migrate, create=self._create))
         except BaseException:
             conn.close()
             raise

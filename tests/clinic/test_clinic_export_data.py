@@ -94,7 +94,8 @@ async def test_the_same_from_postgresql(capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.parametrize("case", [
     (["404"], 1, "ldh-bot export-data: there is no patient 404\n"),
     (["abc"], 2, "ldh-bot export-data: CHAT_ID must be a whole number, not 'abc'\n"),
-    (["1", "--database", "foo://x"], 1, "ldh-bot export-data: unknown storage URL scheme"),
+    (["1", "--database", "foo://x"], 2,
+     "ldh-bot export-data: --database must be sqlite:///path.db or postgresql://"),
 ])
 async def test_bad_requests_get_one_clear_line_and_no_file(
     booked: int, database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -66,7 +66,7 @@ def start_bot(standin: StandIn, data_dir: Path, send_rate: float | None) -> subp
     """``ldh-bot run`` against the stand-in, its log appended to ``data_dir/bot.log``."""
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(data_dir),
     }

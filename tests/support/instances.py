@@ -60,7 +60,7 @@ def start_instance(  # noqa: PLR0913  # where it runs, on what, how fast, and ho
     """``ldh-bot run`` on ``database_url``: by webhook on ``port``, else by long polling."""
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(data_dir),
         "LDH_DATABASE_URL": database_url,

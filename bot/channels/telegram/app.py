@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -18,10 +19,11 @@ from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError
-from bot.content import Content, load_content
+from bot.content import DIALOGUES_DIR, Content, load_content
 from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
 from bot.dialogue.turn import Text
+from bot.logsafe import use_salt
 from bot.ops import metrics
 from bot.ops.health import Health
 from bot.ops.logs import configure_logging
@@ -39,6 +41,8 @@ COMMANDS = (
     "start", "back", "restart", "details", "checkin", "reminders", "help", "language", "mydata",
     "forget",
 )
+# Read by ``run`` from the working directory; variables set in the environment win over it.
+ENV_FILE = Path(".env")
 # Many chats are served at once; the channel's per-chat lock keeps each chat in order.
 CONCURRENT_UPDATES = 64
 
@@ -106,7 +110,9 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
             health.track(dispatcher)
         housekeeping.append(asyncio.create_task(
             prune_forever(store, conversations.clock, settings.retention)))
-        log.info("ready: %d dialogue(s) loaded", len(content.engines))
+        # One line says what this process serves: mode, bot, database, dashboard, ops.
+        log.info("ready: %s; %d dialogue(s) loaded", settings.describe(app.bot.username),
+                 len(content.engines))
 
     async def on_stop(app: Application) -> None:  # type: ignore[type-arg]  # see above
         del app
@@ -168,12 +174,17 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def main() -> int:
     """Start serving; SIGTERM or SIGINT stops cleanly after the updates in hand."""
     try:
-        run = read_settings()
+        run = read_settings(env_file=ENV_FILE)
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     configure_logging(run.ops.log_format, run.secrets)
-    content = load_content(emergency_number=run.bot.emergency_number)
+    logging.getLogger().setLevel(run.log_level)
+    use_salt(run.log_salt)
+    for warning in run.warnings():
+        log.warning("%s", warning)
+    content = load_content(run.dialogues_dir or DIALOGUES_DIR,
+                           emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
     app = build_application(run.bot, content, store, run.send_rate, health=health)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.storage.migrations import POSTGRES, pending
 
 if TYPE_CHECKING:
     from bot.storage.postgres.connection import Connection
+
+
+log = logging.getLogger(__name__)
 
 
 async def migrate(conn: Connection) -> None:
@@ -26,9 +30,12 @@ async def migrate(conn: Connection) -> None:
         cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
         row = await cursor.fetchone()
         current = int(row[0]) if row else 0
-        for migration in pending(POSTGRES, current):
+        migrations = pending(POSTGRES, current)
+        for migration in migrations:
             for statement in migration.statements:
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
             )
+    if migrations:
+        log.info("migrated the database to schema version %d", migrations[-1].version)

@@ -10,7 +10,9 @@ import psycopg
 import psycopg.errors
 
 from bot.storage.base import StorageError, deactivate_chat, holding, refuse_inside_transaction
+from bot.storage.existing import check_postgres
 from bot.storage.locks import ChatLocks
+from bot.storage.migrations import POSTGRES
 from bot.storage.postgres import exports, housekeeping, outbox, sessions
 from bot.storage.postgres.connection import describe, open_pool, without_row_data
 from bot.storage.postgres.schema import migrate
@@ -43,11 +45,16 @@ class PostgresStore:
     # The pool's connections; the bench puts one here that counts the statements it sends.
     connection_class: type[Connection] = psycopg.AsyncConnection
 
-    def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    def __init__(  # all but the URL are keyword-only tuning
+        self, url: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0,
+        create: bool = True,
     ) -> None:
-        """Remember the server and pool size; nothing is connected yet."""
+        """Remember the server and pool size; nothing is connected yet.
+
+        Without ``create`` the bot's tables must be there already: none is created or migrated.
+        """
         self._url = url
+        self._create = create
         self._min_size = min_size
         self._max_size = max_size
         self._connect_timeout = connect_timeout
@@ -85,7 +92,10 @@ class PostgresStore:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
         async with conn:
-            await migrate(conn)
+            if self._create:
+                await migrate(conn)
+            else:
+                await check_postgres(conn, describe(self._url), POSTGRES)
         self._pool = await open_pool(self._url, min_size=self._min_size,
                                      max_size=self._max_size, name="ldh-bot",
                                      fill_within=self._connect_timeout,
@@ -130,6 +140,8 @@ class PostgresStore:
         Locking the chat is every update's first statement, so that is where a missing table
         shows; ``conn`` is out of the failed transaction by then.
         """
+        if not self._create:
+            await check_postgres(conn, describe(self._url), POSTGRES)  # says why, one line
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
         await migrate(conn)
 

@@ -90,7 +90,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 def _start_bot(standin: StandIn, data_dir: Path, database: Database) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATABASE_URL": database.url,
     }

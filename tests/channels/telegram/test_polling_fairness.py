@@ -34,7 +34,7 @@ def standin() -> Iterator[StandIn]:
 def _start_bot(standin: StandIn, data_dir: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(data_dir),
     }

@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 
 def _env(standin: StandIn, tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": standin.token,
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
            "LDH_TELEGRAM_API_URL": standin.base_url, "LDH_DATA_DIR": str(tmp_path)}
     for name in ("LDH_DATABASE_URL", "LDH_SEND_RATE", "LDH_OPS_LISTEN", "LDH_LOG_FORMAT",
                  "LDH_WEBHOOK_URL"):

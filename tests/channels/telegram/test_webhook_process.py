@@ -107,7 +107,7 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
     port, ops_port = _free_port(), _free_port()
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(tmp_path),
         "LDH_WEBHOOK_URL": "https://bot.example.org/hook",
