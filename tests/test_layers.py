@@ -18,11 +18,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bot"
 
 # Lowest floor first. A room is a dotted prefix; a module belongs to the longest prefix naming it.
 FLOORS: tuple[tuple[str, ...], ...] = (
+    # Below everything: how one setting's value is read and checked, knowing no setting's use.
+    ("bot.setting_values",),
     # The ground: the dialogue engine (it knows no clinic, no channel, no store) and the small
     # things every floor uses: the package itself, the clock, log-safe chat references, plain
     # settings, and the health, metrics and log formats that any room may report to.
-    ("bot", "bot.dialogue", "bot.clock", "bot.logsafe", "bot.config", "bot.setting_values",
-     "bot.ops"),
+    ("bot", "bot.dialogue", "bot.clock", "bot.logsafe", "bot.config", "bot.ops"),
     # Records built from the engine's turns: the answer trail and the outbox payload.
     ("bot.audit", "bot.outbox"),
     # What the clinical spec decides (pure functions over facts) and where things are kept;
