@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.clinical.ladder import Ladder, load_ladder
+from bot.clinical.ladder import Ladder
+from bot.clinical.ladder_loader import load_ladder
 from bot.dialogue.answers import Vocabulary, load_vocabulary
 from bot.dialogue.conditions import FactDomain
 from bot.dialogue.engine import Engine

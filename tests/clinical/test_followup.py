@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.clinical.followup import CheckinOutcome, assess_checkin, classify_response
-from bot.clinical.ladder import Ladder, load_ladder
+from bot.clinical.ladder import Ladder
+from bot.clinical.ladder_loader import load_ladder
 
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
 
