@@ -189,3 +189,22 @@ def emergency_number(env: Mapping[str, str] | None = None, faults: list[str] | N
         raise SettingsError(fault)
     faults.append(fault)
     return None
+
+
+URGENT_CONTACT_MAX = 200  # a name and a number or two, e.g. "your GP practice or NHS 111"
+
+
+def urgent_contact(env: Mapping[str, str] | None = None) -> str | None:
+    """``LDH_URGENT_CONTACT``: where a patient goes today with an urgent sign, or None if unset.
+
+    Unset, the texts say "your doctor or an urgent care service". A value too long to be a
+    contact raises SettingsError rather than being cut, so a patient never gets half a number.
+    """
+    values = os.environ if env is None else env
+    raw = " ".join(values.get("LDH_URGENT_CONTACT", "").split())
+    if not raw:
+        return None
+    if len(raw) > URGENT_CONTACT_MAX:
+        msg = f"LDH_URGENT_CONTACT must be at most {URGENT_CONTACT_MAX} characters"
+        raise SettingsError(msg)
+    return raw

@@ -51,12 +51,17 @@ def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
 
 
 def load_content(
-    directory: Path = DIALOGUES_DIR, *, emergency_number: str | None = None
+    directory: Path = DIALOGUES_DIR,
+    *,
+    emergency_number: str | None = None,
+    urgent_contact: str | None = None,
 ) -> Content:
     """Load and check all dialogue files; DialogueError lists every problem found.
 
     ``emergency_number`` is the clinic's (LDH_EMERGENCY_NUMBER); without it every text says
-    "your local emergency number" in its own language.
+    "your local emergency number" in its own language. ``urgent_contact`` (LDH_URGENT_CONTACT)
+    is where a patient with an urgent sign goes today; without it, "your doctor or an urgent
+    care service".
     """
     try:
         domains = load_fact_domains(directory)
@@ -65,7 +70,7 @@ def load_content(
     except YamlError as error:
         raise DialogueError([Problem(error.path, error.line, error.message)]) from error
     catalog, problems = load_catalog(directory)
-    catalog = catalog.with_emergency_number(emergency_number)
+    catalog = catalog.with_emergency_number(emergency_number).with_urgent_contact(urgent_contact)
     problems.extend(_ladder_texts(ladder, catalog))
     registry = build_registry(ladder)
     engines: dict[str, Engine] = {}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from bot import details
-from bot.config import SettingsError, default_database_url, emergency_number
+from bot.config import SettingsError, default_database_url, emergency_number, urgent_contact
 from bot.content import Content, load_content
 from bot.conversation import LANGUAGE_CHOICE, Action, Conversations, Reply
 from bot.dialogue.texts import DEFAULT_LANGUAGE, Catalog
@@ -128,11 +128,11 @@ def _read_line() -> str | None:
 def run_console(language: str | None, database_url: str | None, patient: int) -> int:
     """Run the terminal chat on the configured store (SQLite under ./data by default)."""
     try:
-        number = emergency_number()
+        number, contact = emergency_number(), urgent_contact()
     except SettingsError as error:
         print(f"ldh-bot chat: {error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
-    content = load_content(emergency_number=number)
+    content = load_content(emergency_number=number, urgent_contact=contact)
 
     async def main() -> None:
         store = open_store(database_url or default_database_url())

@@ -77,7 +77,11 @@ class PainWorse:
 
     def applies(self, baseline: int, today: int) -> bool:
         """Whether today's pain is worse enough to see a doctor within a week."""
-        return today - baseline >= self.rise or today >= self.at_least
+        return self.rose(baseline, today) or today >= self.at_least
+
+    def rose(self, baseline: int, today: int) -> bool:
+        """Whether today's pain rose enough above the baseline to be called worse."""
+        return today - baseline >= self.rise
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,15 @@ class Ladder:
     def flag_codes(self) -> tuple[str, ...]:
         """Every red-flag fact, in file order."""
         return tuple(flag.code for d in self.dispositions for flag in d.red_flags)
+
+    def flags_of(self, disposition: str) -> tuple[str, ...]:
+        """The red-flag facts that lead to ``disposition``, in file order (none if unknown)."""
+        return tuple(flag.code for d in self.dispositions if d.id == disposition
+                     for flag in d.red_flags)
+
+    def stepped_up(self, recommendation: Recommendation) -> bool:
+        """Whether a routine result was reached by stepping up (rule 2 of spec §3)."""
+        return any(rule.code in recommendation.why for rule in self.step_up)
 
     def method(self, method_id: str) -> Method:
         """One method by id; KeyError when the ladder has no such method."""

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bot.dialogue.yamlio import LineDict, LineList, YamlError, load_yaml
 
-YES, NO, NOT_SURE = "yes", "no", "not_sure"
+YES, NO, NOT_SURE, DOES_NOT_APPLY = "yes", "no", "not_sure", "does_not_apply"
 # The sections of answers.yaml that are lists of phrases per language.
-PHRASE_SECTIONS = (YES, NO, NOT_SURE, "hedges", "does_not_apply")
+PHRASE_SECTIONS = (YES, NO, NOT_SURE, "hedges", DOES_NOT_APPLY)
 _NUMBER_SECTIONS = ("numbers", "multipliers")
 
 # Typographic quotes folded to the plain apostrophe, so "don’t" reads as "don't".
@@ -64,7 +64,9 @@ class Vocabulary:
         return False
 
     def choice(self, raw: str, values: tuple[str, ...]) -> str | None:
-        """Yes, no or not_sure (where ``values`` has it) from a typed answer; None: ask again.
+        """Yes, no, not_sure or does_not_apply (where ``values`` has it) from a typed answer.
+
+        None means ask again.
 
         A hedge is not_sure when that is an answer to this question, never yes or no.
         """
@@ -72,6 +74,8 @@ class Vocabulary:
             return NOT_SURE
         if self.says("hedges", raw) or self.says(NOT_SURE, raw):
             return None
+        if DOES_NOT_APPLY in values and self.says(DOES_NOT_APPLY, raw):
+            return DOES_NOT_APPLY
         found = [value for value in (YES, NO) if value in values and self.says(value, raw)]
         return found[0] if len(found) == 1 else None
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.clinical.explain import alert_texts, explain
+from bot.clinical.explain import checkin_texts, explain
 from bot.clinical.followup import CheckinOutcome, assess_checkin
 from bot.clinical.ladder import Ladder
 from bot.dialogue.registry import Registry
 from bot.dialogue.session import Session
-from bot.dialogue.turn import Effect, Message, Text
+from bot.dialogue.turn import Effect, Message
 
 # Dispositions whose red flags the clinic hears of at once (spec §2).
 _RED_FLAG_DISPOSITIONS = frozenset({"emergency", "urgent"})
@@ -33,24 +33,12 @@ def build_registry(ladder: Ladder) -> Registry:
     def checkin_outcome(session: Session) -> tuple[list[Message], list[Effect]]:
         """Compare today's pain with the start of the course (spec §5) and say what follows."""
         outcome = assess_checkin(session.facts, ladder)
-        return [Message(tuple(_checkin_parts(outcome, session)))], _checkin_effects(outcome)
+        return [Message(tuple(checkin_texts(outcome)))], _checkin_effects(outcome)
 
     return Registry(
         guards={"step_up_due": ladder.step_up_due},
         actions={"recommend": recommend, "checkin_outcome": checkin_outcome},
     )
-
-
-def _checkin_parts(outcome: CheckinOutcome, session: Session) -> list[Text]:
-    """The check-in's result, its alerts, then what follows (never "keep going" if worse)."""
-    parts = [Text("checkin.result", {"baseline": outcome.baseline, "today": outcome.today,
-                                     "response": Text(f"checkin.response.{outcome.response}")}),
-             *alert_texts(outcome.alerts)]
-    if session.facts.get("adherence") == "no":
-        parts.append(Text("checkin.adherence_no"))
-    if outcome.next_text is not None:
-        parts.append(Text(outcome.next_text))
-    return parts
 
 
 def _checkin_effects(outcome: CheckinOutcome) -> list[Effect]:

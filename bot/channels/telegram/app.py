@@ -16,7 +16,7 @@ from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.startup import serve
 from bot.clinic.charts import chart_source
 from bot.clinic.telegram import set_staff_commands, staff_channel
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, urgent_contact
 from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.dialogue.texts import DEFAULT_LANGUAGE, LANGUAGES
@@ -167,11 +167,12 @@ def main() -> int:
     """Start serving; SIGTERM or SIGINT stops cleanly after the updates in hand."""
     try:
         run = read_settings()
+        contact = urgent_contact()
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     configure_logging(run.ops.log_format, run.secrets)
-    content = load_content(emergency_number=run.bot.emergency_number)
+    content = load_content(emergency_number=run.bot.emergency_number, urgent_contact=contact)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
     app = build_application(run.bot, content, store, run.send_rate, health=health)
