@@ -16,9 +16,9 @@ from bot.cli import main
 pytestmark = pytest.mark.slow
 
 RED_FLAGS = [
-    "saddle_numbness", "bladder_bowel", "bilateral_leg",
+    "saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness",
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
-    "immune_risk",
+    "immune_risk", "other_warning_signs",
 ]
 OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks", "alerts"}
 

@@ -23,6 +23,7 @@ _REGRESSING = frozenset({"extrusion", "sequestration"})
 _PASSED_OVER_RUNG = "minimally_invasive"
 _SURGICAL = "surgical"
 _MINIMALLY_INVASIVE = "minimally_invasive"
+_CONSERVATIVE = "conservative_care"
 _REVIEW = "specialist_review"
 _MILD_PAIN = "mild_pain"  # the ladder's why code for pain too mild for any procedure
 _EMERGENCY, _URGENT = "emergency", "urgent"
@@ -96,7 +97,9 @@ def summary(
         parts.append(_excluded(recommendation.excluded))
     parts += _notes(recommendation, step, facts, ladder)
     parts.append(_next(recommendation, step, facts))
-    if recommendation.options:
+    if recommendation.options and not _no_procedure_ahead(recommendation, facts):
+        # The principle in one line; a patient no procedure is for is not told of the ladder
+        # above until they ask (spec §4: a result fits its patient).
         parts.append(Text("rec.principle_short"))
     return Message(tuple(parts))
 
@@ -122,12 +125,16 @@ def _notes(
 
 
 def details(
-    recommendation: Recommendation,
-    facts: Mapping[str, FactValue],  # noqa: ARG001  # the same call as explain, kept stable for callers
-    ladder: Ladder,
+    recommendation: Recommendation, facts: Mapping[str, FactValue], ladder: Ladder
 ) -> tuple[tuple[Message, ...], Message | None]:
     """Each option's full explanation, and the rest of the result for "all of it" (or None)."""
-    options = tuple(_option(method) for method in recommendation.options)
+    # Spec §3: the epidural injection is said in the conservative-care explanation, to those
+    # it is for (sciatica): back pain alone is never told about sciatica (spec §4).
+    sciatica = facts.get("leg_pain") != "no"
+    options = tuple(
+        _option(method, (Text("note.epidural"),) if sciatica and method == _CONSERVATIVE else ())
+        for method in recommendation.options
+    )
     step = recommendation.step or "specialist_review"
     parts: list[Text] = []
     if step == _SURGICAL:
@@ -193,20 +200,25 @@ def _reasons(reasons: tuple[str, ...]) -> Text:
     return Text("rec.reasons_joined", {"first": first, "rest": _reasons(reasons[1:])})
 
 
-def _option(method: str) -> Message:
+def _option(method: str, extra: tuple[Text, ...] = ()) -> Message:
     sections = [
         Text("rec.labelled", {"label": Text(f"rec.option_labels.{section}"),
                               "text": Text(f"method.{method}.{section}")})
         for section in _METHOD_SECTIONS
     ]
     title = Text("rec.option_title", {"method": Text(f"method.{method}.name")})
-    return Message((title, *sections, Text(f"method.{method}.note")))
+    return Message((title, *sections, Text(f"method.{method}.note"), *extra))
+
+
+def _no_procedure_ahead(recommendation: Recommendation, facts: Mapping[str, FactValue]) -> bool:
+    """Back pain alone, or mild pain: no procedure is held out to this patient."""
+    return facts.get("leg_pain") == "no" or _MILD_PAIN in recommendation.why
 
 
 def _next(recommendation: Recommendation, step: str, facts: Mapping[str, FactValue]) -> Text:
     if step == _REVIEW:
         return Text("rec.next.review")
-    if facts.get("leg_pain") == "no" or _MILD_PAIN in recommendation.why:
+    if _no_procedure_ahead(recommendation, facts):
         # Back pain alone, or mild pain, is no reason for a procedure: none is held out as next.
         return Text("rec.next.see_your_doctor")
     if recommendation.next is None:

@@ -13,16 +13,15 @@ from bot.dialogue.texts import LANGUAGES, Catalog, placeholders
 from bot.dialogue.turn import Message, Text
 
 NO_RED_FLAGS: dict[str, Any] = dict.fromkeys(
-    ["saddle_numbness", "bladder_bowel", "bilateral_leg", "leg_weakness", "fever",
-     "cancer_history", "weight_loss", "major_trauma", "immune_risk"], "no")
+    ["saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness", "leg_weakness",
+     "fever", "cancer_history", "weight_loss", "major_trauma", "immune_risk",
+     "other_warning_signs"], "no")
 ROUTINE: dict[str, Any] = {**NO_RED_FLAGS, "age": 40, "pregnant": "no", "leg_pain": "yes",
                            "pain_score": 6}
 STEPPING_UP: dict[str, Any] = {**ROUTINE, "conservative_course": "6_weeks_or_more",
                                "conservative_response": "none", "previous_procedure": "none",
                                "stenosis": "none", "instability": "no", "huge_herniation": "no"}
 BACK_PAIN_ONLY = {**ROUTINE, "leg_pain": "no"}
-EMERGENCY_SIGN_KEYS = ("rec.emergency_signs", "app.help", "console.app.help", "app.error",
-                       "rec.urgent", "rec.out_of_scope")
 
 
 def said(content: Content, facts: dict[str, Any], language: str, *, everything: bool = False
@@ -89,25 +88,35 @@ def test_s4_a_surgical_step_says_why_minimally_invasive_was_passed_over(
     assert plain(content.catalog, "reason.age_over_55", language) in text
 
 
-def test_s4_emergency_signs_name_exactly_the_emergency_flags_and_never_weakness(
+def test_s2_emergency_signs_name_exactly_the_emergency_flags_sudden_weakness_included(
     content: Content,
 ) -> None:
-    """§2: never "go now" for a sign triaged as "within 24 hours" (leg weakness)."""
-    signs = {"en": ("bottom", "bladder", "both legs"), "zh": ("会阴部", "排尿", "双腿")}
-    weakness_now = {"en": "weakness that gets worse quickly", "zh": "无力迅速加重"}
+    """§2: never "go now" for a sign triaged as "within 24 hours", nor the reverse."""
+    emergency = content.ladder.flags_of("emergency")
+    assert emergency == ("saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness")
+    signs = {"en": ("bottom", "bladder", "both legs", "sudden or severe weakness"),
+             "zh": ("鞍区", "排尿", "双腿", "突然或严重无力")}
     for language in LANGUAGES:
-        for key in EMERGENCY_SIGN_KEYS:
+        # The hand-written lists (help, error) name the same four signs.
+        for key in ("app.help", "console.app.help", "app.error"):
             text = plain(content.catalog, key, language)
             assert all(sign in text for sign in signs[language]), (key, language)
-            assert weakness_now[language] not in text, (key, language)
-        listed = plain(content.catalog, "rec.emergency_signs", language).splitlines()[1:]
-        assert len(listed) == 3  # saddle numbness, bladder/bowel/sexual function, both legs
-        assert not any("weakness in a leg" in line or "腿部无力" in line for line in listed)
-        # Weakness is said apart, with its own time: within 24 hours.
+        flag_texts = {plain(content.catalog, f"flag.{f}", language): f
+                      for f in content.ladder.flag_codes}
+        for facts in (ROUTINE, {**ROUTINE, "fever": "yes"}, {**ROUTINE, "age": 16}):
+            result = said(content, facts, language)
+            # The go-now list follows the last line that names the emergency number.
+            number = plain(content.catalog, "setting.local_emergency_number", language)
+            go_now = result[result.rindex(number):]
+            listed = [flag_texts[line.removeprefix("• ")] for line in go_now.splitlines()
+                      if line.removeprefix("• ") in flag_texts]
+            assert listed == list(emergency), (facts, language)
+        # Slow weakness is said apart, with its own time: within 24 hours, before the list.
         result = said(content, ROUTINE, language)
         weakness = plain(content.catalog, "rec.weakness_24h", language)
         assert "24" in weakness
-        assert result.index(weakness) < result.index(listed[0])
+        first_sign = plain(content.catalog, "flag.saddle_numbness", language)
+        assert result.index(weakness) < result.index(first_sign)
 
 
 def test_s4_the_urgent_message_never_reassures_and_says_24_hours_first(
@@ -223,8 +232,8 @@ def test_s4_the_emergency_number_comes_from_the_setting_in_every_language(
             shown = plain(with_number, key, language)
             assert "999" in shown
             assert local[language] not in shown
-        escaped = with_number.with_emergency_number("<1>").html(Text("rec.emergency_signs"),
-                                                               language)
+        escaped = with_number.with_emergency_number("<1>").html(
+            Text("rec.emergency_signs", {"signs": []}), language)
         assert "&lt;1&gt;" in escaped  # a setting is escaped like any value
 
 

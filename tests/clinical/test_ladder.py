@@ -12,9 +12,10 @@ from bot.clinical.ladder_loader import load_ladder
 
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
 
-EMERGENCY_FLAGS = ["saddle_numbness", "bladder_bowel", "bilateral_leg"]
+EMERGENCY_FLAGS = ["saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness"]
 URGENT_FLAGS = [
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma", "immune_risk",
+    "other_warning_signs",
 ]
 ALL_FLAGS = EMERGENCY_FLAGS + URGENT_FLAGS
 MI = ["percutaneous_decompression", "endoscopic_discectomy"]
@@ -92,9 +93,11 @@ def test_accessors_for_texts_and_dialogue(ladder):
         "incomplete_answers",
         "pregnancy",
         "no_imaging",
+        "report_details_unknown",
         "no_method_suits",
     )
-    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "pain_worse")
+    assert ladder.alert_codes == ("not_sure", "severe_pain", "pregnancy", "not_following",
+                                  "pain_worse")
     assert set(ladder.reason_codes) == {
         check.reason for method in ladder.methods.values() for check in method.checks
     }
