@@ -8,7 +8,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from bot.dialogue.answers import Vocabulary, normalise
+from bot.dialogue.answers import NOT_SURE, Vocabulary, normalise
 from bot.dialogue.conditions import Condition, FactDomain, FactValue
 from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
 from bot.dialogue.registry import Registry
@@ -260,6 +260,8 @@ class Engine:
             return number if number is not None and domain.admits(number) else None
         if domain.is_yes_no:
             return self.vocabulary.choice(raw, domain.values)
+        if NOT_SURE in domain.values and self.vocabulary.choice(raw, (NOT_SURE,)) == NOT_SURE:
+            return NOT_SURE  # a report detail's own Not sure, typed in any words for it
         text = normalise(raw)
         if text.isdigit() and 1 <= int(text) <= len(domain.values):
             return domain.values[int(text) - 1]
