@@ -260,6 +260,10 @@ class Engine:
             return number if number is not None and domain.admits(number) else None
         if domain.is_yes_no:
             return self.vocabulary.choice(raw, domain.values)
+        return self._parse_choice(fact, domain, raw)
+
+    def _parse_choice(self, fact: str, domain: FactDomain, raw: str) -> FactValue | None:
+        """A value of a many-option question, typed as its position, value or label."""
         if NOT_SURE in domain.values and self.vocabulary.choice(raw, (NOT_SURE,)) == NOT_SURE:
             return NOT_SURE  # a report detail's own Not sure, typed in any words for it
         text = normalise(raw)

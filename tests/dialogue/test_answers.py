@@ -295,7 +295,7 @@ def test_s1_not_sure_on_a_report_detail_is_kept_on_it_and_leads_to_specialist_re
     assert rec["disposition"] == "routine"
     assert rec["step"] == "specialist_review"
     assert rec["options"] == []
-    why = [e.data["why"] for e in turn.effects if e.kind == "recommendation"][0]
+    why = next(e.data["why"] for e in turn.effects if e.kind == "recommendation")
     assert why[-1] == "report_details_unknown"
 
 
