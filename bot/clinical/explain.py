@@ -55,6 +55,10 @@ def explain(
     closing = Message((Text("rec.disclaimer"), Text("rec.weakness_24h"),
                        Text("rec.emergency_signs", {"signs": signs})))
     messages = [summary(recommendation, facts, ladder)]
+    notes = _notes(recommendation, facts, ladder)
+    if notes:
+        # Sent at once, after the short first message: what every step-up result says.
+        messages.append(Message(tuple(notes)))
     if recommendation.step == _REVIEW and recommendation.excluded:
         # Spec §4: a review's first message lists no operation the patient does not qualify
         # for; spec §3 still wants every unsuitable method said, so it follows on its own.
@@ -95,7 +99,9 @@ def summary(
         # A surgical result's other unsuitable operations wait for "all of it" (``details``);
         # a review's follow in a message of their own (``explain``).
         parts.append(_excluded(recommendation.excluded))
-    parts += _notes(recommendation, step, facts, ladder)
+    if facts.get("imaging") in _REGRESSING:
+        # Spec §4: in the short first message, not only behind the details.
+        parts.append(Text("note.regression"))
     parts.append(_next(recommendation, step, facts))
     if recommendation.options and not _no_procedure_ahead(recommendation, facts):
         # The principle in one line; a patient no procedure is for is not told of the ladder
@@ -105,17 +111,14 @@ def summary(
 
 
 def _notes(
-    recommendation: Recommendation, step: str, facts: Mapping[str, FactValue], ladder: Ladder
+    recommendation: Recommendation, facts: Mapping[str, FactValue], ladder: Ladder
 ) -> list[Text]:
-    """The guideline notes of spec §4 that the first message of this result needs."""
+    """The guideline notes of spec §3 and §4 that every step-up result says; none otherwise."""
+    if recommendation.disposition != "routine" or not ladder.stepped_up(recommendation):
+        return []
+    step = recommendation.step or _REVIEW
     notes: list[Text] = []
-    imaging = facts.get("imaging")
-    if imaging in _REGRESSING:
-        # Even at a step-up: large herniations often shrink, so waiting stays reasonable.
-        notes.append(Text("note.regression"))
-    if not ladder.stepped_up(recommendation):
-        return notes
-    if imaging == "bulging":
+    if facts.get("imaging") == "bulging":
         notes.append(Text("note.bulging"))
     if step == _MINIMALLY_INVASIVE:
         notes.append(Text("note.microdiscectomy"))
