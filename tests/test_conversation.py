@@ -265,7 +265,7 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
 
 
 async def test_a_routine_result_notifies_no_one(conversations: Conversations, store: Store) -> None:
-    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "no", "5")
+    reply = await say(conversations, "/start", *["no"] * 11, "40", "no", "no", "5")
 
     effects = [e.kind for e in reply.turn.effects]
     assert "recommendation" in effects

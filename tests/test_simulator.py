@@ -127,7 +127,7 @@ def test_the_chinese_transcript_is_in_chinese(tmp_path: Path, step_up: dict[str,
     transcript = chinese["transcript"]
     assert transcript[0]["bot"].startswith("您好")
     assert transcript[0]["patient"] == "否"
-    assert transcript[18]["patient"] == "椎间盘突出（包含型）"
+    assert transcript[18]["patient"] == "椎间盘突出（包含型）"  # noqa: RUF001  # the Chinese label
     assert "微创治疗" in transcript[-1]["bot"]
     assert "Hello" not in json.dumps(transcript, ensure_ascii=False)
 

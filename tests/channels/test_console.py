@@ -134,7 +134,7 @@ async def test_mydata_and_forget_with_confirmation(
 async def test_typed_numbers_choices_and_a_whole_screening(
     content: Content, database: str, texts: dict[str, str]
 ) -> None:
-    lines = ["no"] * 9 + ["fifty", "no", "yes", "7", "3", "2", "1", "4", "1", "2", "2"]
+    lines = ["no"] * 11 + ["fifty", "no", "yes", "7", "3", "2", "1", "4", "1", "2", "2"]
 
     out = await converse(content, database, lines)
 
@@ -221,7 +221,7 @@ async def test_s4_the_terminal_numbers_its_answers_and_never_asks_to_tap(
 async def test_s4_details_in_the_terminal_with_a_listed_command(
     content: Content, database: str
 ) -> None:
-    no_flags = ["2"] * 9  # No to every red-flag question, by its number
+    no_flags = ["2"] * 11  # No to every red-flag question, by its number
     lines = [*no_flags, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
              "/details 2", "/details"]
     out = await converse(content, database, lines)
@@ -243,7 +243,7 @@ async def test_s4_details_in_the_terminal_with_a_listed_command(
 async def test_s4_after_details_the_check_in_offer_still_answers_by_number(
     content: Content, database: str
 ) -> None:
-    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+    lines = [*["2"] * 11, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
              "/details 1", "1"]
     out = await converse(content, database, lines)
 
