@@ -665,3 +665,66 @@ def test_no_method_suits_after_open_surgery(ladder):
     assert excluded(rec)["percutaneous_decompression"] == ("after_failed_procedure",)
     assert excluded(rec)["endoscopic_discectomy"] == ("bulging_only", "after_failed_procedure")
     assert [entry.method for entry in rec.excluded] == MI + SURGICAL
+
+
+# --- the third edition: sudden weakness, more urgent signs, report details, adherence ---------
+
+
+def test_s2_sudden_or_severe_weakness_is_an_emergency_and_slow_weakness_urgent(ladder):
+    sudden = ladder.recommend(patient(severe_weakness="yes"))
+    slow = ladder.recommend(patient(leg_weakness="yes"))
+    assert (sudden.disposition, sudden.flags) == ("emergency", ("severe_weakness",))
+    assert (slow.disposition, slow.flags) == ("urgent", ("leg_weakness",))
+    assert ladder.flags_of("emergency") == tuple(EMERGENCY_FLAGS)
+    assert ladder.flags_of("urgent") == tuple(URGENT_FLAGS)
+
+
+@pytest.mark.parametrize("answer", ["yes", "not_sure"])
+def test_s2_other_warning_signs_are_urgent_and_not_sure_counts_as_yes(ladder, answer):
+    rec = ladder.recommend(patient(other_warning_signs=answer))
+    assert rec.disposition == "urgent"
+    assert rec.flags == ("other_warning_signs",)
+    assert rec.alerts == (("not_sure",) if answer == "not_sure" else ())
+
+
+@pytest.mark.parametrize(("answer", "step", "alerts"), [
+    ("yes", "specialist_review", ("pregnancy",)),
+    ("not_sure", "specialist_review", ("pregnancy",)),
+    ("no", "minimally_invasive", ()),
+    ("does_not_apply", "minimally_invasive", ()),
+])
+def test_s3_pregnancy_not_sure_counts_as_yes_and_does_not_apply_is_no_pregnancy(
+    ladder, answer, step, alerts
+):
+    rec = ladder.recommend(patient(pregnant=answer))
+    assert rec.step == step
+    assert rec.alerts == alerts
+
+
+@pytest.mark.parametrize("detail", [
+    {"stenosis": "not_sure"},
+    {"instability": "not_sure"},
+    {"huge_herniation": "not_sure"},
+    {"instability": "yes", "adjacent_degeneration": "not_sure"},
+])
+def test_s3_a_report_detail_not_sure_is_review_for_report_details_unknown_not_an_mri(
+    ladder, detail
+):
+    rec = ladder.recommend(patient(imaging="extrusion", **detail))
+    assert rec.step == "specialist_review"
+    assert rec.options == ()
+    assert rec.why == ("course_not_enough", "report_details_unknown")
+    assert "no_imaging" not in rec.why
+
+
+def test_s3_a_report_detail_not_sure_on_conservative_care_changes_nothing(ladder):
+    rec = ladder.recommend(patient(conservative_course="none", stenosis="not_sure"))
+    assert rec.step == "conservative"
+    assert rec.why == ("no_course_yet",)
+
+
+@pytest.mark.parametrize(("adherence", "alerts"), [
+    ("no", ("not_following",)), ("partly", ()), ("yes", ()), (None, ()),
+])
+def test_s5_the_not_following_alert_is_for_adherence_no_only(ladder, adherence, alerts):
+    assert ladder.recommend(patient(adherence=adherence)).alerts == alerts
