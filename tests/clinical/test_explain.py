@@ -294,7 +294,8 @@ def test_s2_the_urgent_message_says_where_to_go_today_from_the_setting(
     unset = content.catalog.message_plain(message, language)
     local = {"en": "your doctor or an urgent care service", "zh": "您的医生或紧急诊疗服务"}
     assert local[language] in unset.splitlines()[0]
-    otherwise = {"en": "urgent care centre or an emergency department", "zh": "紧急诊疗中心或医院急诊科"}
+    otherwise = {"en": "urgent care centre or an emergency department",
+                 "zh": "紧急诊疗中心或医院急诊科"}
     assert otherwise[language] in unset
     contact = "Spine clinic 010-5555 1234"
     shown = content.catalog.with_urgent_contact(contact).message_plain(message, language)
