@@ -12,6 +12,7 @@ from bot.config import (
     default_database_url,
     emergency_number,
     load_settings,
+    urgent_contact,
 )
 
 TOKEN = "123456:ABCdef"  # noqa: S105  # the shape of a token, not a credential
@@ -118,3 +119,17 @@ def test_an_emergency_number_that_is_not_one_is_named(number: str) -> None:
         load_settings({"TELEGRAM_BOT_TOKEN": "123:abc", "LDH_EMERGENCY_NUMBER": number})
     with pytest.raises(SettingsError, match="LDH_EMERGENCY_NUMBER"):
         emergency_number({"LDH_EMERGENCY_NUMBER": number})
+
+
+def test_s2_the_urgent_contact_is_optional_and_kept_as_written() -> None:
+    assert urgent_contact({}) is None
+    assert urgent_contact({"LDH_URGENT_CONTACT": "   "}) is None
+    assert urgent_contact({"LDH_URGENT_CONTACT": " your GP practice  or NHS 111 "}) == (
+        "your GP practice or NHS 111")
+    assert urgent_contact({"LDH_URGENT_CONTACT": "脊柱外科门诊 010-5555 1234"}) == (
+        "脊柱外科门诊 010-5555 1234")
+
+
+def test_s2_an_urgent_contact_too_long_to_be_one_is_refused_not_cut() -> None:
+    with pytest.raises(SettingsError, match="LDH_URGENT_CONTACT"):
+        urgent_contact({"LDH_URGENT_CONTACT": "x" * 201})

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.clinical.explain import details, emergency_signs, explain
-from bot.content import Content
+from bot.content import Content, load_content
 from bot.dialogue.texts import LANGUAGES, placeholders
 from bot.dialogue.turn import Message, Text
 
@@ -286,3 +286,13 @@ def test_a_whole_screening_renders_in_both_languages(content: Content) -> None:
         closing = content.catalog.message_plain(turns[-1].messages[-1], language)
         signs = Text("rec.emergency_signs", {"signs": emergency_signs(content.ladder)})
         assert closing.endswith(content.catalog.plain(signs, language))
+
+
+def test_s2_load_content_fills_the_urgent_contact_in_every_language() -> None:
+    contact = "Spine clinic 010-5555 1234"
+    loaded = load_content(emergency_number="120", urgent_contact=contact)
+    for language in LANGUAGES:
+        urgent = loaded.catalog.plain(Text("rec.urgent", {"reported": "", "signs": []}),
+                                      language)
+        assert contact in urgent
+        assert "120" in urgent
