@@ -387,3 +387,15 @@ async def test_reminders_lists_what_is_scheduled_and_stops_it(
     assert "reminders.stopped" in keys(stopped)
     assert await store.pending(CHAT) == []
     assert "reminders.none" in keys(await say(conversations, "/reminders"))
+
+
+async def test_s2_an_emergency_with_a_clinic_says_do_not_wait_for_them_to_contact_you(
+    conversations: Conversations,
+) -> None:
+    reply = await say(conversations, "/start", "no", "no", "no", "yes")
+
+    assert keys(reply)[-1] == "app.clinic_told"
+    catalog = conversations.content.catalog
+    last = catalog.message_plain(reply.turn.messages[-1], "en")
+    assert last == "Your clinic has been told. Do not wait for them to contact you."
+    assert "请不要等待诊所联系您" in catalog.message_plain(reply.turn.messages[-1], "zh")

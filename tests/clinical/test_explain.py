@@ -467,3 +467,15 @@ def test_s3_the_pregnancy_alert_says_check_every_medicine_so_no_one_goes_without
     zh = plain(content.catalog, "alert.pregnancy", "zh")
     for words in ("不需要处方", "产科医生", "药师", "不必忍着疼痛", "X 光或 CT"):
         assert words in zh
+
+
+def test_s1_both_legs_asks_new_or_worse_and_leaves_out_long_standing_symptoms(
+    content: Content,
+) -> None:
+    for key in ("q.bilateral_leg", "checkin.q.bilateral_leg"):
+        en = plain(content.catalog, key, "en")
+        zh = plain(content.catalog, key, "zh")
+        assert "new or getting worse" in en
+        assert "have not changed, do not count here" in en
+        assert "新出现或正在加重" in zh
+        assert "一直没有变化，不算在这里" in zh
