@@ -103,6 +103,8 @@ def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
     needed += [f"step.{step}" for step in ladder.step_ids]
     needed += [f"why.{code}" for code in ladder.why_codes]
     needed += [f"flag.{code}" for code in ladder.flag_codes]
+    needed += [f"rec.emergency_{part}.{code}" for code in ladder.flags_of("emergency")
+               for part in ("meaning", "worry")]
     needed += [f"topic.{code}" for code in ladder.flag_codes]
     needed += [f"clinic.alert.{code}" for code in ladder.alert_codes]
     # not_sure is said with the red flags it concerns (rec.reported), the others on their own.

@@ -27,9 +27,6 @@ _CONSERVATIVE = "conservative_care"
 _REVIEW = "specialist_review"
 _MILD_PAIN = "mild_pain"  # the ladder's why code for pain too mild for any procedure
 _EMERGENCY, _URGENT = "emergency", "urgent"
-# Signs of cauda equina syndrome; an emergency for any other sign (sudden weakness) is said
-# as a badly squeezed nerve (spec §2).
-_CAUDA_EQUINA = frozenset({"saddle_numbness", "bladder_bowel", "bilateral_leg"})
 
 
 def explain(
@@ -39,11 +36,12 @@ def explain(
     disposition = recommendation.disposition
     signs = emergency_signs(ladder)
     if disposition == _EMERGENCY:
-        # "Go now" first, and said once: the message is its own safety note.
-        kind = ("cauda_equina" if _CAUDA_EQUINA & set(recommendation.flags) else "weakness")
+        # "Go now" first, and said once: the message is its own safety note. What the sign can
+        # mean, and what to tell the staff, follow the first emergency flag reported.
+        first = next(f for f in recommendation.flags if f in ladder.flags_of(_EMERGENCY))
         values = {**_flags(recommendation, facts),
-                  "meaning": Text(f"rec.emergency_meaning.{kind}"),
-                  "worry": Text(f"rec.emergency_worry.{kind}")}
+                  "meaning": Text(f"rec.emergency_meaning.{first}"),
+                  "worry": Text(f"rec.emergency_worry.{first}")}
         return [Message((Text("rec.emergency", values), *alert_texts(recommendation.alerts)))]
     if disposition == _URGENT:
         values = {**_flags(recommendation, facts), "signs": signs}
