@@ -38,7 +38,8 @@ def explain(
     if disposition == _EMERGENCY:
         # "Go now" first, and said once: the message is its own safety note. What the sign can
         # mean, and what to tell the staff, follow the first emergency flag reported.
-        first = next(f for f in recommendation.flags if f in ladder.flags_of(_EMERGENCY))
+        emergency = ladder.flags_of(_EMERGENCY)
+        first = next((f for f in recommendation.flags if f in emergency), emergency[0])
         values = {**_flags(recommendation, facts),
                   "meaning": Text(f"rec.emergency_meaning.{first}"),
                   "worry": Text(f"rec.emergency_worry.{first}")}
