@@ -251,7 +251,7 @@ def test_s4_the_terminal_never_asks_to_tap(content: Content) -> None:
     for key in ("app.help", "app.hint.yes_no", "app.hint.red_flag", "app.hint.pregnant",
                 "app.hint.choice", "rec.details_hint", "reminders.list",
                 "app.hint.huge_herniation", "app.hint.instability",
-                "app.hint.adjacent_degeneration"):
+                "app.hint.adjacent_degeneration", "app.hint.stenosis"):
         for language, tap in (("en", "tap"), ("zh", "点击")):
             assert tap not in plain(terminal, key, language).lower(), (key, language)
             assert tap in plain(content.catalog, key, language).lower(), (key, language)

@@ -472,3 +472,20 @@ def test_session_json_round_trip_keeps_everything(engine: Engine) -> None:
     b = engine.answer(restored, "lateral", seq=restored.seq)
     assert a == b
     assert restored == session
+
+
+@pytest.mark.parametrize("fact", ["stenosis", "instability", "huge_herniation"])
+def test_s1_a_report_detail_asked_again_gets_its_own_hint_not_the_red_flag_one(
+    engine: Engine, fact: str
+) -> None:
+    before = {"stenosis": {}, "instability": {"stenosis": "none"},
+              "huge_herniation": {"stenosis": "none", "instability": "no"}}[fact]
+    session, turn, _ = play(engine, {**STEP_UP_DUE, "imaging": "protrusion", **before})
+    assert turn.question is not None
+    assert turn.question.fact == fact
+
+    turn = engine.answer(session, "banana")
+
+    assert turn.question is not None
+    assert turn.question.fact == fact
+    assert turn.question.hint == Text(f"app.hint.{fact}")
