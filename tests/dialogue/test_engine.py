@@ -10,6 +10,7 @@ from screening_play import (
     RED_FLAGS_EMERGENCY,
     RED_FLAGS_URGENT,
     STEP_UP_DUE,
+    advance,
     keys,
     play,
     recommendation,
@@ -489,3 +490,35 @@ def test_s1_a_report_detail_asked_again_gets_its_own_hint_not_the_red_flag_one(
     assert turn.question is not None
     assert turn.question.fact == fact
     assert turn.question.hint == Text(f"app.hint.{fact}")
+
+
+def test_s2_a_screening_begun_before_sudden_weakness_was_asked_is_asked_it_before_age(
+    engine: Engine,
+) -> None:
+    """Hazard log H6: a place stored by the older dialogues skips no emergency question."""
+    older = dict.fromkeys(("saddle_numbness", "bladder_bowel", "bilateral_leg"), "no")
+    session, turn = engine.enter("en", "leg_weakness", older)
+    assert turn.question is not None
+
+    turn, asked = advance(engine, session, turn, {**NO_RED_FLAGS, "age": "40"})
+
+    assert asked[-3:] == ["other_warning_signs", "severe_weakness", "age"]
+    assert session.facts["severe_weakness"] == "no"
+
+
+def test_s2_sudden_weakness_asked_late_is_still_an_emergency(engine: Engine) -> None:
+    older = dict.fromkeys(("saddle_numbness", "bladder_bowel", "bilateral_leg"), "no")
+    session, turn = engine.enter("en", "leg_weakness", older)
+    answers = {**NO_RED_FLAGS, "severe_weakness": "yes"}
+
+    turn, _ = advance(engine, session, turn, answers)
+
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["disposition"] == "emergency"
+
+
+def test_s2_sudden_weakness_is_asked_once_in_a_screening_of_today(engine: Engine) -> None:
+    _, _, asked = play(engine, {**STEP_UP_DUE, "imaging": "none"})
+
+    assert asked.count("severe_weakness") == 1
