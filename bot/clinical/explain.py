@@ -1,8 +1,9 @@
 """A recommendation as readable messages (clinical spec §4), built from text keys only.
 
 Short first: a routine result is one summary (the step, why, alerts, the options by name with
-a plain gloss, the notes a step-up needs and the principle in one line) and the safety notes;
-each option's full explanation is a message of its own, sent on request (``details``).
+a plain gloss, and the principle in one line), then the notes every step-up result says, then
+the safety notes; each option's full explanation is a message of its own, sent on request
+(``details``).
 Emergency and urgent results are one short message that says what to do first.
 """
 
@@ -137,7 +138,7 @@ def details(
         _option(method, (Text("note.epidural"),) if sciatica and method == _CONSERVATIVE else ())
         for method in recommendation.options
     )
-    step = recommendation.step or "specialist_review"
+    step = recommendation.step or _REVIEW
     parts: list[Text] = []
     if step == _SURGICAL:
         passed_over = _passed_over_methods(recommendation, ladder)
