@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.clinical import guards
-from bot.clinical.ladder import Ladder, load_ladder
+from bot.clinical.ladder import Ladder
+from bot.clinical.ladder_loader import load_ladder
 from bot.dialogue.answers import Vocabulary, load_vocabulary
 from bot.dialogue.conditions import FactDomain
 from bot.dialogue.engine import Engine
@@ -51,12 +52,17 @@ def check_content(directory: Path = DIALOGUES_DIR) -> list[Problem]:
 
 
 def load_content(
-    directory: Path = DIALOGUES_DIR, *, emergency_number: str | None = None
+    directory: Path = DIALOGUES_DIR,
+    *,
+    emergency_number: str | None = None,
+    urgent_contact: str | None = None,
 ) -> Content:
     """Load and check all dialogue files; DialogueError lists every problem found.
 
     ``emergency_number`` is the clinic's (LDH_EMERGENCY_NUMBER); without it every text says
-    "your local emergency number" in its own language.
+    "your local emergency number" in its own language. ``urgent_contact`` (LDH_URGENT_CONTACT)
+    is where a patient with an urgent sign goes today; without it, "your doctor or an urgent
+    care service".
     """
     try:
         domains = load_fact_domains(directory)
@@ -65,7 +71,7 @@ def load_content(
     except YamlError as error:
         raise DialogueError([Problem(error.path, error.line, error.message)]) from error
     catalog, problems = load_catalog(directory)
-    catalog = catalog.with_emergency_number(emergency_number)
+    catalog = catalog.with_emergency_number(emergency_number).with_urgent_contact(urgent_contact)
     problems.extend(_ladder_texts(ladder, catalog))
     # The engine knows no clinical name; the clinical layer registers its own.
     registry = guards.register(Registry(), ladder)
@@ -103,6 +109,8 @@ def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
     needed += [f"step.{step}" for step in ladder.step_ids]
     needed += [f"why.{code}" for code in ladder.why_codes]
     needed += [f"flag.{code}" for code in ladder.flag_codes]
+    needed += [f"rec.emergency_{part}.{code}" for code in ladder.flags_of("emergency")
+               for part in ("meaning", "worry")]
     needed += [f"topic.{code}" for code in ladder.flag_codes]
     needed += [f"clinic.alert.{code}" for code in ladder.alert_codes]
     # not_sure is said with the red flags it concerns (rec.reported), the others on their own.

@@ -16,7 +16,7 @@ from bot.storage import Store
 START = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 07:30 next morning in Shanghai
 CHAT = 2002
 CLINIC = -700
-RED_FLAGS_NO = ["no"] * 9
+RED_FLAGS_NO = ["no"] * 11  # the four emergency flags, then the seven urgent ones
 
 
 @pytest.fixture
@@ -109,7 +109,8 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
     await say(conversations, "checkin:accept")
 
     clock.now = START + timedelta(weeks=2, hours=3)
-    week2 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes")
+    # A 40-year-old whose pregnancy answer was no is asked again at every check-in (§5).
+    week2 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes", "no")
     # 7 → 6 fell by 1 point: partial, and before week 6 no step-up.
     assert effect(week2, "checkin") == {"week": 2, "pain_score": 6, "response": "partial",
                                         "adherence": "yes", "alerts": []}
@@ -119,7 +120,7 @@ async def test_twelve_weeks_partial_early_then_a_step_up_at_week_6(
     assert week2.turn.question is None
 
     clock.now = START + timedelta(weeks=6, hours=3)
-    week6 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes")
+    week6 = await say(conversations, "checkin:start", *RED_FLAGS_NO, "6", "yes", "no")
     assert effect(week6, "checkin") == {"week": 6, "pain_score": 6, "response": "partial",
                                         "adherence": "yes", "alerts": []}
     assert "checkin.step_up" in keys(week6)
@@ -169,7 +170,7 @@ async def test_a_good_response_keeps_conservative_care(
 ) -> None:
     await screened_conservative(conversations, pain="8")
     clock.now = START + timedelta(weeks=6)
-    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "5", "yes")
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "5", "yes", "no")
 
     # 8 → 5 fell by 3 points and 37.5 %: good; no step-up even at week 6.
     assert effect(reply, "checkin") == {"week": 6, "pain_score": 5, "response": "good",
@@ -178,16 +179,99 @@ async def test_a_good_response_keeps_conservative_care(
     assert effect(reply, "step_up") is None
 
 
-async def test_not_following_the_treatment_gets_a_note(
+async def test_s5_not_following_the_plan_is_never_stepped_up_and_is_told_to_restart_one(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "no", "no")
+
+    # Week 6, no response: a patient following the plan would step up; this one does not.
+    assert effect(reply, "checkin") == {"week": 6, "pain_score": 7, "response": "none",
+                                        "adherence": "no", "alerts": ["not_following"]}
+    assert effect(reply, "step_up") is None
+    assert "alert.not_following" in keys(reply)
+    assert "checkin.step_up" not in keys(reply)
+    assert "checkin.not_improving" not in keys(reply)
+    assert reply.turn.question is None  # no imaging questions
+    assert "app.clinic_told" in keys(reply)
+    assert await clinic_notes(store, clock.now) == ["clinic.routine"]
+    text = conversations.content.catalog.message_plain(reply.turn.messages[0], "en")
+    assert "doctor or physiotherapist to restart a plan" in text
+    assert "6 weeks" not in text.replace("6 weeks or more", "")
+
+
+async def test_s5_partly_following_the_plan_steps_up_as_following_it_does(
+    conversations: Conversations, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "partly", "no")
+
+    assert effect(reply, "checkin")["adherence"] == "partly"  # type: ignore[index]
+    assert effect(reply, "step_up") is not None
+    assert reply.turn.question is not None
+    assert reply.turn.question.fact == "previous_procedure"
+
+
+async def test_s5_a_new_pregnancy_at_a_checkin_is_an_alert_and_the_step_up_a_review(
+    conversations: Conversations, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=6)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes", "not sure")
+
+    assert effect(reply, "checkin")["alerts"] == ["pregnancy"]  # type: ignore[index]
+    assert "alert.pregnancy" in keys(reply)
+    recommendation = effect(reply, "recommendation")
+    assert recommendation is not None
+    assert recommendation["recommendation"]["step"] == "specialist_review"  # type: ignore[index]
+    assert recommendation["why"] == ["course_not_enough", "pregnancy"]
+    assert reply.turn.question is None  # no imaging questions: the obstetric team plans it
+
+
+async def test_s5_does_not_apply_is_not_asked_again_at_a_checkin(
+    conversations: Conversations, clock: ManualClock
+) -> None:
+    await say(conversations, "/start", *RED_FLAGS_NO, "40", "does not apply", "yes", "7",
+              "none")
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "6", "yes")
+
+    assert effect(reply, "checkin") is not None
+    assert reply.turn.question is None
+
+
+async def test_s5_history_questions_are_worded_for_the_time_since_the_screening(
     conversations: Conversations, clock: ManualClock
 ) -> None:
     await screened_conservative(conversations)
     clock.now = START + timedelta(weeks=2)
-    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "no")
+    reply = await say(conversations, "/checkin", *["no"] * 6)
 
-    assert effect(reply, "checkin") == {"week": 2, "pain_score": 7, "response": "none",
-                                        "adherence": "no", "alerts": []}
-    assert "checkin.adherence_no" in keys(reply)
+    assert reply.turn.question is not None
+    assert reply.turn.question.fact == "cancer_history"
+    catalog = conversations.content.catalog
+    assert catalog.plain(reply.turn.question.text, "en").startswith(
+        "Since your screening, have you been told you have cancer?")
+    assert catalog.plain(reply.turn.question.text, "zh").startswith("自筛查以来")
+    for language in ("en", "zh"):
+        asked = catalog.plain(reply.turn.question.text, language)
+        assert "ever had cancer" not in asked
+        assert "以前得过癌症" not in asked
+
+
+async def test_s5_sudden_weakness_at_a_checkin_is_an_emergency(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations)
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", "no", "no", "no", "yes")
+
+    assert "rec.emergency" in keys(reply)
+    text = conversations.content.catalog.message_plain(reply.turn.messages[0], "en")
+    assert "sudden leg weakness" in text
+    assert await clinic_notes(store, clock.now) == ["clinic.emergency"]
 
 
 async def test_a_red_flag_at_a_checkin_stops_it_and_tells_the_clinic(
@@ -225,13 +309,29 @@ async def test_s5_pain_worse_at_any_checkin_says_see_a_doctor_and_tells_the_clin
 ) -> None:
     await screened_conservative(conversations, pain="5")
     clock.now = START + timedelta(weeks=2)
-    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes")
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "7", "yes", "no")
 
     assert effect(reply, "checkin")["alerts"] == ["pain_worse"]  # type: ignore[index]
     assert "alert.pain_worse" in keys(reply)
     assert "checkin.give_it_time" not in keys(reply)
     assert "app.clinic_told" in keys(reply)
     assert await clinic_notes(store, clock.now) == ["clinic.routine"]
+
+
+async def test_s5_pain_still_severe_is_said_apart_from_pain_worse_and_never_beside_a_rise(
+    conversations: Conversations, store: Store, clock: ManualClock
+) -> None:
+    await screened_conservative(conversations, pain="9")
+    clock.now = START + timedelta(weeks=2)
+    reply = await say(conversations, "/checkin", *RED_FLAGS_NO, "8", "yes", "no")
+
+    # 9 → 8 fell: the alert is pain_worse for the clinic, said as "still severe".
+    assert effect(reply, "checkin")["alerts"] == ["pain_worse"]  # type: ignore[index]
+    assert "alert.pain_still_severe" in keys(reply)
+    assert "alert.pain_worse" not in keys(reply)
+    assert "checkin.give_it_time" not in keys(reply)
+    # The screening's severe pain was told too, then this check-in.
+    assert await clinic_notes(store, clock.now) == ["clinic.routine", "clinic.routine"]
 
 
 async def test_s5_back_pain_alone_not_improving_by_week_6_is_no_step_up(
@@ -289,3 +389,15 @@ async def test_reminders_lists_what_is_scheduled_and_stops_it(
     assert "reminders.stopped" in keys(stopped)
     assert await store.pending(CHAT) == []
     assert "reminders.none" in keys(await say(conversations, "/reminders"))
+
+
+async def test_s2_an_emergency_with_a_clinic_says_do_not_wait_for_them_to_contact_you(
+    conversations: Conversations,
+) -> None:
+    reply = await say(conversations, "/start", "no", "no", "no", "yes")
+
+    assert keys(reply)[-1] == "app.clinic_told"
+    catalog = conversations.content.catalog
+    last = catalog.message_plain(reply.turn.messages[-1], "en")
+    assert last == "Your clinic has been told. Do not wait for them to contact you."
+    assert "请不要等待诊所联系您" in catalog.message_plain(reply.turn.messages[-1], "zh")

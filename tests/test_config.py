@@ -211,3 +211,17 @@ def test_settings_given_in_code_by_name_are_typed_as_read() -> None:
     assert settings.staff_ids == frozenset({5})
     assert settings.webhook_listen == ("127.0.0.1", 8443)
     assert settings.retention == timedelta(days=365)
+
+
+def test_s2_the_urgent_contact_is_optional_and_kept_as_written() -> None:
+    assert urgent_contact({}) is None
+    assert urgent_contact({"LDH_URGENT_CONTACT": "   "}) is None
+    assert urgent_contact({"LDH_URGENT_CONTACT": " your GP practice  or NHS 111 "}) == (
+        "your GP practice or NHS 111")
+    assert urgent_contact({"LDH_URGENT_CONTACT": "脊柱外科门诊 010-5555 1234"}) == (
+        "脊柱外科门诊 010-5555 1234")
+
+
+def test_s2_an_urgent_contact_too_long_to_be_one_is_refused_not_cut() -> None:
+    with pytest.raises(SettingsError, match="LDH_URGENT_CONTACT"):
+        urgent_contact({"LDH_URGENT_CONTACT": "x" * 201})

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from bot.clinical.explain import details, explain
-from bot.content import Content
+from bot.clinical.explain import details, emergency_signs, explain
+from bot.content import Content, load_content
 from bot.dialogue.texts import LANGUAGES, placeholders
 from bot.dialogue.turn import Message, Text
 
 TELEGRAM_LIMIT = 4096
 RED_FLAGS = [
-    "saddle_numbness", "bladder_bowel", "bilateral_leg",
+    "saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness",
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
-    "immune_risk",
+    "immune_risk", "other_warning_signs",
 ]
 ROUTINE: dict[str, Any] = {**dict.fromkeys(RED_FLAGS, "no"), "age": 40, "pregnant": "no",
                            "leg_pain": "yes", "pain_score": 6}
@@ -49,6 +49,12 @@ def fact_combinations() -> Iterator[dict[str, Any]]:
     yield {**ROUTINE, "pregnant": "yes", "conservative_course": "6_weeks_or_more",
            "conservative_response": "none"}
     yield {**ROUTINE, "pain_score": 9, "conservative_course": "none"}
+    stepping_up = {**ROUTINE, "conservative_course": "6_weeks_or_more",
+                   "conservative_response": "none", "previous_procedure": "none",
+                   "imaging": "protrusion"}
+    yield {**stepping_up, "pregnant": "not_sure"}
+    yield {**stepping_up, "stenosis": "not_sure"}
+    yield {**stepping_up, "stenosis": "none", "instability": "not_sure"}
     optional = {
         "conservative_response": ["good", "partial", "none"],
         "imaging": ["none", "unknown", "bulging", "protrusion", "extrusion", "sequestration"],
@@ -176,7 +182,8 @@ def test_every_recommendation_ends_with_the_disclaimer_and_the_emergency_signs(
         for language in LANGUAGES:
             last = catalog.message_plain(messages[-1], language)
             disclaimer = catalog.plain(Text("rec.disclaimer"), language)
-            signs = catalog.plain(Text("rec.emergency_signs"), language)
+            signs = catalog.plain(Text("rec.emergency_signs",
+                                       {"signs": emergency_signs(content.ladder)}), language)
             if recommendation.disposition == "emergency":
                 assert len(messages) == 1
                 continue
@@ -277,4 +284,15 @@ def test_a_whole_screening_renders_in_both_languages(content: Content) -> None:
             for message in step.messages:
                 render_all(content, message)
         closing = content.catalog.message_plain(turns[-1].messages[-1], language)
-        assert closing.endswith(content.catalog.plain(Text("rec.emergency_signs"), language))
+        signs = Text("rec.emergency_signs", {"signs": emergency_signs(content.ladder)})
+        assert closing.endswith(content.catalog.plain(signs, language))
+
+
+def test_s2_load_content_fills_the_urgent_contact_in_every_language() -> None:
+    contact = "Spine clinic 010-5555 1234"
+    loaded = load_content(emergency_number="120", urgent_contact=contact)
+    for language in LANGUAGES:
+        urgent = loaded.catalog.plain(Text("rec.urgent", {"reported": "", "signs": []}),
+                                      language)
+        assert contact in urgent
+        assert "120" in urgent

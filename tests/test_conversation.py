@@ -161,7 +161,7 @@ async def test_mydata_lists_the_stored_answers(
     assert asked(reply) == "bilateral_leg"
     text = content.catalog.message_plain(reply.turn.messages[0], "en")
     assert "English" in text
-    assert "You are at the question: Symptoms in both legs" in text
+    assert "You are at the question: New or worsening symptoms in both legs" in text
     assert "bilateral_leg" not in text  # no internal names
     # Each answer in the patient's words: what they typed where it is not the button's label.
     assert "• New numbness around the bottom, genitals or inner thighs: No\n" in text
@@ -266,7 +266,7 @@ async def test_an_emergency_notifies_the_clinic_through_the_outbox(
 
 
 async def test_a_routine_result_notifies_no_one(conversations: Conversations, store: Store) -> None:
-    reply = await say(conversations, "/start", *["no"] * 9, "40", "no", "no", "5")
+    reply = await say(conversations, "/start", *["no"] * 11, "40", "no", "no", "5")
 
     effects = [e.kind for e in reply.turn.effects]
     assert "recommendation" in effects

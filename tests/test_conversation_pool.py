@@ -20,7 +20,7 @@ CLINIC = -500
 STAFF = 7
 # Nine red flags "no", age (over 55: no pregnancy question), no leg pain, pain 6: a routine
 # result, the patient's record kept.
-SCREENING = ("no",) * 9 + ("60", "no", "6")
+SCREENING = ("no",) * 11 + ("60", "no", "6")
 
 
 def keys(reply: Reply) -> list[str]:

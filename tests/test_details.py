@@ -15,8 +15,9 @@ from bot.storage import Store, open_store
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CHAT = 3003
 NO_RED_FLAGS = dict.fromkeys(
-    ["saddle_numbness", "bladder_bowel", "bilateral_leg", "leg_weakness", "fever",
-     "cancer_history", "weight_loss", "major_trauma", "immune_risk"], "no")
+    ["saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness", "leg_weakness",
+     "fever", "cancer_history", "weight_loss", "major_trauma", "immune_risk",
+     "other_warning_signs"], "no")
 # Six weeks of partial relief and a contained protrusion: both minimally invasive methods suit.
 MINIMALLY_INVASIVE = {**NO_RED_FLAGS, "age": "38", "pregnant": "no", "leg_pain": "yes",
                       "pain_score": "6", "conservative_course": "6_weeks_or_more",
@@ -196,4 +197,6 @@ async def test_s4_the_first_message_of_a_routine_result_is_a_few_lines(
     summary = content.catalog.message_plain(summary_of(reply), "en")
     everything = sum(words(content.catalog.message_plain(m, "en")) for m in reply.turn.messages)
     assert words(summary) < 120  # a few lines, not a leaflet
-    assert everything < 250  # summary, safety notes and the check-in offer
+    # Summary, the step-up notes every step-up result says (spec §3, §4: microdiscectomy as
+    # an equal alternative, staying non-surgical, the epidural), safety notes and the offer.
+    assert everything < 320

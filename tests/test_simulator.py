@@ -16,9 +16,9 @@ from bot.cli import main
 pytestmark = pytest.mark.slow
 
 RED_FLAGS = [
-    "saddle_numbness", "bladder_bowel", "bilateral_leg",
+    "saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness",
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
-    "immune_risk",
+    "immune_risk", "other_warning_signs",
 ]
 OUTPUT_KEYS = {"disposition", "step", "options", "excluded", "next", "followup_weeks", "alerts"}
 
@@ -95,7 +95,7 @@ def test_the_json_contract(step_up: dict[str, Any]) -> None:
     # Every answer in the order asked: pressed as a button here, so nothing was typed.
     assert [a["fact"] for a in result["answers"]] == result["asked"]
     assert all(a["typed"] is None for a in result["answers"])
-    assert result["answers"][9] == {"fact": "age", "typed": None, "recorded": 40}
+    assert result["answers"][11] == {"fact": "age", "typed": None, "recorded": 40}
 
 
 def test_the_transcript_alternates_bot_and_patient(step_up: dict[str, Any]) -> None:
@@ -108,9 +108,9 @@ def test_the_transcript_alternates_bot_and_patient(step_up: dict[str, Any]) -> N
     assert len(transcript) == len(result["asked"]) + 1
     assert transcript[0]["bot"].startswith("Hello.")
     assert "saddle" in transcript[0]["bot"]
-    assert [item["patient"] for item in transcript[:10]] == ["No"] * 9 + ["40"]
-    assert transcript[15]["patient"] == "No earlier procedure"
-    assert transcript[16]["patient"] == "Herniation (protrusion)"
+    assert [item["patient"] for item in transcript[:12]] == ["No"] * 11 + ["40"]
+    assert transcript[17]["patient"] == "No earlier procedure"
+    assert transcript[18]["patient"] == "Herniation (protrusion)"
     assert transcript[-1]["patient"] is None
     closing = transcript[-1]["bot"]
     assert "Minimally invasive treatment" in closing
@@ -127,7 +127,7 @@ def test_the_chinese_transcript_is_in_chinese(tmp_path: Path, step_up: dict[str,
     transcript = chinese["transcript"]
     assert transcript[0]["bot"].startswith("您好")
     assert transcript[0]["patient"] == "否"
-    assert transcript[16]["patient"] == "椎间盘突出"
+    assert transcript[18]["patient"] == "椎间盘突出（包含型）"  # noqa: RUF001  # the Chinese label
     assert "微创治疗" in transcript[-1]["bot"]
     assert "Hello" not in json.dumps(transcript, ensure_ascii=False)
 
@@ -206,7 +206,7 @@ def test_s2a_a_typed_answer_is_read_and_kept_as_typed(tmp_path: Path) -> None:
                                     "recorded": "no"}
     # A hedge on a red flag is confirmed once; a second hedge is not sure, which counts as
     # yes: urgent, with the alert.
-    assert result["answers"][4:6] == [
+    assert result["answers"][5:7] == [
         {"fact": "fever", "typed": "maybe", "recorded": None},
         {"fact": "fever", "typed": "maybe", "recorded": "not_sure"},
     ]

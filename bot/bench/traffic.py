@@ -18,9 +18,10 @@ from bot.dialogue.turn import Question
 
 # What a routine patient answers to each screening question (a minimally invasive result).
 ROUTINE = {
-    "saddle_numbness": "no", "bladder_bowel": "no", "bilateral_leg": "no",
+    "saddle_numbness": "no", "bladder_bowel": "no", "bilateral_leg": "no", "severe_weakness": "no",
     "progressive_weakness": "no", "fever": "no", "cancer_history": "no", "weight_loss": "no",
-    "major_trauma": "no", "age": "60", "leg_pain": "yes", "pain_score": "7",
+    "major_trauma": "no", "other_warning_signs": "no", "age": "60", "leg_pain": "yes",
+    "pain_score": "7",
     "previous_procedure": "none", "conservative_course": "6_weeks_or_more",
     "conservative_response": "none", "imaging": "protrusion", "stenosis": "none",
     "instability": "no", "adjacent_degeneration": "no", "huge_herniation": "no",

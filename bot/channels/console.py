@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot import details
 from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
-from bot.config import SettingsError, default_database_url, emergency_number
+from bot.config import SettingsError, default_database_url, emergency_number, urgent_contact
 from bot.content import Content, load_content
 from bot.conversation import LANGUAGE_CHOICE, Action, Conversations, Reply
 from bot.dialogue.answers import normalise
@@ -217,12 +217,12 @@ def clinic_chat(env: Mapping[str, str]) -> tuple[int | None, str]:
 def run_console(language: str | None, database_url: str | None, patient: int) -> int:
     """Run the terminal chat on the configured store (SQLite under ./data by default)."""
     try:
-        number = emergency_number()
+        number, contact = emergency_number(), urgent_contact()
         clinic, clinic_language = clinic_chat(os.environ)
     except SettingsError as error:
         print(f"ldh-bot chat: {error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
-    content = load_content(emergency_number=number)
+    content = load_content(emergency_number=number, urgent_contact=contact)
 
     async def main() -> None:
         store = open_store(database_url or default_database_url())

@@ -21,8 +21,9 @@ GOOD_FALL_PERCENT = 30
 GOOD_FALL_POINTS = 2
 GOOD_PAIN_AT_MOST = 2
 PAIN_MIN, PAIN_MAX = 0, 10  # the numeric rating scale of the pain_score fact
-# Severe pain at a check-in is said as pain_worse (8 or more is always "worse"), not twice.
+# Severe pain at a check-in is said as pain_worse ("still severe" at 8 or more), not twice.
 _SAID_AS_PAIN_WORSE = "severe_pain"
+NOT_FOLLOWING = "no"  # the adherence answer of a patient who has stopped the plan
 
 
 def classify_response(baseline: int, today: int) -> Response:
@@ -60,13 +61,17 @@ class CheckinOutcome:
     not_improving: bool
     # The text key of what the patient is told follows; None when the alerts say it all.
     next_text: str | None
+    # Spec §3: pain_worse is said as "your pain is worse" only when it rose that much;
+    # otherwise it is 8 or more, "your pain is still severe".
+    pain_rose: bool = False
 
 
 def assess_checkin(facts: Mapping[str, FactValue], ladder: Ladder) -> CheckinOutcome:
     """Classify a check-in's pain, raise its alerts, and decide whether the ladder steps up.
 
     From the step-up week on, a partial or no response re-runs the ladder with
-    ``conservative_course`` 6_weeks_or_more, that response and today's pain.
+    ``conservative_course`` 6_weeks_or_more, that response and today's pain; never for a
+    patient who said they stopped following the plan (spec §5, alert not_following).
     """
     baseline, today = facts.get("pain_score"), facts.get("pain_today")
     if not isinstance(baseline, int) or not isinstance(today, int):
@@ -80,10 +85,14 @@ def assess_checkin(facts: Mapping[str, FactValue], ladder: Ladder) -> CheckinOut
     alerts = (PAIN_WORSE, *alerts) if worse else alerts
     stepped: dict[str, FactValue] | None = None
     not_improving = False
-    if ladder.step_up_due(facts):
+    if facts.get("adherence") == NOT_FOLLOWING:
+        # A plan not followed cannot be judged: no step-up, whatever the pain, and never "it
+        # has not helped". The not_following alert says what to do.
+        next_text: str | None = None
+    elif ladder.step_up_due(facts):
         # The screening already moved past conservative care: the clinic plans that step, and
         # a check-in only tells how the patient is doing.
-        next_text: str | None = "checkin.planned_step"
+        next_text = "checkin.planned_step"
     elif week >= ladder.step_up_from_week and response != "good":
         course = {**todays, "conservative_course": "6_weeks_or_more",
                   "conservative_response": response}
@@ -97,4 +106,5 @@ def assess_checkin(facts: Mapping[str, FactValue], ladder: Ladder) -> CheckinOut
         # "Early days, keep going" is never said to a patient whose pain is getting worse.
         next_text = None if worse else "checkin.give_it_time"
     return CheckinOutcome(week, baseline, today, response, facts.get("adherence"), alerts,
-                          stepped, not_improving, next_text)
+                          stepped, not_improving, next_text,
+                          ladder.pain_worse.rose(baseline, today))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.clinical.explain import alert_texts, explain
+from bot.clinical.explain import checkin_texts, explain
 from bot.clinical.followup import CheckinOutcome, assess_checkin
 from bot.clinical.ladder import Ladder
 from bot.dialogue.registry import Registry
 from bot.dialogue.session import Session
-from bot.dialogue.turn import Effect, Message, Text
+from bot.dialogue.turn import Effect, Message
 
 # Dispositions whose red flags the clinic hears of at once (spec §2).
 _RED_FLAG_DISPOSITIONS = frozenset({"emergency", "urgent"})
@@ -45,24 +45,12 @@ def register(registry: Registry, ladder: Ladder) -> Registry:
             outcome = replace(outcome, alerts=(*outcome.alerts, UNCLEAR_RED_FLAG))
         effects = [Effect(e.kind, {**e.data, "unclear": unclear}) if e.kind == "notify_clinic"
                    else e for e in _checkin_effects(outcome)]
-        return [Message(tuple(_checkin_parts(outcome, session)))], effects
+        return [Message(tuple(checkin_texts(outcome)))], effects
 
     return registry.including(
         guards={"step_up_due": ladder.step_up_due},
         actions={"recommend": recommend, "checkin_outcome": checkin_outcome},
     )
-
-
-def _checkin_parts(outcome: CheckinOutcome, session: Session) -> list[Text]:
-    """The check-in's result, its alerts, then what follows (never "keep going" if worse)."""
-    parts = [Text("checkin.result", {"baseline": outcome.baseline, "today": outcome.today,
-                                     "response": Text(f"checkin.response.{outcome.response}")}),
-             *alert_texts(outcome.alerts)]
-    if session.facts.get("adherence") == "no":
-        parts.append(Text("checkin.adherence_no"))
-    if outcome.next_text is not None:
-        parts.append(Text(outcome.next_text))
-    return parts
 
 
 def _checkin_effects(outcome: CheckinOutcome) -> list[Effect]:

@@ -157,7 +157,9 @@ class Vocabulary:
         return Reading(section, How.CLEAR)
 
     def choice(self, raw: str, values: tuple[str, ...]) -> str | None:
-        """Yes, no or not_sure (where ``values`` has it) from a typed answer; None: ask again.
+        """Yes, no, not_sure or does_not_apply (where ``values`` has it) from a typed answer.
+
+        None means ask again.
 
         A hedge is never yes or no: it is asked again (a red flag's is confirmed by the engine).
         """

@@ -49,8 +49,11 @@ class FactDomain:
 
     @property
     def is_yes_no(self) -> bool:
-        """Whether the fact is answered yes or no (and perhaps not sure), with shared labels."""
-        return {"yes", "no"} <= set(self.values) <= {"yes", "no", "not_sure"}
+        """Whether the fact is answered yes or no (perhaps not sure, or does not apply).
+
+        Such facts share their button labels and read typed answers from the same phrases.
+        """
+        return {"yes", "no"} <= set(self.values) <= {"yes", "no", "not_sure", "does_not_apply"}
 
     def admits(self, value: object) -> bool:
         """Whether ``value`` is one this fact can take."""

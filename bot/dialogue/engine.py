@@ -355,6 +355,8 @@ class Engine:
         """
         fact = state.spec.ask or ""
         domain = self.domains[fact]
+        if NOT_SURE in domain.values and self.vocabulary.choice(raw, (NOT_SURE,)) == NOT_SURE:
+            return NOT_SURE  # a report detail's own Not sure, typed in any words for it
         text = self.vocabulary.normalise(raw)
         if text.isdigit() and 1 <= int(text) <= len(domain.values):
             return domain.values[int(text) - 1]

@@ -221,8 +221,7 @@ def _check_question(name: str, state: State, check: _Checker) -> None:
         key = option_text_key(fact, value, domain)
         if key is not None:
             check.text(key, where)
-            _check_label(name, key, value if {"yes", "no"} <= set(domain.values) else None,
-                         check)
+            _check_label(name, key, value, check)
     for extra in state.spec.extra_options:
         _check_label(name, extra.label, extra.typed, check)
 
@@ -230,8 +229,9 @@ def _check_question(name: str, state: State, check: _Checker) -> None:
 def _check_label(name: str, key: str, section: str | None, check: _Checker) -> None:
     """A label typed is its own button (spec §2a): it must not be another section's phrase.
 
-    ``section`` is the phrase section the label may belong to (the button's own); a label in
-    any other section would be read, typed, as something else than the button says.
+    ``section`` is the phrase section the label may belong to (the button's own value, e.g. a
+    report detail's "Not sure"); a label in any other section would be read, typed, as
+    something else than the button says.
     """
     if check.vocabulary is None or not check.catalog.has(key):
         return

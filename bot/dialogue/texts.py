@@ -21,10 +21,14 @@ _TAG = re.compile(r"</?(?:b|i)>")
 EMERGENCY_NUMBER = "emergency_number"
 # Said instead of a number when the clinic has not set one.
 LOCAL_EMERGENCY_NUMBER = Text("setting.local_emergency_number")
+# Where to go today with an urgent sign (LDH_URGENT_CONTACT), filled the same way.
+URGENT_CONTACT = "urgent_contact"
+# Said instead of the clinic's urgent contact when it has not set one.
+LOCAL_URGENT_CONTACT = Text("setting.local_urgent_contact")
 
 
 def _setting_values() -> dict[str, Text]:
-    return {EMERGENCY_NUMBER: LOCAL_EMERGENCY_NUMBER}
+    return {EMERGENCY_NUMBER: LOCAL_EMERGENCY_NUMBER, URGENT_CONTACT: LOCAL_URGENT_CONTACT}
 
 
 def placeholders(template: str) -> frozenset[str]:
@@ -39,13 +43,19 @@ class Catalog:
     templates: Mapping[str, Mapping[str, str]]
     lines: Mapping[str, Mapping[str, int]]
     paths: Mapping[str, Path]
-    # Values of the setting placeholders (EMERGENCY_NUMBER), rendered in the message's language.
+    # Values of the setting placeholders (EMERGENCY_NUMBER, URGENT_CONTACT), rendered in the
+    # message's language.
     settings: Mapping[str, Text] = field(default_factory=_setting_values)
 
     def with_emergency_number(self, number: str | None) -> Catalog:
         """The same catalog, naming ``number`` wherever a text says the emergency number."""
         value = Text.raw(number) if number else LOCAL_EMERGENCY_NUMBER
         return replace(self, settings={**self.settings, EMERGENCY_NUMBER: value})
+
+    def with_urgent_contact(self, contact: str | None) -> Catalog:
+        """The same catalog, naming ``contact`` wherever a text says where to go today."""
+        value = Text.raw(contact) if contact else LOCAL_URGENT_CONTACT
+        return replace(self, settings={**self.settings, URGENT_CONTACT: value})
 
     def has(self, key: str) -> bool:
         """Whether every language defines ``key``."""

@@ -140,7 +140,7 @@ async def test_mydata_and_forget_with_confirmation(
 async def test_typed_numbers_choices_and_a_whole_screening(
     content: Content, database: str, texts: dict[str, str]
 ) -> None:
-    lines = ["no"] * 9 + ["fifty", "no", "yes", "7", "3", "2", "1", "4", "1", "2", "2"]
+    lines = ["no"] * 11 + ["fifty", "no", "yes", "7", "3", "2", "1", "4", "1", "2", "2"]
 
     out = await converse(content, database, lines)
 
@@ -227,7 +227,7 @@ async def test_s4_the_terminal_numbers_its_answers_and_never_asks_to_tap(
 async def test_s4_details_in_the_terminal_with_a_listed_command(
     content: Content, database: str
 ) -> None:
-    no_flags = ["2"] * 9  # No to every red-flag question, by its number
+    no_flags = ["2"] * 11  # No to every red-flag question, by its number
     lines = [*no_flags, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
              "/details 2", "/details"]
     out = await converse(content, database, lines)
@@ -249,7 +249,7 @@ async def test_s4_details_in_the_terminal_with_a_listed_command(
 async def test_s4_after_details_the_check_in_offer_still_answers_by_number(
     content: Content, database: str
 ) -> None:
-    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+    lines = [*["2"] * 11, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
              "/details 1", "1"]
     out = await converse(content, database, lines)
 
@@ -335,7 +335,7 @@ async def test_s4_bare_words_are_commands_in_both_languages(
 async def test_s4_details_shows_the_check_in_offer_again_and_its_plural(
     content: Content, database: str
 ) -> None:
-    lines = [*["2"] * 9, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
+    lines = [*["2"] * 11, "38", "no", "yes", "6", "3", "2", "1", "4", "1", "no", "no",
              "/details 1", "/details 9"]
     out = await converse(content, database, lines)
 
@@ -349,7 +349,7 @@ async def test_s4_details_shows_the_check_in_offer_again_and_its_plural(
 async def test_s4_one_option_is_named_once_and_singular(
     content: Content, database: str
 ) -> None:
-    lines = [*["2"] * 9, "38", "no", "yes", "6", "1", "/details 2"]
+    lines = [*["2"] * 11, "38", "no", "yes", "6", "1", "/details 2"]
     out = await converse(content, database, lines)
 
     name = content.catalog.plain(Text("method.conservative_care.name"), "en")

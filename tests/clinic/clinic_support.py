@@ -18,7 +18,7 @@ STAFF = 7
 CLINIC_ZONE = "Europe/London"
 # Nine red flags "no", age (over 55, so pregnancy is not asked), no leg pain, then the pain
 # score: a routine, conservative result.
-SCREENING_ANSWERS = ("no",) * 9 + ("60", "no")
+SCREENING_ANSWERS = ("no",) * 11 + ("60", "no")
 
 # screen(chat, pain=6, hint="en"): a patient's whole screening; ask(command, args=""): staff.
 Screen = Callable[..., Awaitable[Reply]]

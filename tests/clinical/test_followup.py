@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.clinical.followup import CheckinOutcome, assess_checkin, classify_response
-from bot.clinical.ladder import Ladder, load_ladder
+from bot.clinical.ladder import Ladder
+from bot.clinical.ladder_loader import load_ladder
 
 DIALOGUES = Path(__file__).parents[2] / "dialogues"
 
@@ -165,3 +166,26 @@ def test_s5_a_checkin_needs_the_baseline_pain(ladder):
     del start["pain_score"]
     with pytest.raises(ValueError, match="pain_score"):
         checkin(ladder, start, 6, 5)
+
+
+@pytest.mark.parametrize(("week", "today"), [(2, 9), (6, 8), (6, 10), (12, 9)])
+def test_s5_adherence_no_is_never_stepped_up_whatever_the_pain(ladder, week, today):
+    facts = {**conservative_patient(), "checkin_week": week, "pain_today": today,
+             "adherence": "no"}
+    outcome = assess_checkin(facts, ladder)
+    assert outcome.stepped is None
+    assert not outcome.not_improving
+    assert outcome.next_text is None  # the not_following alert says what to do
+    assert "not_following" in outcome.alerts
+
+
+@pytest.mark.parametrize(("baseline", "today", "rose", "alerts"), [
+    (5, 7, True, ("pain_worse",)),  # 2 points up: "your pain is worse"
+    (9, 8, False, ("pain_worse",)),  # fell, but 8 or more: "your pain is still severe"
+    (8, 8, False, ("pain_worse",)),
+    (6, 7, False, ()),
+])
+def test_s5_pain_worse_knows_whether_the_pain_rose(ladder, baseline, today, rose, alerts):
+    outcome = checkin(ladder, {**conservative_patient(), "pain_score": baseline}, 2, today)
+    assert outcome.alerts == alerts
+    assert outcome.pain_rose is rose

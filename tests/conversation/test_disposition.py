@@ -192,7 +192,7 @@ async def test_s2_details_and_a_return_after_an_emergency_show_its_advice_again(
 async def test_s2_a_check_in_emergency_stands_too(
     conversations: Conversations, store: Store
 ) -> None:
-    await say(conversations, "/start", *["no"] * 9, "40", "no", "yes", "6", "none")
+    await say(conversations, "/start", *["no"] * 11, "40", "no", "yes", "6", "none")
     await say(conversations, "checkin:accept")
     checkin = await say(conversations, "/checkin")
     assert checkin.turn.question is not None

@@ -18,7 +18,7 @@ from bot.storage import Store
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CHAT = 1001
 CLINIC = -500
-SCREENING = ("/start", *["no"] * 9, "40", "no", "yes", "6", "none")  # conservative: offered
+SCREENING = ("/start", *["no"] * 11, "40", "no", "yes", "6", "none")  # conservative: offered
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ async def test_s4_a_method_named_while_the_check_in_offer_waits_is_shown_and_the
 async def test_s4_mydata_shows_the_button_chosen_does_not_apply(
     conversations: Conversations, content: Content
 ) -> None:
-    await say(conversations, "/start", *["no"] * 9, "40")
+    await say(conversations, "/start", *["no"] * 11, "40")
     question = (await say(conversations, "/help")).turn.question
     assert question is not None
     assert question.fact == "pregnant"

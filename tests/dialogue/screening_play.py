@@ -9,10 +9,10 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Turn
 
-RED_FLAGS_EMERGENCY = ("saddle_numbness", "bladder_bowel", "bilateral_leg")
+RED_FLAGS_EMERGENCY = ("saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness")
 RED_FLAGS_URGENT = (
     "leg_weakness", "fever", "cancer_history", "weight_loss", "major_trauma",
-    "immune_risk",
+    "immune_risk", "other_warning_signs",
 )
 NO_RED_FLAGS = dict.fromkeys((*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT), "no")
 

@@ -293,42 +293,46 @@ def _report_question(engine: Engine, fact: str) -> tuple[Session, Turn]:
 
 @pytest.mark.parametrize("fact", list(_TO_REPORT_QUESTION))
 @pytest.mark.parametrize("how", ["button", "typed_en", "typed_zh"])
-def test_not_sure_on_a_report_question_leads_to_specialist_review(
+def test_s1_not_sure_on_a_report_detail_is_kept_on_it_and_leads_to_specialist_review(
     engine: Engine, fact: str, how: str
 ) -> None:
     session, turn = _report_question(engine, fact)
     assert turn.question is not None
-    raw = {"button": "+0", "typed_en": "I don't know", "typed_zh": "不确定"}[how]
+    raw = {"button": "not_sure", "typed_en": "I don't know", "typed_zh": "不确定"}[how]
 
     turn = engine.answer(session, raw, seq=turn.question.seq if how == "button" else None)
 
     assert turn.finished
-    assert turn.answered == Text("opt.not_sure")
-    assert session.facts["imaging"] == "unknown"
-    assert fact not in session.facts
+    assert session.facts[fact] == "not_sure"
+    # The patient's own reading of the scan stands: no "result unknown", no new MRI asked for.
+    assert session.facts["imaging"] == "protrusion"
     rec = recommendation(turn)
     assert rec is not None
     assert rec["disposition"] == "routine"
     assert rec["step"] == "specialist_review"
     assert rec["options"] == []
+    why = next(e.data["why"] for e in turn.effects if e.kind == "recommendation")
+    assert why[-1] == "report_details_unknown"
 
 
-def test_not_sure_by_position_after_the_choices(engine: Engine) -> None:
+def test_s1_not_sure_on_stenosis_by_position_after_the_choices(engine: Engine) -> None:
     session, _ = _report_question(engine, "stenosis")
 
     turn = engine.answer(session, "4")
 
-    assert session.facts["imaging"] == "unknown"
+    assert session.facts["stenosis"] == "not_sure"
+    assert session.facts["imaging"] == "protrusion"
     rec = recommendation(turn)
     assert rec is not None
     assert rec["step"] == "specialist_review"
 
 
-def test_back_after_not_sure_restores_the_imaging_answer(engine: Engine) -> None:
+def test_s1_back_after_not_sure_on_a_detail_asks_it_again_with_the_scan_kept(
+    engine: Engine,
+) -> None:
     session, turn, _ = play(engine, {**STEP_UP_DUE, "imaging": "extrusion"})
     assert turn.question is not None
-    engine.answer(session, "+0", seq=turn.question.seq)
-    assert session.facts["imaging"] == "unknown"
+    engine.answer(session, "not_sure", seq=turn.question.seq)
 
     turn = engine.back(session)
 

@@ -10,6 +10,7 @@ from screening_play import (
     RED_FLAGS_EMERGENCY,
     RED_FLAGS_URGENT,
     STEP_UP_DUE,
+    advance,
     keys,
     play,
     recommendation,
@@ -100,24 +101,39 @@ def test_s1_pregnancy_is_asked_of_routine_patients_aged_18_to_55(
     assert turn.question.fact in {"pregnant", "leg_pain"}
 
 
-@pytest.mark.parametrize("typed", ["+0", "does not apply", "N/A", "不适用", "male"])
-def test_s1_pregnancy_does_not_apply_is_no(engine: Engine, typed: str) -> None:
+@pytest.mark.parametrize("typed", ["does_not_apply", "does not apply", "N/A", "不适用", "male"])
+def test_s1_pregnancy_does_not_apply_is_kept_apart_from_no(engine: Engine, typed: str) -> None:
     session, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "40"})
     assert turn.question is not None
-    assert [o.value for o in turn.question.options] == ["yes", "no", "+0"]
+    assert [o.value for o in turn.question.options] == ["yes", "no", "not_sure",
+                                                         "does_not_apply"]
 
-    seq = turn.question.seq if typed == "+0" else None
+    seq = turn.question.seq if typed == "does_not_apply" else None
     turn = engine.answer(session, typed, seq=seq)
 
-    assert session.facts["pregnant"] == "no"
+    assert session.facts["pregnant"] == "does_not_apply"
     assert turn.question is not None
     assert turn.question.fact == "leg_pain"
+
+
+@pytest.mark.parametrize("typed", ["not_sure", "not sure", "不确定", "maybe"])
+def test_s1_pregnancy_not_sure_counts_as_yes(engine: Engine, typed: str) -> None:
+    session, turn, _ = play(engine, {**STEP_UP_DUE, "pregnant": typed})
+
+    assert session.facts["pregnant"] == "not_sure"
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["step"] == "specialist_review"
+    assert rec["alerts"] == ["pregnancy"]
 
 
 def test_red_flags_are_asked_first_in_order(engine: Engine) -> None:
     _, _, asked = play(engine, {**STEP_UP_DUE, "imaging": "none"})
 
-    assert asked[:9] == [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+    # Spec §2: the emergency questions first, then the urgent ones.
+    assert asked[:11] == [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT]
+    assert RED_FLAGS_EMERGENCY == ("saddle_numbness", "bladder_bowel", "bilateral_leg",
+                                   "severe_weakness")
 
 
 @pytest.mark.parametrize("flag", [*RED_FLAGS_EMERGENCY, *RED_FLAGS_URGENT])
@@ -357,7 +373,7 @@ def test_a_current_button_is_applied(engine: Engine) -> None:
         ({**NO_RED_FLAGS, "age": "60"}, "banana", Text("app.hint.yes_no")),
         ({**NO_RED_FLAGS}, "old", Text("app.hint.number", {"min": 0, "max": 120})),
         ({**NO_RED_FLAGS}, "130", Text("app.hint.number", {"min": 0, "max": 120})),
-        ({**NO_RED_FLAGS, "age": "40"}, "maybe", Text("app.hint.pregnant")),
+        ({**NO_RED_FLAGS, "age": "40"}, "banana", Text("app.hint.pregnant")),
         ({**NO_RED_FLAGS, "age": "40", "pregnant": "no", "leg_pain": "yes"}, "11",
          Text("app.hint.number", {"min": 0, "max": 10})),
         ({**NO_RED_FLAGS, "age": "40", "pregnant": "no", "leg_pain": "yes", "pain_score": "5"},
@@ -424,8 +440,8 @@ def test_report_questions_offer_a_not_sure_button(engine: Engine) -> None:
     assert turn.question.fact == "stenosis"
 
     values = [o.value for o in turn.question.options]
-    assert values == ["none", "lateral", "central", "+0"]
-    assert turn.question.options[-1].label == Text("opt.not_sure")
+    assert values == ["none", "lateral", "central", "not_sure"]
+    assert turn.question.options[-1].label == Text("opt.stenosis.not_sure")
 
 
 def test_start_greets_and_states_the_intended_use(engine: Engine) -> None:
@@ -441,7 +457,7 @@ def test_start_greets_and_states_the_intended_use(engine: Engine) -> None:
 
 
 def test_session_json_round_trip_keeps_everything(engine: Engine) -> None:
-    answers = {**STEP_UP_DUE, "imaging": "protrusion", "stenosis": "+0"}
+    answers = {**STEP_UP_DUE, "imaging": "protrusion", "stenosis": "not_sure"}
     session, turn, _ = play(engine, answers, language="zh")
     assert turn.finished
     engine.back(session)  # history entry with 'before', plus a raised seq
@@ -457,3 +473,52 @@ def test_session_json_round_trip_keeps_everything(engine: Engine) -> None:
     b = engine.answer(restored, "lateral", seq=restored.seq)
     assert a == b
     assert restored == session
+
+
+@pytest.mark.parametrize("fact", ["stenosis", "instability", "huge_herniation"])
+def test_s1_a_report_detail_asked_again_gets_its_own_hint_not_the_red_flag_one(
+    engine: Engine, fact: str
+) -> None:
+    before = {"stenosis": {}, "instability": {"stenosis": "none"},
+              "huge_herniation": {"stenosis": "none", "instability": "no"}}[fact]
+    session, turn, _ = play(engine, {**STEP_UP_DUE, "imaging": "protrusion", **before})
+    assert turn.question is not None
+    assert turn.question.fact == fact
+
+    turn = engine.answer(session, "banana")
+
+    assert turn.question is not None
+    assert turn.question.fact == fact
+    assert turn.question.hint == Text(f"app.hint.{fact}")
+
+
+def test_s2_a_screening_begun_before_sudden_weakness_was_asked_is_asked_it_before_age(
+    engine: Engine,
+) -> None:
+    """Hazard log H6: a place stored by the older dialogues skips no emergency question."""
+    older = dict.fromkeys(("saddle_numbness", "bladder_bowel", "bilateral_leg"), "no")
+    session, turn = engine.enter("en", "leg_weakness", older)
+    assert turn.question is not None
+
+    turn, asked = advance(engine, session, turn, {**NO_RED_FLAGS, "age": "40"})
+
+    assert asked[-3:] == ["other_warning_signs", "severe_weakness", "age"]
+    assert session.facts["severe_weakness"] == "no"
+
+
+def test_s2_sudden_weakness_asked_late_is_still_an_emergency(engine: Engine) -> None:
+    older = dict.fromkeys(("saddle_numbness", "bladder_bowel", "bilateral_leg"), "no")
+    session, turn = engine.enter("en", "leg_weakness", older)
+    answers = {**NO_RED_FLAGS, "severe_weakness": "yes"}
+
+    turn, _ = advance(engine, session, turn, answers)
+
+    rec = recommendation(turn)
+    assert rec is not None
+    assert rec["disposition"] == "emergency"
+
+
+def test_s2_sudden_weakness_is_asked_once_in_a_screening_of_today(engine: Engine) -> None:
+    _, _, asked = play(engine, {**STEP_UP_DUE, "imaging": "none"})
+
+    assert asked.count("severe_weakness") == 1

@@ -184,7 +184,8 @@ def main() -> int:
     for warning in run.warnings():
         log.warning("%s", warning)
     content = load_content(run.dialogues_dir or DIALOGUES_DIR,
-                           emergency_number=run.bot.emergency_number)
+                           emergency_number=run.bot.emergency_number,
+                           urgent_contact=run.urgent_contact)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
     app = build_application(run.bot, content, store, run.send_rate, health=health)

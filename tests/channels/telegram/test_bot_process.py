@@ -29,7 +29,7 @@ from bot.content import load_content
 from bot.dialogue.turn import Text
 
 PATIENTS = 30
-ANSWERS_TO_FINISH = 13  # 9 red flags, age, pregnancy, leg pain, pain score (back pain only)
+ANSWERS_TO_FINISH = 15  # 11 red flags, age, pregnancy, leg pain, pain score (back pain only)
 KILL_AFTER_ANSWERS = 4
 TIMEOUT = 60.0
 

@@ -45,7 +45,7 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
     patient = standin.new_user("Pat", language_code="en")
     async with running(standin, TelegramChannel(conversations, pace=unpaced())) as bot:
         await bot.say(patient, "/start")
-        await answer(bot, patient, *["no"] * 9)
+        await answer(bot, patient, *["no"] * 11)
         await bot.say(patient, "45")
         offer = await answer(bot, patient, "no", "yes", "7", "none")
         await answer(bot, patient, "accept")
@@ -68,8 +68,9 @@ async def test_a_checkin_from_its_reminder_to_the_chart(
         # Its button starts the check-in: red flags first, then today's pain.
         first = await bot.press(patient, reminder, reminder.callback_data()[0])
         assert "Check-in" in (first[0].text or "")
-        await answer(bot, patient, *["no"] * 9)
-        result = await answer(bot, patient, "5", "yes")
+        await answer(bot, patient, *["no"] * 11)
+        # Pregnancy is asked again of a 45-year-old whose answer was no (spec §5).
+        result = await answer(bot, patient, "5", "yes", "no")
 
     assert "Today: 5 out of 10" in (result[0].text or "")
     photos = [m for m in result if m.kind == "photo"]

@@ -25,7 +25,7 @@ from bot.storage import Store
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STAFF = 7
 # Six weeks of partial relief and a contained protrusion: two minimally invasive options.
-TWO_OPTIONS = ("no",) * 9 + ("38", "no", "yes", "6", "6_weeks_or_more", "partial", "none",
+TWO_OPTIONS = ("no",) * 11 + ("38", "no", "yes", "6", "6_weeks_or_more", "partial", "none",
                              "protrusion", "none", "no", "no")
 OPTIONS = ("percutaneous_decompression", "endoscopic_discectomy")
 
