@@ -13,9 +13,9 @@ from telegram.request import BaseRequest
 from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.staff import set_staff_commands, staff_channel
 from bot.channels.telegram.startup import serve
 from bot.clinic.charts import chart_source
-from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError
 from bot.content import Content, load_content
 from bot.conversation import Conversations

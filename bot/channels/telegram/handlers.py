@@ -13,9 +13,9 @@ from telegram.ext import ContextTypes
 
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
 from bot.channels.telegram.sender import retry_seconds
+from bot.channels.telegram.staff import StaffChannel
 from bot.channels.telegram.unread_calls import edit_html, send_html
 from bot.clinic.charts import patient_chart
-from bot.clinic.telegram import StaffChannel
 from bot.conversation import (
     UNSUPPORTED,
     Action,
