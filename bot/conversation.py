@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot import checkins, details
 from bot.audit import ANSWER, answer_event
-from bot.clinic import appointments
+from bot.clinic import appointments, queue
 from bot.content import Content
 from bot.dialogue.answers import normalise
 from bot.dialogue.engine import Engine
@@ -108,6 +108,7 @@ class Conversations:
         self.clinic_language = clinic_language
         self.timezone = ZoneInfo(timezone)
         self.screening = content.engines["screening"]
+        self.queue_rules = queue.load_rules(content.directory)
 
     async def respond(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         """Like ``handle``, but a fault on our side becomes a calm note, never a stack trace.
@@ -393,7 +394,11 @@ class Conversations:
         return Reply(session.language, self._with_current(session, Text("reminders.stopped")))
 
     async def notify_clinic(self, tx: Transaction, *parts: Text) -> bool:
-        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set."""
+        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set.
+
+        Whatever needs a person is also queued for the dashboard, with or without a clinic chat.
+        """
+        await queue.add(tx, self.queue_rules, parts)
         if self.clinic_chat_id is None:
             return False
         payload = Payload(self.clinic_language, (Message(parts),))

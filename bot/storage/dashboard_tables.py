@@ -1,0 +1,355 @@
+"""The dashboard's own tables on either backend: queue state, audit, sign-in links, sessions.
+
+Each statement is written once with ``?`` placeholders; a small runner per backend adapts the
+placeholders, the stored form of times and how a JSON value is read.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.storage.base import StorageError, utc
+from bot.storage.postgres import PostgresStore, open_pool
+from bot.storage.sqlite import SqliteStore
+from bot.storage.sqlite_transaction import stamp
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
+    from psycopg_pool import AsyncConnectionPool
+
+    from bot.storage.base import Store
+
+QUEUE_EVENT = "clinic_queue"  # the event kind that is a queue item
+Row = tuple[Any, ...]
+
+
+class _Runner(Protocol):
+    """Runs one statement on one backend."""
+
+    kind_sql: str  # reads the queue item's kind out of ``e.data``
+
+    def time(self, moment: datetime) -> object:
+        """A time as this backend stores it."""
+        ...
+
+    def read_time(self, value: object) -> datetime | None:
+        """A stored time back as an aware UTC datetime."""
+        ...
+
+    def read_json(self, value: object) -> dict[str, Any]:
+        """A stored JSON object back as a dict."""
+        ...
+
+    async def rows(self, sql: str, params: Sequence[object]) -> list[Row]:
+        """Run a statement in a transaction of its own; the rows it returns."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the runner opened."""
+        ...
+
+
+class _SqliteRunner:
+    """Statements on the SQLite store's own thread and connection."""
+
+    kind_sql = "json_extract(e.data, '$.kind')"
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def time(self, moment: datetime) -> object:
+        return stamp(moment)
+
+    def read_time(self, value: object) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    def read_json(self, value: object) -> dict[str, Any]:
+        data = json.loads(str(value))
+        return data if isinstance(data, dict) else {}
+
+    async def rows(self, sql: str, params: Sequence[object]) -> list[Row]:
+        def job(conn: sqlite3.Connection) -> list[Row]:
+            return [tuple(row) for row in conn.execute(sql, tuple(params)).fetchall()]
+
+        return await self.store.call(job)
+
+    async def close(self) -> None:
+        return None
+
+
+class _PostgresRunner:
+    """Statements through a small pool of the dashboard's own on the same database."""
+
+    kind_sql = "e.data ->> 'kind'"
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]]) -> None:
+        self.pool = pool
+
+    def time(self, moment: datetime) -> object:
+        return utc(moment)
+
+    def read_time(self, value: object) -> datetime | None:
+        return utc(value) if isinstance(value, datetime) else None
+
+    def read_json(self, value: object) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    async def rows(self, sql: str, params: Sequence[object]) -> list[Row]:
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(sql.replace("?", "%s"), tuple(params))
+            return [tuple(row) for row in await cursor.fetchall()] if cursor.description else []
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """A queue item as stored: the event, and who took and finished it."""
+
+    id: int
+    chat_id: int
+    at: datetime
+    data: dict[str, Any]
+    taken_by: int | None
+    taken_at: datetime | None
+    done_by: int | None
+    done_at: datetime | None
+    note: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One line of the audit trail."""
+
+    id: int
+    at: datetime
+    staff_id: int
+    action: str
+    patient: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A browser session as stored (the id itself is kept only as its digest)."""
+
+    staff_id: int
+    csrf: str
+    language: str | None
+    created_at: datetime
+    seen_at: datetime
+    ended_at: datetime | None
+
+
+_QUEUE_COLUMNS = """e.id, e.chat_id, e.at, e.data, q.taken_by, q.taken_at, q.done_by,
+                    q.done_at, q.note"""
+
+
+class DashboardTables:
+    """Reads and writes of the dashboard's tables; open with ``open_tables``."""
+
+    def __init__(self, runner: _Runner) -> None:
+        """Use ``runner`` for every statement."""
+        self._run = runner
+
+    async def close(self) -> None:
+        """Release the connections opened for the tables."""
+        await self._run.close()
+
+    def _queue_row(self, row: Row) -> QueueRow:
+        read = self._run.read_time
+        at = read(row[2])
+        if at is None:
+            msg = "a queue item without a time"
+            raise StorageError(msg)
+        return QueueRow(int(row[0]), int(row[1]), at, self._run.read_json(row[3]),
+                        row[4], read(row[5]), row[6], read(row[7]), str(row[8] or ""))
+
+    # -- queue ----------------------------------------------------------------------------------
+
+    async def open_items(self, limit: int) -> list[QueueRow]:
+        """Queue items not yet done, newest first."""
+        sql = f"""SELECT {_QUEUE_COLUMNS} FROM events AS e
+                  LEFT JOIN queue_state AS q ON q.event_id = e.id
+                  WHERE e.kind = '{QUEUE_EVENT}' AND q.done_at IS NULL
+                  ORDER BY e.id DESC LIMIT ?"""  # noqa: S608 -- constants of this module
+        return [self._queue_row(row) for row in await self._run.rows(sql, (limit,))]
+
+    async def done_items(self, limit: int) -> list[QueueRow]:
+        """Queue items done, the latest done first."""
+        sql = f"""SELECT {_QUEUE_COLUMNS} FROM queue_state AS q
+                  JOIN events AS e ON e.id = q.event_id
+                  WHERE q.done_at IS NOT NULL ORDER BY q.done_at DESC LIMIT ?"""  # noqa: S608 -- constants of this module
+        return [self._queue_row(row) for row in await self._run.rows(sql, (limit,))]
+
+    async def item(self, item_id: int) -> QueueRow | None:
+        """One queue item, or None when there is no such one (or it was erased)."""
+        sql = f"""SELECT {_QUEUE_COLUMNS} FROM events AS e
+                  LEFT JOIN queue_state AS q ON q.event_id = e.id
+                  WHERE e.id = ? AND e.kind = '{QUEUE_EVENT}'"""  # noqa: S608 -- constants of this module
+        rows = await self._run.rows(sql, (item_id,))
+        return self._queue_row(rows[0]) if rows else None
+
+    async def patient_items(self, chat_id: int) -> list[QueueRow]:
+        """A patient's queue items, oldest first."""
+        sql = f"""SELECT {_QUEUE_COLUMNS} FROM events AS e
+                  LEFT JOIN queue_state AS q ON q.event_id = e.id
+                  WHERE e.chat_id = ? AND e.kind = '{QUEUE_EVENT}' ORDER BY e.id"""  # noqa: S608 -- constants of this module
+        return [self._queue_row(row) for row in await self._run.rows(sql, (chat_id,))]
+
+    async def take(self, item_id: int, staff_id: int, at: datetime) -> bool:
+        """Assign an open item to ``staff_id``; False when it is gone or already done."""
+        if await self.item(item_id) is None:
+            return False
+        sql = """INSERT INTO queue_state (event_id, taken_by, taken_at) VALUES (?, ?, ?)
+                 ON CONFLICT (event_id) DO UPDATE SET taken_by = excluded.taken_by,
+                     taken_at = excluded.taken_at
+                 WHERE queue_state.done_at IS NULL
+                 RETURNING event_id"""
+        return bool(await self._run.rows(sql, (item_id, staff_id, self._run.time(at))))
+
+    async def finish(self, item_id: int, staff_id: int, at: datetime, note: str) -> bool:
+        """Mark an item done with a note; False when it is gone or was done already."""
+        if await self.item(item_id) is None:
+            return False
+        moment = self._run.time(at)
+        sql = """INSERT INTO queue_state (event_id, taken_by, taken_at, done_by, done_at, note)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (event_id) DO UPDATE SET done_by = excluded.done_by,
+                     done_at = excluded.done_at, note = excluded.note,
+                     taken_by = coalesce(queue_state.taken_by, excluded.taken_by),
+                     taken_at = coalesce(queue_state.taken_at, excluded.taken_at)
+                 WHERE queue_state.done_at IS NULL
+                 RETURNING event_id"""
+        params = (item_id, staff_id, moment, staff_id, moment, note)
+        return bool(await self._run.rows(sql, params))
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    async def audit(self, at: datetime, staff_id: int, action: str, patient: int | None,
+                    detail: str = "") -> None:
+        """Append a line to the audit trail."""
+        sql = "INSERT INTO audit (at, staff_id, action, patient, detail) VALUES (?, ?, ?, ?, ?)"
+        await self._run.rows(sql, (self._run.time(at), staff_id, action, patient, detail))
+
+    async def audit_lines(self, *, staff_id: int | None, since: datetime | None,
+                          until: datetime | None, before: int | None,
+                          limit: int) -> list[AuditRow]:
+        """Audit lines, newest first, by person and time span, before an id (keyset paging)."""
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if staff_id is not None:
+            where.append("staff_id = ?")
+            params.append(staff_id)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(self._run.time(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(self._run.time(until))
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        sql = f"""SELECT id, at, staff_id, action, patient, detail FROM audit
+                  WHERE {" AND ".join(where)} ORDER BY id DESC LIMIT ?"""  # noqa: S608 -- conditions are constants of this function
+        rows = await self._run.rows(sql, (*params, limit))
+        return [AuditRow(int(r[0]), self._read_at(r[1]), int(r[2]),
+                         str(r[3]), r[4], str(r[5])) for r in rows]
+
+    def _read_at(self, value: object) -> datetime:
+        at = self._run.read_time(value)
+        if at is None:
+            msg = "an audit line without a time"
+            raise StorageError(msg)
+        return at
+
+    # -- sign-in links --------------------------------------------------------------------------
+
+    async def add_link(self, digest: str, staff_id: int, expires_at: datetime) -> None:
+        """Keep a new sign-in link (as its digest)."""
+        sql = "INSERT INTO web_links (digest, staff_id, expires_at) VALUES (?, ?, ?)"
+        await self._run.rows(sql, (digest, staff_id, self._run.time(expires_at)))
+
+    async def peek_link(self, digest: str, now: datetime) -> int | None:
+        """The staff id of an unused, unexpired link; nothing is consumed."""
+        sql = """SELECT staff_id FROM web_links
+                 WHERE digest = ? AND used_at IS NULL AND expires_at > ?"""
+        rows = await self._run.rows(sql, (digest, self._run.time(now)))
+        return int(rows[0][0]) if rows else None
+
+    async def use_link(self, digest: str, now: datetime) -> int | None:
+        """Consume a link once: its staff id, or None when unknown, used or expired."""
+        sql = """UPDATE web_links SET used_at = ?
+                 WHERE digest = ? AND used_at IS NULL AND expires_at > ?
+                 RETURNING staff_id"""
+        moment = self._run.time(now)
+        rows = await self._run.rows(sql, (moment, digest, moment))
+        return int(rows[0][0]) if rows else None
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    async def add_session(self, digest: str, staff_id: int, csrf: str, language: str | None,
+                          now: datetime) -> None:
+        """Keep a new session."""
+        moment = self._run.time(now)
+        sql = """INSERT INTO web_sessions (digest, staff_id, csrf, language, created_at, seen_at)
+                 VALUES (?, ?, ?, ?, ?, ?)"""
+        await self._run.rows(sql, (digest, staff_id, csrf, language, moment, moment))
+
+    async def session(self, digest: str) -> SessionRow | None:
+        """A session by its digest, ended or not."""
+        sql = """SELECT staff_id, csrf, language, created_at, seen_at, ended_at
+                 FROM web_sessions WHERE digest = ?"""
+        rows = await self._run.rows(sql, (digest,))
+        if not rows:
+            return None
+        row, read = rows[0], self._run.read_time
+        created, seen = read(row[3]), read(row[4])
+        if created is None or seen is None:
+            return None
+        return SessionRow(int(row[0]), str(row[1]), row[2], created, seen, read(row[5]))
+
+    async def touch_session(self, digest: str, now: datetime) -> None:
+        """Record activity on a session (the idle timeout counts from here)."""
+        sql = "UPDATE web_sessions SET seen_at = ? WHERE digest = ? AND ended_at IS NULL"
+        await self._run.rows(sql, (self._run.time(now), digest))
+
+    async def end_session(self, digest: str, now: datetime) -> None:
+        """End a session: signed out, or timed out."""
+        sql = "UPDATE web_sessions SET ended_at = ? WHERE digest = ? AND ended_at IS NULL"
+        await self._run.rows(sql, (self._run.time(now), digest))
+
+    async def set_language(self, digest: str, language: str) -> None:
+        """The language a person chose for their session."""
+        sql = "UPDATE web_sessions SET language = ? WHERE digest = ?"
+        await self._run.rows(sql, (language, digest))
+
+    async def prune(self, before: datetime) -> None:
+        """Forget links and sessions that ended or expired before ``before``."""
+        moment = self._run.time(before)
+        await self._run.rows("DELETE FROM web_links WHERE expires_at < ?", (moment,))
+        await self._run.rows(
+            "DELETE FROM web_sessions WHERE coalesce(ended_at, seen_at) < ?", (moment,))
+
+
+async def open_tables(store: Store, database_url: str | None = None) -> DashboardTables:
+    """The dashboard's tables on the database of an open ``store``."""
+    if isinstance(store, SqliteStore):
+        return DashboardTables(_SqliteRunner(store))
+    if isinstance(store, PostgresStore):
+        if database_url is None:
+            msg = "the dashboard needs the PostgreSQL URL to open its own connections"
+            raise StorageError(msg)
+        pool = await open_pool(database_url, min_size=1, max_size=4, name="ldh-dashboard",
+                               fill_within=10.0)
+        return DashboardTables(_PostgresRunner(pool))
+    msg = f"the dashboard cannot use a {type(store).__name__}"
+    raise StorageError(msg)
