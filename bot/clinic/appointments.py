@@ -42,6 +42,7 @@ CHOICES = (CONFIRM, RESCHEDULE)
 # the callback data "m:appt:<id>:<choice>" (30 bytes with a 12-digit id, under Telegram's 64).
 CHOICE = "appt:"
 EVENT, ANSWER_EVENT = "appointment", "appointment_answer"
+CANCEL_EVENT = "appointment_cancelled"  # the clinic called a visit off
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Notify = Callable[[Transaction, Text], Awaitable[object]]
@@ -169,11 +170,13 @@ async def book(tx: Transaction, appointment: Appointment, language: str) -> list
 
 
 def latest(events: Iterable[Event]) -> Appointment | None:
-    """The patient's current appointment: the one booked last."""
+    """The patient's current appointment: the one booked last, unless it was cancelled."""
     found = None
     for event in events:
         if event.kind == EVENT:
             found = Appointment.from_json(event.data)
+        elif event.kind == CANCEL_EVENT and found is not None and event.data.get("id") == found.id:
+            found = None
     return found
 
 
