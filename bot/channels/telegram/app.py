@@ -15,6 +15,8 @@ from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff import set_staff_commands, staff_channel
 from bot.channels.telegram.startup import serve
+from bot.channels.web.serve import WebChannel
+from bot.channels.web.settings import WebSettings, WebSettingsError, web_settings
 from bot.clinic.charts import chart_source
 from bot.config import Settings, SettingsError
 from bot.content import Content, load_content
@@ -70,6 +72,7 @@ def shared_pace(store: Store, url: str, rate: float) -> Pace:
 def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are keyword-only extras
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
     health: Health | None = None, request: BaseRequest | None = None, pace: Pace | None = None,
+    web: WebSettings | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation, and the outbox dispatcher.
 
@@ -79,7 +82,12 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
-    staff = staff_channel(settings, content, store, conversations.clock)
+    dashboard = None
+    if web is not None and web.enabled:  # served in this event loop, beside the bot
+        dashboard = WebChannel(web, content, store, staff_ids=settings.staff_ids,
+                               timezone=settings.timezone, clock=conversations.clock,
+                               database_url=settings.database_url)
+    staff = staff_channel(settings, content, store, conversations.clock, dashboard)
     pace = pace or shared_pace(store, settings.database_url, rate)
     channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
@@ -92,6 +100,8 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
         nonlocal dispatcher
         await store.open()
         await pace.open()
+        if dashboard is not None:
+            await dashboard.start()
         patient_commands = await _set_commands(app, content)
         if staff is not None:
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
@@ -116,6 +126,8 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
 
     async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
         await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
+        if dashboard is not None:
+            await dashboard.stop()
         await pace.close()
         await store.close()
 
@@ -170,9 +182,14 @@ def main() -> int:
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
+    try:
+        web = web_settings()
+    except WebSettingsError as error:
+        print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
+        return 2
     configure_logging(run.ops.log_format, run.secrets)
     content = load_content(emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
-    app = build_application(run.bot, content, store, run.send_rate, health=health)
+    app = build_application(run.bot, content, store, run.send_rate, health=health, web=web)
     return asyncio.run(serve(app, run, health))

@@ -1,0 +1,585 @@
+"""The dashboard's tornado application: pages, forms, downloads; every refusal a clear page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable
+from contextlib import aclosing
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import tornado.web
+
+from bot.channels.web.texts import WebTexts
+from bot.clinic import actions, appointments, export
+from bot.clinic.booking import NOTE_MAX, PLACE_MAX
+from bot.clinic.erasure import erase
+from bot.clinic.export_data import patient_document
+from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings
+from bot.clinic.history import event_lines, step_text
+from bot.clinic.queue import FILTERS, Queue, QueueItem, load_rules
+from bot.clinic.replies import clock_time
+from bot.clinic.signin import Signed, SignIn, same_token
+from bot.clinical.chart import pain_points
+from bot.content import Content
+from bot.dialogue.texts import LANGUAGES
+from bot.dialogue.turn import Text
+from bot.storage.base import PatientRecord, RecordQuery, Store
+from bot.storage.dashboard_tables import DashboardTables
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "ldh_session"
+SECURE_COOKIE = "__Host-ldh_session"
+PAGE = 50  # patients per page
+AUDIT_PAGE = 200
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+Clock = Callable[[], datetime]
+
+
+class Dashboard:
+    """What every page needs: the clinic's store and tables, texts, settings and a clock."""
+
+    def __init__(  # noqa: PLR0913  # the dashboard's settings, each named at the call
+        self, content: Content, store: Store, tables: DashboardTables, signin: SignIn, *,
+        language: str, timezone: str, clock: Clock, secure: bool, demo: bool = False,
+    ) -> None:
+        """Serve the clinic kept in ``store`` and ``tables``."""
+        self.content = content
+        self.store = store
+        self.tables = tables
+        self.signin = signin
+        self.queue = Queue(tables, load_rules(content.directory))
+        self.texts = WebTexts(content.directory)
+        self.language = language
+        self.zone = ZoneInfo(timezone)
+        self.clock = clock
+        self.secure = secure
+        self.demo = demo
+
+    async def audit(self, who: Signed | int, action: str, patient: int | None = None,
+                    detail: str = "") -> None:
+        """Record an action in the audit trail."""
+        staff = who.staff_id if isinstance(who, Signed) else who
+        await self.tables.audit(self.clock(), staff, action, patient, detail)
+
+
+class Refusal(Exception):  # noqa: N818  # a page, not a failure
+    """A request refused with a clear page: the status and the text that explains it."""
+
+    def __init__(self, status: int, key: str) -> None:
+        """Refuse with ``status``, explained by text ``key``."""
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+class Page(tornado.web.RequestHandler):
+    """Security headers, the session, the CSRF check and clear refusal pages for every page."""
+
+    signed: Signed | None = None
+    public = False  # pages anyone may open (the sign-in link)
+
+    def initialize(self, dashboard: Dashboard) -> None:
+        """Serve ``dashboard``."""
+        self.dash = dashboard
+
+    def set_default_headers(self) -> None:
+        """The same security headers on every answer, refusals included."""
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Cache-Control", "no-store")
+
+    def check_xsrf_cookie(self) -> None:
+        """CSRF is checked against the session in ``prepare`` instead of tornado's cookie."""
+
+    @property
+    def cookie_name(self) -> str:
+        """``__Host-`` with Secure over https, else a plain name (a browser refuses the prefix)."""
+        return SECURE_COOKIE if self.dash.secure else COOKIE
+
+    async def prepare(self) -> None:
+        """Find who is signed in; refuse anyone who is not, and any POST without its token."""
+        if self.public:
+            return
+        token = self.get_cookie(self.cookie_name)
+        signed = await self.dash.signin.check(token, self.dash.clock()) if token else None
+        if signed is None:
+            raise Refusal(401, "refusal.signed_out")
+        self.signed = signed
+        if self.request.method == "POST" and not same_token(
+                self.get_body_argument("csrf", None), signed.csrf):
+            raise Refusal(403, "refusal.stale_form")
+
+    @property
+    def me(self) -> Signed:
+        """The signed-in person (``prepare`` refused everyone else)."""
+        if self.signed is None:
+            raise Refusal(401, "refusal.signed_out")
+        return self.signed
+
+    @property
+    def language(self) -> str:
+        """The person's chosen language, else the clinic's."""
+        chosen = self.signed.language if self.signed is not None else None
+        return chosen if chosen in LANGUAGES else self.dash.language
+
+    def t(self, key: str, **values: object) -> str:
+        """A dashboard text in the person's language."""
+        return self.dash.texts.get(self.language, key, **values)
+
+    def plain(self, text: Text) -> str:
+        """A catalog text (the bot's own words) as plain text in the person's language."""
+        return self.dash.content.catalog.plain(text, self.language)
+
+    def when(self, moment: datetime | None) -> str:
+        """A time in the clinic's zone."""
+        return clock_time(moment, self.dash.zone) if moment is not None else ""
+
+    def get_template_path(self) -> str:
+        """Templates ship beside this module."""
+        return str(HERE / "templates")
+
+    def page(self, template: str, **values: Any) -> None:  # noqa: ANN401  # template values
+        """Render a page with what every page shows."""
+        self.render(template, t=self.t, plain=self.plain, when=self.when, me=self.signed,
+                    dash=self.dash, lang=self.language, languages=LANGUAGES, **values)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, Refusal):
+            self._refuse(e.status, e.key)
+            return
+        if isinstance(e, tornado.web.HTTPError) and not self._finished:
+            key = {404: "refusal.not_found", 405: "refusal.not_found"}.get(
+                e.status_code, "refusal.bad_request")
+            self._refuse(e.status_code, key)
+            return
+        if not isinstance(e, tornado.web.Finish):
+            log.error("dashboard page %s failed: %s", self.request.path, type(e).__name__,
+                      exc_info=e)
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:  # noqa: ANN401  # tornado's
+        """Any other failure: a calm page, never a traceback."""
+        del kwargs
+        self._refuse(status_code, "refusal.error")
+
+    def _refuse(self, status: int, key: str) -> None:
+        if self._finished:
+            return
+        self.clear()
+        self.set_status(status)
+        self.page("refusal.html", message=self.t(key))
+
+
+class QueuePage(Page):
+    """The queue: what needs a person, most urgent first, with counts per filter."""
+
+    async def get(self) -> None:
+        """The page, or only its rows for the page's own refresh."""
+        chosen = self.get_query_argument("filter", "open")
+        chosen = chosen if chosen in FILTERS else "open"
+        view = await self.dash.queue.view(chosen, self.me.staff_id)
+        template = "queue_rows.html" if self.get_query_argument("rows", "") else "queue.html"
+        self.page(template, view=view, chosen=chosen, filters=FILTERS,
+                  now=self.dash.clock(), kind=self._kind)
+
+    def _kind(self, item: QueueItem) -> str:
+        key = f"queue.kind.{item.kind}"
+        return self.t(key) if self.dash.texts.has(key) else self.t("queue.kind.other")
+
+
+class QueueAction(Page):
+    """Take an item, or mark it done with a note."""
+
+    async def post(self, item_id: str, action: str) -> None:
+        """Act, record it, and go back to the queue as it was filtered."""
+        number, now = int(item_id), self.dash.clock()
+        item = await self.dash.tables.item(number)
+        if item is None:
+            raise Refusal(404, "refusal.not_found")
+        if action == "take":
+            await self.dash.queue.take(number, self.me.staff_id, now)
+        else:
+            note = self.get_body_argument("note", "").strip()[:NOTE_MAX]
+            await self.dash.queue.done(number, self.me.staff_id, now, note)
+        await self.dash.audit(self.me, f"queue_{action}", item.chat_id, str(number))
+        chosen = self.get_body_argument("filter", "open")
+        self.redirect(f"/?filter={chosen if chosen in FILTERS else 'open'}#item-{number}",
+                      status=303)
+
+
+class Patients(Page):
+    """Patients by chat id, a page at a time (keyset paging)."""
+
+    async def get(self) -> None:
+        """A page of patients after ``after``; ``q`` finds one chat id."""
+        search = self.get_query_argument("q", "").strip()
+        after = _int(self.get_query_argument("after", ""))
+        wanted = _int(search) if search else None
+        query = RecordQuery(kinds=frozenset({"recommendation"}), after=after,
+                            chat_id=wanted, limit=PAGE + 1, batch=PAGE + 1,
+                            session_without=("history",))
+        found: list[PatientRecord] = []
+        if not search or wanted is not None:
+            async with aclosing(self.dash.store.records(query)) as records:
+                found = [record async for record in records]
+        rows = [(record.patient, self._step(record)) for record in found[:PAGE]]
+        more = found[PAGE - 1].patient.chat_id if len(found) > PAGE else None
+        self.page("patients.html", rows=rows, search=search, more=more)
+
+    def _step(self, record: PatientRecord) -> str:
+        step = None
+        for event in record.events:
+            if event.kind == "recommendation":
+                step = step_text(dict(event.data.get("recommendation", {})))
+        return self.plain(step) if step is not None else self.t("patients.no_step")
+
+
+class PatientPage(Page):
+    """One patient: header, pain chart, timeline, appointment, check-ins, data and erasure."""
+
+    async def get(self, chat_id: str) -> None:
+        """The page; opening it is recorded in the audit trail."""
+        number = int(chat_id)
+        await self.show(number)
+
+    async def show(self, number: int, notice: str = "", status: int = 200) -> None:
+        """Render the page with an optional notice of what was just done."""
+        record = await _record(self.dash.store, number)
+        if record is None:
+            raise Refusal(404, "refusal.not_found")
+        await self.dash.audit(self.me, "view_patient", number)
+        events = await self.dash.store.events(number)
+        label = self.dash.content.engines[export.SCREENING].label
+        timeline = [(event.at, self.plain(line)) for event in events
+                    for line in event_lines(event, self.dash.zone, label)]
+        screening = export.screening_of(self.dash.content, PatientRecord(record.patient, tuple(
+            e for e in events if e.kind == "recommendation")))
+        items = await self.dash.queue.of_patient(number)
+        visit = appointments.latest(events)
+        now = self.dash.clock()
+        self.set_status(status)
+        self.page("patient.html", patient=record.patient, screening=screening,
+                  timeline=timeline, items=items, chart=_chart(pain_points(events)),
+                  pending=await self.dash.store.pending(number),
+                  visit=visit if visit is not None and visit.at > now else None,
+                  notice=notice, place_max=PLACE_MAX, note_max=NOTE_MAX,
+                  step=self.plain(step_text({"step": screening.step,
+                                             "disposition": screening.disposition or "routine"}))
+                  if screening.step or screening.disposition else "")
+
+
+class Book(PatientPage):
+    """Book or move the patient's visit, with the reminders /appointment makes."""
+
+    async def post(self, chat_id: str) -> None:
+        """Book from the form's date, time (clinic time), place and note."""
+        number, now = int(chat_id), self.dash.clock()
+        place = self.get_body_argument("place", "").strip()
+        note = self.get_body_argument("note", "").strip()
+        at = _local(self.get_body_argument("date", ""), self.get_body_argument("time", ""),
+                    self.dash.zone)
+        if at is None or at <= now or not place or len(place) > PLACE_MAX or (
+                len(note) > NOTE_MAX):
+            await self.show(number, self.t("patient.bad_booking"), 400)
+            return
+        try:
+            booked = await actions.book_visit(
+                self.dash.store, chat_id=number, at=at, place=place, note=note,
+                by=self.me.staff_id, clinic_zone=self.dash.zone, now=now)
+        except actions.UnknownPatientError as error:
+            raise Refusal(404, "refusal.not_found") from error
+        await self.dash.audit(self.me, "book_appointment", number, at.isoformat())
+        listed = ", ".join(self.when(r.due) for r in booked.reminders or []) or self.t(
+            "patient.no_reminders_due")
+        await self.show(number, self.t("patient.booked", reminders=listed))
+
+
+class Cancel(PatientPage):
+    """Cancel the patient's coming visit and its reminders."""
+
+    async def post(self, chat_id: str) -> None:
+        """Cancel, and say so."""
+        number = int(chat_id)
+        try:
+            visit = await actions.cancel_visit(self.dash.store, chat_id=number,
+                                               by=self.me.staff_id, now=self.dash.clock())
+        except actions.UnknownPatientError as error:
+            raise Refusal(404, "refusal.not_found") from error
+        if visit is not None:
+            await self.dash.audit(self.me, "cancel_appointment", number, visit.id)
+        await self.show(number, self.t("patient.cancelled" if visit is not None
+                                       else "patient.nothing_to_cancel"))
+
+
+class Checkins(PatientPage):
+    """Set the weeks of the patient's check-ins."""
+
+    async def post(self, chat_id: str) -> None:
+        """Plan from the typed weeks."""
+        number = int(chat_id)
+        raw = self.get_body_argument("weeks", "").replace(",", " ").split()
+        weeks = [int(w) for w in raw if w.isdigit()] if all(w.isdigit() for w in raw) else []
+        if not actions.valid_weeks(weeks):
+            await self.show(number, self.t("patient.bad_weeks"), 400)
+            return
+        try:
+            due = await actions.plan_checkins(self.dash.store, chat_id=number, weeks=weeks,
+                                              by=self.me.staff_id, clinic_zone=self.dash.zone,
+                                              now=self.dash.clock())
+        except actions.UnknownPatientError as error:
+            raise Refusal(404, "refusal.not_found") from error
+        except actions.NoCourseError:
+            await self.show(number, self.t("patient.no_course"), 409)
+            return
+        await self.dash.audit(self.me, "plan_checkins", number, ",".join(map(str, weeks)))
+        await self.show(number, self.t("patient.weeks_set",
+                                       dates=", ".join(self.when(at) for at in due)))
+
+
+class Erase(PatientPage):
+    """Erase a patient, once the chat id is typed again."""
+
+    async def post(self, chat_id: str) -> None:
+        """Erase, or say the typed id did not match."""
+        number = int(chat_id)
+        if self.get_body_argument("confirm", "").strip() != str(number):
+            await self.show(number, self.t("patient.erase_mismatch"), 400)
+            return
+        await erase(self.dash.store, number, self.dash.clock())
+        await self.dash.audit(self.me, "erase_patient", number)
+        self.page("refusal.html", message=self.t("patient.erased", patient=number))
+
+
+class PatientData(Page):
+    """Everything kept about one patient, as JSON."""
+
+    async def get(self, chat_id: str) -> None:
+        """The document, as a download."""
+        number = int(chat_id)
+        record = await _record(self.dash.store, number, kinds=None)
+        if record is None:
+            raise Refusal(404, "refusal.not_found")
+        document = patient_document(self.dash.content, record,
+                                    await self.dash.store.pending(number))
+        await self.dash.audit(self.me, "patient_data", number)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="patient-{number}.json"')
+        self.finish(json.dumps(document, ensure_ascii=False, indent=1))
+
+
+class Exports(Page):
+    """The exports page and its streamed downloads."""
+
+    async def get(self, name: str | None = None) -> None:
+        """The page, or one export streamed as it is read."""
+        if name is None:
+            self.page("exports.html")
+            return
+        if name not in {"screenings.csv", "screenings.fhir.json", "questionnaire.fhir.json"}:
+            raise Refusal(404, "refusal.not_found")
+        await self.dash.audit(self.me, "export", None, name)
+        content, now = self.dash.content, self.dash.clock()
+        fhir = export.Fhir(content, self.language)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        if name == "questionnaire.fhir.json":
+            self.set_header("Content-Type", "application/fhir+json")
+            self.finish(export.to_json(fhir.questionnaire()))
+            return
+        buffer = io.StringIO(newline="")
+        if name == "screenings.csv":
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            sinks: list[Callable[[export.Screening], None]] = [
+                CsvSheet(buffer, export.asked_facts(content)).add]
+            bundle = None
+        else:
+            self.set_header("Content-Type", "application/fhir+json")
+            bundle = BundleFile(buffer, fhir, now)
+            sinks = [bundle.add]
+
+        async def send(count: int) -> None:
+            del count
+            self.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
+            await self.flush()
+
+        await stream_screenings(self.dash.store, content, sinks, progress=send)
+        if bundle is not None:
+            bundle.close()
+        self.finish(buffer.getvalue())
+
+
+class Audit(Page):
+    """The audit trail, by person and day; as CSV too."""
+
+    async def get(self, csv_file: str | None = None) -> None:
+        """The page (or the CSV) of the lines the filters choose."""
+        person = _int(self.get_query_argument("staff", ""))
+        day = self.get_query_argument("day", "")
+        since = _local(day, "00:00", self.dash.zone) if day else None
+        until = since + timedelta(days=1) if since is not None else None
+        before = _int(self.get_query_argument("before", ""))
+        lines = await self.dash.tables.audit_lines(
+            staff_id=person, since=since, until=until, before=before,
+            limit=100_000 if csv_file else AUDIT_PAGE)
+        if csv_file:
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            self.set_header("Content-Disposition", 'attachment; filename="audit.csv"')
+            out = io.StringIO(newline="")
+            writer = csv.writer(out)
+            writer.writerow(["id", "at", "staff_id", "action", "patient", "detail"])
+            for line in lines:
+                writer.writerow([line.id, line.at.isoformat(), line.staff_id, line.action,
+                                 "" if line.patient is None else line.patient, line.detail])
+            self.finish(out.getvalue())
+            return
+        self.page("audit.html", lines=lines, person=person, day=day,
+                  older=lines[-1].id if len(lines) == AUDIT_PAGE else None)
+
+
+class SignInPage(Page):
+    """A one-time link: GET shows who it signs in and consumes nothing; POST signs in."""
+
+    public = True
+
+    async def get(self, token: str) -> None:
+        """Show "Sign in as NAME", or why the link cannot be used."""
+        if not self.dash.signin.attempts.allow(self.request.remote_ip):
+            raise Refusal(429, "refusal.too_many")
+        staff_id = await self.dash.signin.peek(token, self.dash.clock())
+        if staff_id is None:
+            raise Refusal(403, "refusal.link")
+        self.page("signin.html", token=token, name=str(staff_id))
+
+    async def post(self, token: str) -> None:
+        """Use the link once: a fresh session, its cookie, then the queue."""
+        if not self.dash.signin.attempts.allow(self.request.remote_ip):
+            raise Refusal(429, "refusal.too_many")
+        now = self.dash.clock()
+        started = await self.dash.signin.sign_in(token, now, None)
+        if started is None:
+            raise Refusal(403, "refusal.link")
+        session, signed = started
+        self.set_cookie(self.cookie_name, session, path="/", httponly=True,
+                        samesite="Strict", secure=self.dash.secure)
+        await self.dash.audit(signed, "sign_in")
+        self.redirect("/", status=303)
+
+
+class SignOut(Page):
+    """End the session."""
+
+    async def post(self) -> None:
+        """Sign out and show the refusal page that says so."""
+        await self.dash.signin.sign_out(self.me, self.dash.clock())
+        await self.dash.audit(self.me, "sign_out")
+        self.clear_cookie(self.cookie_name, path="/", secure=self.dash.secure)
+        self.signed = None
+        self.page("refusal.html", message=self.t("refusal.signed_out"))
+
+
+class Language(Page):
+    """Switch the person's language."""
+
+    async def post(self) -> None:
+        """Keep the choice with the session, and go back where the person was."""
+        chosen = self.get_body_argument("language", "")
+        if chosen in LANGUAGES:
+            await self.dash.tables.set_language(self.me.session, chosen)
+        back = self.get_body_argument("back", "/")
+        self.redirect(back if back.startswith("/") and not back.startswith("//") else "/",
+                      status=303)
+
+
+class Missing(Page):
+    """Any other address."""
+
+    public = True
+
+    async def prepare(self) -> None:
+        """Every unknown address is the same clear page."""
+        raise Refusal(404, "refusal.not_found")
+
+
+def _int(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _local(day: str, clock: str, zone: ZoneInfo) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=zone)
+    except ValueError:
+        return None
+    # A wall-clock time skipped by a DST change does not exist: refused, not guessed.
+    if datetime.fromtimestamp(moment.timestamp(), zone).replace(tzinfo=None) != moment.replace(
+            tzinfo=None):
+        return None
+    return moment
+
+
+async def _record(store: Store, chat_id: int,
+                  kinds: frozenset[str] | None = frozenset()) -> PatientRecord | None:
+    query = RecordQuery(kinds=kinds, chat_id=chat_id, limit=1)
+    async with aclosing(store.records(query)) as records:
+        async for record in records:
+            return record if record.patient.session else None
+    return None
+
+
+def _chart(points: list[tuple[float, int]]) -> dict[str, Any] | None:
+    """Coordinates of the pain chart (numbers only) in a 600 x 240 box."""
+    if not points:
+        return None
+    left, right, top, bottom = 40, 580, 20, 200
+    last = max(1.0, *(week for week, _ in points))
+    xy = [(left + (right - left) * week / last, bottom - (bottom - top) * score / 10, week, score)
+          for week, score in points]
+    return {"points": xy, "line": " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in xy),
+            "last": last, "left": left, "right": right, "top": top, "bottom": bottom,
+            "ticks": [(bottom - (bottom - top) * s / 10, s) for s in (0, 2, 4, 6, 8, 10)]}
+
+
+def application(dashboard: Dashboard) -> tornado.web.Application:
+    """The dashboard's routes."""
+    number = r"(-?\d{1,20})"
+    args = {"dashboard": dashboard}
+    return tornado.web.Application(
+        [
+            (r"/", QueuePage, args),
+            (r"/queue/(\d{1,20})/(take|done)", QueueAction, args),
+            (r"/patients", Patients, args),
+            (rf"/patients/{number}", PatientPage, args),
+            (rf"/patients/{number}/appointment", Book, args),
+            (rf"/patients/{number}/appointment/cancel", Cancel, args),
+            (rf"/patients/{number}/checkins", Checkins, args),
+            (rf"/patients/{number}/erase", Erase, args),
+            (rf"/patients/{number}/data\.json", PatientData, args),
+            (r"/exports", Exports, args),
+            (r"/exports/([a-z.]+)", Exports, args),
+            (r"/audit", Audit, args),
+            (r"/audit(\.csv)", Audit, args),
+            (r"/signin/([A-Za-z0-9_-]{20,100})", SignInPage, args),
+            (r"/signout", SignOut, args),
+            (r"/language", Language, args),
+            (r"/static/(dashboard\.(?:css|js))", tornado.web.StaticFileHandler,
+             {"path": str(HERE / "static")}),
+        ],
+        default_handler_class=Missing, default_handler_args=args,
+        xsrf_cookies=False,  # every POST carries the session's own token instead
+        autoescape="xhtml_escape", compiled_template_cache=True,
+    )
+
