@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -82,11 +84,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone)
-    dashboard = None
-    if web is not None and web.enabled:  # served in this event loop, beside the bot
-        dashboard = WebChannel(web, content, store, staff_ids=settings.staff_ids,
-                               timezone=settings.timezone, clock=conversations.clock,
-                               database_url=settings.database_url)
+    dashboard = _dashboard(web, settings, content, store, conversations.clock)
     staff = staff_channel(settings, content, store, conversations.clock, dashboard)
     pace = pace or shared_pace(store, settings.database_url, rate)
     channel = TelegramChannel(conversations, staff=staff, pace=pace)
@@ -100,8 +98,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
         nonlocal dispatcher
         await store.open()
         await pace.open()
-        if dashboard is not None:
-            await dashboard.start()
+        await _switch(dashboard, on=True)
         patient_commands = await _set_commands(app, content)
         if staff is not None:
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
@@ -126,8 +123,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
 
     async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
         await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
-        if dashboard is not None:
-            await dashboard.stop()
+        await _switch(dashboard, on=False)
         await pace.close()
         await store.close()
 
@@ -152,6 +148,22 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
     return app
+
+
+def _dashboard(web: WebSettings | None, settings: Settings, content: Content, store: Store,
+               clock: Callable[[], datetime]) -> WebChannel | None:
+    """The dashboard, served in this event loop beside the bot, when it is switched on."""
+    if web is None or not web.enabled:
+        return None
+    return WebChannel(web, content, store, staff_ids=settings.staff_ids,
+                      timezone=settings.timezone, clock=clock,
+                      database_url=settings.database_url)
+
+
+async def _switch(dashboard: WebChannel | None, *, on: bool) -> None:
+    """Start or stop the dashboard, if there is one."""
+    if dashboard is not None:
+        await (dashboard.start() if on else dashboard.stop())
 
 
 async def _set_commands(
