@@ -11,6 +11,9 @@ from support.storage_backends import postgres_schema_url
 from bot.content import Content, load_content
 from bot.storage import Store, open_store
 
+# The headless-Chromium fixtures (browser, browsers) for the dashboard's browser tests.
+pytest_plugins = ("support.browser",)
+
 
 @pytest.fixture(scope="session")
 def content() -> Content:
