@@ -152,7 +152,17 @@ class Page(tornado.web.RequestHandler):
     def page(self, template: str, **values: Any) -> None:  # noqa: ANN401  # template values
         """Render a page with what every page shows."""
         self.render(template, t=self.t, plain=self.plain, when=self.when, me=self.signed,
-                    dash=self.dash, lang=self.language, languages=LANGUAGES, **values)
+                    dash=self.dash, lang=self.language, languages=LANGUAGES, Text=Text,
+                    has_text=self.dash.content.catalog.has, waited=self.waited, **values)
+
+    def waited(self, minutes: int) -> str:
+        """A wait as staff read it: minutes, then hours and minutes, then days and hours."""
+        hours, days = minutes // 60, minutes // (24 * 60)
+        if days:
+            return self.t("queue.days", days=days, hours=hours % 24)
+        if hours:
+            return self.t("queue.hours", hours=hours, minutes=minutes % 60)
+        return self.t("queue.minutes", minutes=minutes)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, Refusal):

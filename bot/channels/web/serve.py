@@ -76,11 +76,18 @@ class WebChannel:
             return self.settings.url
         return f"http://{self.settings.host or '127.0.0.1'}:{self.port}"
 
+    async def new_link(self, staff_id: int) -> str | None:
+        """A one-time sign-in link for ``staff_id``; None if not served, not staff, or too soon."""
+        if self.signin is None:
+            return None
+        token = await self.signin.new_link(staff_id, self.clock())
+        return None if token is None else f"{self.base_url}/signin/{token}"
+
     async def link_text(self, staff_id: int, language: str) -> str:
         """The bot's answer to /dashboard: a one-time link, or why there is none."""
         if self.signin is None:
             return self.texts.get(language, "signin.not_served")
-        token = await self.signin.new_link(staff_id, self.clock())
-        if token is None:
+        link = await self.new_link(staff_id)
+        if link is None:
             return self.texts.get(language, "signin.slow_down")
-        return self.texts.get(language, "signin.telegram", url=f"{self.base_url}/signin/{token}")
+        return self.texts.get(language, "signin.telegram", url=link)
