@@ -50,6 +50,7 @@ class Dashboard:
     def __init__(  # noqa: PLR0913  # the dashboard's settings, each named at the call
         self, content: Content, store: Store, tables: DashboardTables, signin: SignIn, *,
         language: str, timezone: str, clock: Clock, secure: bool, demo: bool = False,
+        refresh_seconds: float = 15.0,
     ) -> None:
         """Serve the clinic kept in ``store`` and ``tables``."""
         self.content = content
@@ -63,6 +64,7 @@ class Dashboard:
         self.clock = clock
         self.secure = secure
         self.demo = demo
+        self.refresh_seconds = refresh_seconds  # how often the queue page reloads its rows
 
     async def audit(self, who: Signed | int, action: str, patient: int | None = None,
                     detail: str = "") -> None:

@@ -26,7 +26,7 @@ class WebChannel:
     def __init__(  # noqa: PLR0913  # the dashboard's settings, each named at the call
         self, settings: WebSettings, content: Content, store: Store, *,
         staff_ids: Collection[int], timezone: str, clock: Callable[[], datetime],
-        database_url: str | None = None, demo: bool = False,
+        database_url: str | None = None, demo: bool = False, refresh_seconds: float = 15.0,
     ) -> None:
         """Serve ``store``'s clinic to ``staff_ids`` once started."""
         self.settings = settings
@@ -37,6 +37,7 @@ class WebChannel:
         self.clock = clock
         self.database_url = database_url
         self.demo = demo
+        self.refresh_seconds = refresh_seconds
         self.texts = WebTexts(content.directory)
         self.tables: DashboardTables | None = None
         self.signin: SignIn | None = None
@@ -51,7 +52,7 @@ class WebChannel:
         dashboard = Dashboard(self.content, self.store, self.tables, self.signin,
                               language=self.settings.language, timezone=self.timezone,
                               clock=self.clock, secure=url.startswith("https://"),
-                              demo=self.demo)
+                              demo=self.demo, refresh_seconds=self.refresh_seconds)
         self.server = HTTPServer(application(dashboard), xheaders=True)
         # Bound here so that port 0 (tests, the demo) can say which port it got.
         sockets = bind_sockets(self.settings.port or 0, self.settings.host or "127.0.0.1")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 from support.clock import ManualClock
 
+from bot.audit import ANSWER, answer_event
 from bot.channels.web.serve import WebChannel
 from bot.conversation import Action, Conversations, Reply
 
@@ -41,6 +42,11 @@ class Clinic:
         for answer in answers:
             reply = await self.conversations.handle(Action(chat, text=answer))
         return reply
+
+    async def record_typed(self, chat: int, typed: str) -> None:
+        """An answer event whose typed text is ``typed``, as the engine records answers."""
+        async with self.web.store.transaction(chat, self.clock()) as tx:
+            await tx.record_event(ANSWER, answer_event({"pain_score": 5}, typed, "test"))
 
     async def link(self, staff_id: int = STAFF) -> str:
         """A fresh sign-in link, as /dashboard would send."""

@@ -1,4 +1,4 @@
-// The queue refreshes itself every 15 s: the filter stays (it is in the address), the scroll
+// The queue refreshes itself (every 15 s unless the page says otherwise): the filter stays (it is in the address), the scroll
 // stays (only the rows are replaced), and rows not seen before are marked as new. A note being
 // typed is never thrown away: the refresh waits while a form on the page is in use.
 (function () {
@@ -38,5 +38,6 @@
       })
       .catch(function () { /* the next refresh tries again */ });
   }
-  window.setInterval(refresh, 15000);
+  var seconds = parseFloat(box.getAttribute("data-interval")) || 15;
+  window.setInterval(refresh, seconds * 1000);
 }());
