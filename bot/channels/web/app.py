@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import tornado.web
 
+from bot.audit import ANSWER
 from bot.channels.web.texts import WebTexts
 from bot.clinic import actions, appointments, export
 from bot.clinic.booking import NOTE_MAX, PLACE_MAX
@@ -29,7 +30,7 @@ from bot.clinical.chart import pain_points
 from bot.content import Content
 from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
-from bot.storage.base import PatientRecord, RecordQuery, Store
+from bot.storage.base import Event, PatientRecord, RecordQuery, Store
 from bot.storage.dashboard_tables import DashboardTables
 
 log = logging.getLogger(__name__)
@@ -272,12 +273,10 @@ class PatientPage(Page):
             raise Refusal(404, "refusal.not_found")
         await self.dash.audit(self.me, "view_patient", number)
         events = await self.dash.store.events(number)
-        label = self.dash.content.engines[export.SCREENING].label
-        timeline = [(event.at, self.plain(line)) for event in events
-                    for line in event_lines(event, self.dash.zone, label)]
+        items = await self.dash.queue.of_patient(number)
+        timeline = self._timeline(events, items)
         screening = export.screening_of(self.dash.content, PatientRecord(record.patient, tuple(
             e for e in events if e.kind == "recommendation")))
-        items = await self.dash.queue.of_patient(number)
         visit = appointments.latest(events)
         now = self.dash.clock()
         self.set_status(status)
@@ -289,6 +288,30 @@ class PatientPage(Page):
                   step=self.plain(step_text({"step": screening.step,
                                              "disposition": screening.disposition or "routine"}))
                   if screening.step or screening.disposition else "")
+
+
+    def _timeline(self, events: list[Event], items: list[QueueItem]) -> list[tuple[str, str]]:
+        """Every event's lines and every queue item with who did what, oldest first."""
+        label = self.dash.content.engines[export.SCREENING].label
+        lines: list[tuple[datetime, int, str, str]] = []
+        for event in events:
+            lines.extend((event.at, event.id, "event", self.plain(line))
+                         for line in event_lines(event, self.dash.zone, label))
+            typed = event.data.get("typed")
+            if event.kind != ANSWER and isinstance(typed, str):  # e.g. an answer not read
+                lines.append((event.at, event.id, "event", self.t(
+                    "patient.typed", at=self.when(event.at), typed=typed)))
+        for item in items:
+            row = item.row
+            state = (self.t("queue.done_by", who=row.done_by, at=self.when(row.done_at),
+                            note=row.note) if row.done_at else
+                     self.t("queue.taken_by", who=row.taken_by) if row.taken_by is not None
+                     else self.t("queue.nobody"))
+            what = self.plain(item.message.parts[0]) if item.message.parts else item.kind
+            lines.append((row.at, row.id, "queue-item", self.t(
+                "patient.queue_item", at=self.when(row.at), what=what, state=state)))
+        lines.sort(key=lambda line: (line[0], line[1]))
+        return [(css, text) for _, _, css, text in lines]
 
 
 class Book(PatientPage):

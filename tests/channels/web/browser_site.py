@@ -93,7 +93,7 @@ def sign_in(site: Site, browser: webdriver.Chrome) -> None:
     wait_for(browser, lambda d: d.find_elements(By.ID, "queue"))
 
 
-def wait_for(browser: webdriver.Chrome, condition: Any) -> Any:  # noqa: ANN401  # selenium's
+def wait_for(browser: webdriver.Chrome, condition: Any) -> Any:
     """Wait until ``condition(browser)`` is truthy."""
     # The queue replaces its rows every second: an element read mid-refresh is read again.
     return WebDriverWait(browser, WAIT_S,
