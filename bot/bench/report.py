@@ -44,6 +44,8 @@ TARGETS = (
     Target("export_s_100k", 20, "at_most"),
     Target("export_peak_mb_100k", 300, "at_most"),
     Target("kb_per_active_conversation", 4, "below"),
+    Target("dashboard_queue_ms_100k", 100, "below"),
+    Target("dashboard_patient_ms_100k", 100, "below"),
 )
 
 

@@ -588,10 +588,15 @@ def _chart(points: list[tuple[float, int]]) -> dict[str, Any] | None:
             "ticks": [(bottom - (bottom - top) * s / 10, s) for s in (0, 2, 4, 6, 8, 10)]}
 
 
-def application(dashboard: Dashboard) -> tornado.web.Application:
-    """The dashboard's routes."""
+RequestLog = Callable[[tornado.web.RequestHandler], None]
+
+
+def application(dashboard: Dashboard,
+                log_function: RequestLog | None = None) -> tornado.web.Application:
+    """The dashboard's routes; ``log_function`` hears of each request served (the bench)."""
     number = r"(-?\d{1,20})"
     args = {"dashboard": dashboard}
+    settings: dict[str, Any] = {} if log_function is None else {"log_function": log_function}
     return tornado.web.Application(
         [
             (r"/", QueuePage, args),
@@ -616,5 +621,6 @@ def application(dashboard: Dashboard) -> tornado.web.Application:
         default_handler_class=Missing, default_handler_args=args,
         xsrf_cookies=False,  # every POST carries the session's own token instead
         autoescape="xhtml_escape", compiled_template_cache=True,
+        **settings,
     )
 

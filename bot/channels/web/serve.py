@@ -9,7 +9,7 @@ from datetime import datetime
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot.channels.web.app import Dashboard, application
+from bot.channels.web.app import Dashboard, RequestLog, application
 from bot.channels.web.settings import WebSettings
 from bot.channels.web.texts import WebTexts
 from bot.clinic.signin import SignIn
@@ -27,6 +27,7 @@ class WebChannel:
         self, settings: WebSettings, content: Content, store: Store, *,
         staff_ids: Collection[int], timezone: str, clock: Callable[[], datetime],
         database_url: str | None = None, demo: bool = False, refresh_seconds: float = 15.0,
+        request_log: RequestLog | None = None,
     ) -> None:
         """Serve ``store``'s clinic to ``staff_ids`` once started."""
         self.settings = settings
@@ -38,6 +39,7 @@ class WebChannel:
         self.database_url = database_url
         self.demo = demo
         self.refresh_seconds = refresh_seconds
+        self.request_log = request_log  # hears of every request served (the bench times them)
         self.texts = WebTexts(content.directory)
         self.tables: DashboardTables | None = None
         self.signin: SignIn | None = None
@@ -53,7 +55,7 @@ class WebChannel:
                               language=self.settings.language, timezone=self.timezone,
                               clock=self.clock, secure=url.startswith("https://"),
                               demo=self.demo, refresh_seconds=self.refresh_seconds)
-        self.server = HTTPServer(application(dashboard), xheaders=True)
+        self.server = HTTPServer(application(dashboard, self.request_log), xheaders=True)
         # Bound here so that port 0 (tests, the demo) can say which port it got.
         sockets = bind_sockets(self.settings.port or 0, self.settings.host or "127.0.0.1")
         self.server.add_sockets(sockets)
