@@ -15,11 +15,12 @@ from bot.content import DIALOGUES_DIR
 from bot.dialogue.turn import Message, Text
 from bot.dialogue.yamlio import load_yaml
 from bot.storage.base import Transaction
-from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, QueueRow
+from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, QueueHead, QueueRow
 
 GROUPS = ("red_flags", "step_ups", "appointments", "others")
 FILTERS = ("open", "red_flags", "step_ups", "appointments", "mine", "done")
-OPEN_LIMIT = 1000  # open items read at once; a clinic's queue is worked down, not archived
+OPEN_LIMIT = 2000  # open items read at once; a clinic's queue is worked down, not archived
+SHOWN = 50  # rows of one page: the most urgent; the counts say how many there are in all
 DONE_SHOWN = 100
 _ALERT = "clinic.alert."
 
@@ -145,6 +146,7 @@ class QueueView:
 
     items: list[QueueItem]
     counts: dict[str, int]
+    total: int  # items of the chosen filter, of which ``items`` are the first ``SHOWN``
 
 
 class Queue:
@@ -156,24 +158,29 @@ class Queue:
         self.rules = rules
 
     async def view(self, chosen: str, staff_id: int) -> QueueView:
-        """The items of filter ``chosen`` (an unknown filter shows everything open)."""
-        open_items = [item_of(row, self.rules)
-                      for row in await self.tables.open_items(OPEN_LIMIT)]
+        """The items of filter ``chosen`` (an unknown filter shows everything open).
+
+        Every open item is ranked and counted from its head (kind, time, who took it); only
+        the page shown is read whole.
+        """
+        heads = await self.tables.open_heads(OPEN_LIMIT)
         counts = dict.fromkeys(FILTERS, 0)
-        for item in open_items:
+        for head in heads:
             counts["open"] += 1
-            if item.rank.group in counts:
-                counts[item.rank.group] += 1
-            if item.row.taken_by == staff_id:
+            group = self.rules.rank(head.kind).group
+            if group in counts:
+                counts[group] += 1
+            if head.taken_by == staff_id:
                 counts["mine"] += 1
         if chosen == "done":
             done = [item_of(row, self.rules) for row in await self.tables.done_items(DONE_SHOWN)]
             counts["done"] = len(done)
-            return QueueView(done, counts)
-        shown = [item for item in open_items if _matches(item, chosen, staff_id)]
+            return QueueView(done, counts, len(done))
+        wanted = [head for head in heads if _matches(head, self.rules, chosen, staff_id)]
         # Most urgent first; within a rank, whoever has waited longest first.
-        shown.sort(key=lambda item: (item.rank.rank, item.row.at, item.id))
-        return QueueView(shown, counts)
+        wanted.sort(key=lambda head: (self.rules.rank(head.kind).rank, head.at, head.id))
+        rows = await self.tables.items([head.id for head in wanted[:SHOWN]])
+        return QueueView([item_of(row, self.rules) for row in rows], counts, len(wanted))
 
     async def take(self, item_id: int, staff_id: int, now: datetime) -> bool:
         """Assign an item to ``staff_id``."""
@@ -188,9 +195,9 @@ class Queue:
         return [item_of(row, self.rules) for row in await self.tables.patient_items(chat_id)]
 
 
-def _matches(item: QueueItem, chosen: str, staff_id: int) -> bool:
+def _matches(head: QueueHead, rules: QueueRules, chosen: str, staff_id: int) -> bool:
     if chosen == "mine":
-        return item.row.taken_by == staff_id
+        return head.taken_by == staff_id
     if chosen in GROUPS:
-        return item.rank.group == chosen
+        return rules.rank(head.kind).group == chosen
     return True

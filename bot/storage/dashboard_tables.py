@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.storage.base import StorageError, utc
+from bot.storage.base import Patient, StorageError, utc
 from bot.storage.postgres import PostgresStore, open_pool
 from bot.storage.sqlite import SqliteStore
 from bot.storage.sqlite_transaction import stamp
@@ -126,6 +126,17 @@ class QueueRow:
 
 
 @dataclass(frozen=True)
+class QueueHead:
+    """What ranks an open item: its id, patient, time, kind and who took it."""
+
+    id: int
+    chat_id: int
+    at: datetime
+    kind: str
+    taken_by: int | None
+
+
+@dataclass(frozen=True)
 class AuditRow:
     """One line of the audit trail."""
 
@@ -183,6 +194,32 @@ class DashboardTables:
                   ORDER BY e.id DESC LIMIT ?"""  # noqa: S608 -- constants of this module
         return [self._queue_row(row) for row in await self._run.rows(sql, (limit,))]
 
+    async def open_heads(self, limit: int) -> list[QueueHead]:
+        """What ranks and counts open items (no message): newest first."""
+        sql = f"""SELECT e.id, e.chat_id, e.at, {self._run.kind_sql}, q.taken_by
+                  FROM events AS e LEFT JOIN queue_state AS q ON q.event_id = e.id
+                  WHERE e.kind = '{QUEUE_EVENT}' AND q.done_at IS NULL
+                  ORDER BY e.id DESC LIMIT ?"""  # noqa: S608 -- constants of this module
+        heads = []
+        for row in await self._run.rows(sql, (limit,)):
+            at = self._run.read_time(row[2])
+            if at is not None:
+                heads.append(QueueHead(int(row[0]), int(row[1]), at, str(row[3] or "unknown"),
+                                       row[4]))
+        return heads
+
+    async def items(self, item_ids: Sequence[int]) -> list[QueueRow]:
+        """Whole queue items by id, in the order asked (ids gone are left out)."""
+        if not item_ids:
+            return []
+        marks = ", ".join("?" for _ in item_ids)
+        sql = f"""SELECT {_QUEUE_COLUMNS} FROM events AS e
+                  LEFT JOIN queue_state AS q ON q.event_id = e.id
+                  WHERE e.id IN ({marks}) AND e.kind = '{QUEUE_EVENT}'"""  # noqa: S608 -- placeholders only
+        found = {row.id: row for row in
+                 (self._queue_row(r) for r in await self._run.rows(sql, tuple(item_ids)))}
+        return [found[item_id] for item_id in item_ids if item_id in found]
+
     async def done_items(self, limit: int) -> list[QueueRow]:
         """Queue items done, the latest done first."""
         sql = f"""SELECT {_QUEUE_COLUMNS} FROM queue_state AS q
@@ -231,6 +268,17 @@ class DashboardTables:
                  RETURNING event_id"""
         params = (item_id, staff_id, moment, staff_id, moment, note)
         return bool(await self._run.rows(sql, params))
+
+    async def patient(self, chat_id: int) -> Patient | None:
+        """A patient's record (None without one): one read, none of their history."""
+        sql = """SELECT chat_id, language, session, active, created_at, updated_at
+                 FROM patients WHERE chat_id = ? AND session IS NOT NULL"""
+        rows = await self._run.rows(sql, (chat_id,))
+        if not rows:
+            return None
+        row, read = rows[0], self._run.read_time
+        return Patient(int(row[0]), str(row[1]), self._run.read_json(row[2]), bool(row[3]),
+                       read(row[4]), read(row[5]))
 
     # -- audit ----------------------------------------------------------------------------------
 

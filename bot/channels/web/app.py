@@ -268,19 +268,19 @@ class PatientPage(Page):
 
     async def show(self, number: int, notice: str = "", status: int = 200) -> None:
         """Render the page with an optional notice of what was just done."""
-        record = await _record(self.dash.store, number)
-        if record is None:
+        patient = await self.dash.tables.patient(number)
+        if patient is None or not patient.session:
             raise Refusal(404, "refusal.not_found")
         await self.dash.audit(self.me, "view_patient", number)
         events = await self.dash.store.events(number)
         items = await self.dash.queue.of_patient(number)
         timeline = self._timeline(events, items)
-        screening = export.screening_of(self.dash.content, PatientRecord(record.patient, tuple(
+        screening = export.screening_of(self.dash.content, PatientRecord(patient, tuple(
             e for e in events if e.kind == "recommendation")))
         visit = appointments.latest(events)
         now = self.dash.clock()
         self.set_status(status)
-        self.page("patient.html", patient=record.patient, screening=screening,
+        self.page("patient.html", patient=patient, screening=screening,
                   timeline=timeline, items=items, chart=_chart(pain_points(events)),
                   pending=await self.dash.store.pending(number),
                   visit=visit if visit is not None and visit.at > now else None,
