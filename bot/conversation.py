@@ -60,6 +60,27 @@ class Action:
     seq: int | None = None
     update_id: int | None = None
     language_hint: str | None = None
+    # Who the chat is, as the channel knows them (name, username), so the clinic can find them.
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A patient's name and username as their messenger shows them (either may be missing)."""
+
+    name: str | None = None
+    username: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """JSON-ready data kept with the patient's care."""
+        return {key: value for key, value in (("name", self.name), ("username", self.username))
+                if value}
+
+
+def remember_contact(session: Session, contact: Contact | None) -> None:
+    """Keep the latest name and username the messenger gave (erased with the patient)."""
+    if contact is not None and contact.to_json():
+        session.care["contact"] = contact.to_json()
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,8 @@ class Conversations:
                 reply = await self._step(tx, action, session)
             if reply.turn is not _FORGOTTEN:
                 reply = await self._settle(tx, session, reply)
+                # After the step: a new course of care starts its record afresh.
+                remember_contact(session, action.contact)
                 await self._save(tx, session, reply.turn)
             if before_commit is not None:
                 await before_commit(reply)
@@ -171,8 +194,9 @@ class Conversations:
         return Turn((Message((Text("app.revised"),)), *turn.messages), turn.question)
 
     async def _begin(self, tx: Transaction, action: Action, language: str) -> Reply:
-        del action  # whatever a new patient sends first, they are greeted and asked question one
+        # Whatever a new patient sends first, they are greeted and asked question one.
         session, turn = self.screening.start(language)
+        remember_contact(session, action.contact)
         await self._save(tx, session, turn)
         return Reply(language, turn)
 

@@ -147,6 +147,8 @@ class QueueView:
     items: list[QueueItem]
     counts: dict[str, int]
     total: int  # items of the chosen filter, of which ``items`` are the first ``SHOWN``
+    # Name and username of the patients shown, where the messenger gave them.
+    contacts: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 class Queue:
@@ -175,12 +177,15 @@ class Queue:
         if chosen == "done":
             done = [item_of(row, self.rules) for row in await self.tables.done_items(DONE_SHOWN)]
             counts["done"] = len(done)
-            return QueueView(done, counts, len(done))
+            return QueueView(done, counts, len(done),
+                             await self.tables.contacts([item.row.chat_id for item in done]))
         wanted = [head for head in heads if _matches(head, self.rules, chosen, staff_id)]
         # Most urgent first; within a rank, whoever has waited longest first.
         wanted.sort(key=lambda head: (self.rules.rank(head.kind).rank, head.at, head.id))
         rows = await self.tables.items([head.id for head in wanted[:SHOWN]])
-        return QueueView([item_of(row, self.rules) for row in rows], counts, len(wanted))
+        contacts = await self.tables.contacts([row.chat_id for row in rows])
+        return QueueView([item_of(row, self.rules) for row in rows], counts, len(wanted),
+                         contacts)
 
     async def take(self, item_id: int, staff_id: int, now: datetime) -> bool:
         """Assign an item to ``staff_id``."""

@@ -34,6 +34,9 @@ class _Runner(Protocol):
     """Runs one statement on one backend."""
 
     kind_sql: str  # reads the queue item's kind out of ``e.data``
+    name_sql: str  # a patient's name as the messenger gave it, from ``p.session``
+    username_sql: str
+    step_sql: str  # a recommendation's step, from ``r.data``
 
     def time(self, moment: datetime) -> object:
         """A time as this backend stores it."""
@@ -60,6 +63,9 @@ class _SqliteRunner:
     """Statements on the SQLite store's own thread and connection."""
 
     kind_sql = "json_extract(e.data, '$.kind')"
+    name_sql = "json_extract(p.session, '$.care.contact.name')"
+    username_sql = "json_extract(p.session, '$.care.contact.username')"
+    step_sql = "json_extract(r.data, '$.recommendation.step')"
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
@@ -88,6 +94,9 @@ class _PostgresRunner:
     """Statements through a small pool of the dashboard's own on the same database."""
 
     kind_sql = "e.data ->> 'kind'"
+    name_sql = "p.session #>> '{care,contact,name}'"
+    username_sql = "p.session #>> '{care,contact,username}'"
+    step_sql = "r.data #>> '{recommendation,step}'"
 
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]]) -> None:
         self.pool = pool
@@ -134,6 +143,31 @@ class QueueHead:
     at: datetime
     kind: str
     taken_by: int | None
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """Which patients a page lists: a search term, filters, and where the page starts."""
+
+    term: str = ""  # part of a name or username, or a whole chat id
+    open_items: bool = False  # only patients with an open queue item
+    pending: str | None = None  # only those with an unsent row of this kind ("any": any kind)
+    step: str = ""  # only those whose latest recommended step is this one
+    after: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """A patient as a list shows them."""
+
+    chat_id: int
+    language: str
+    active: bool
+    name: str | None
+    username: str | None
+    step: str | None
+    next_due: datetime | None
 
 
 @dataclass(frozen=True)
@@ -280,6 +314,61 @@ class DashboardTables:
         return Patient(int(row[0]), str(row[1]), self._run.read_json(row[2]), bool(row[3]),
                        read(row[4]), read(row[5]))
 
+    async def patients_page(self, query: PatientQuery) -> list[PatientRow]:
+        """One page of patients in chat id order after ``query.after``, as ``query`` filters."""
+        run = self._run
+        where, params = ["p.session IS NOT NULL"], []  # type: list[str], list[object]
+        if query.after is not None:
+            where.append("p.chat_id > ?")
+            params.append(query.after)
+        if query.term:
+            term = query.term.lower()
+            conditions = [f"lower({run.name_sql}) LIKE ? ESCAPE '\\'",
+                          f"lower({run.username_sql}) LIKE ? ESCAPE '\\'"]
+            params.extend([f"%{_like_escaped(term)}%", f"%{_like_escaped(term.lstrip('@'))}%"])
+            if query.term.lstrip("-").isdigit():
+                conditions.append("p.chat_id = ?")
+                params.append(int(query.term))
+            where.append(f"({' OR '.join(conditions)})")
+        if query.open_items:
+            where.append(f"""EXISTS (SELECT 1 FROM events AS e
+                             LEFT JOIN queue_state AS q ON q.event_id = e.id
+                             WHERE e.chat_id = p.chat_id AND e.kind = '{QUEUE_EVENT}'
+                               AND q.done_at IS NULL)""")  # noqa: S608 -- a constant
+        if query.pending is not None:
+            kinds = "" if query.pending == "any" else "AND o.kind = ?"
+            where.append(f"""EXISTS (SELECT 1 FROM outbox AS o WHERE o.chat_id = p.chat_id
+                             AND o.sent_at IS NULL AND o.cancelled_at IS NULL {kinds})""")  # noqa: S608 -- constants
+            if query.pending != "any":
+                params.append(query.pending)
+        if query.step:
+            where.append(f"""(SELECT {run.step_sql} FROM events AS r
+                             WHERE r.chat_id = p.chat_id AND r.kind = 'recommendation'
+                             ORDER BY r.id DESC LIMIT 1) = ?""")  # noqa: S608 -- constants
+            params.append(query.step)
+        sql = f"""SELECT p.chat_id, p.language, p.active, {run.name_sql}, {run.username_sql},
+                         (SELECT {run.step_sql} FROM events AS r
+                          WHERE r.chat_id = p.chat_id AND r.kind = 'recommendation'
+                          ORDER BY r.id DESC LIMIT 1),
+                         (SELECT min(o.due_at) FROM outbox AS o WHERE o.chat_id = p.chat_id
+                          AND o.sent_at IS NULL AND o.cancelled_at IS NULL)
+                  FROM patients AS p WHERE {" AND ".join(where)}
+                  ORDER BY p.chat_id LIMIT ?"""  # noqa: S608 -- conditions are constants of this function
+        rows = await run.rows(sql, (*params, query.limit))
+        return [PatientRow(int(r[0]), str(r[1]), bool(r[2]), r[3], r[4], r[5],
+                           run.read_time(r[6])) for r in rows]
+
+    async def contacts(self, chat_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+        """Name and username of each patient asked for (those with neither are left out)."""
+        if not chat_ids:
+            return {}
+        run = self._run
+        marks = ", ".join("?" for _ in chat_ids)
+        sql = f"""SELECT p.chat_id, {run.name_sql}, {run.username_sql} FROM patients AS p
+                  WHERE p.chat_id IN ({marks})"""  # noqa: S608 -- placeholders only
+        rows = await run.rows(sql, tuple(dict.fromkeys(chat_ids)))
+        return {int(r[0]): (r[1], r[2]) for r in rows if r[1] or r[2]}
+
     # -- audit ----------------------------------------------------------------------------------
 
     async def audit(self, at: datetime, staff_id: int, action: str, patient: int | None,
@@ -386,6 +475,11 @@ class DashboardTables:
         await self._run.rows("DELETE FROM web_links WHERE expires_at < ?", (moment,))
         await self._run.rows(
             "DELETE FROM web_sessions WHERE coalesce(ended_at, seen_at) < ?", (moment,))
+
+
+def _like_escaped(term: str) -> str:
+    """A search term matched literally by LIKE (its wildcards escaped)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def open_tables(store: Store, database_url: str | None = None) -> DashboardTables:

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from support.storage_backends import T0, Backend
 
-from bot.storage import Store
-from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, open_tables
+from bot.storage import Patient, Store
+from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, PatientQuery, open_tables
 
 
 @pytest.fixture
@@ -110,3 +110,37 @@ async def test_audit_lines_filter_by_person_and_day(tables: DashboardTables) -> 
     older = await tables.audit_lines(staff_id=None, since=None, until=None,
                                      before=everyone[1].id, limit=10)
     assert [line.action for line in older] == ["sign_in"]
+
+
+async def patient(store: Store, chat: int, contact: dict[str, str] | None = None,
+                  step: str | None = None) -> None:
+    """A patient record (with a name and a recommendation, when given)."""
+    care = {"contact": contact} if contact else {}
+    async with store.transaction(chat, T0) as tx:
+        await tx.save(Patient(chat, "en", {"dialogue": "screening", "state": "x", "care": care}))
+        if step is not None:
+            await tx.record_event("recommendation", {"recommendation": {"step": step}})
+
+
+async def test_patients_by_name_username_id_and_filters(
+        store: Store, tables: DashboardTables) -> None:
+    await patient(store, 51, {"name": "Wang Fang", "username": "wangf"}, "conservative")
+    await patient(store, 52, {"name": "100% Li_Lei"}, "surgical")
+    await patient(store, 53)
+    await queue_item(store, 53)
+
+    async def ids(**fields: object) -> list[int]:
+        return [row.chat_id for row in await tables.patients_page(PatientQuery(**fields))]
+
+    assert await ids() == [51, 52, 53]
+    assert await ids(term="FANG") == [51]
+    assert await ids(term="@wangf") == [51]
+    assert await ids(term="53") == [53]
+    assert await ids(term="100%") == [52]
+    assert await ids(term="i_l") == [52]
+    assert await ids(term="0%_") == []  # wildcards are matched as themselves
+    assert await ids(step="conservative") == [51]
+    assert await ids(open_items=True) == [53]
+    assert await ids(after=51, limit=1) == [52]
+    [row] = await tables.patients_page(PatientQuery(term="wang"))
+    assert (row.name, row.username, row.step) == ("Wang Fang", "wangf", "conservative")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
-from telegram import Bot, CallbackQuery, Message, Update
+from telegram import Bot, CallbackQuery, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
@@ -20,6 +21,7 @@ from bot.conversation import (
     UNSUPPORTED,
     Action,
     BeforeCommit,
+    Contact,
     Conversations,
     Reply,
     language_from_hint,
@@ -95,6 +97,7 @@ class TelegramChannel:
         else:
             action = Action(message.chat.id, text=text, update_id=update.update_id,
                             language_hint=hint)
+        action = replace(action, contact=_contact(user))
         async with self.locks.hold(message.chat.id):
             reply = await self._handle(action)
             await self._deliver(bot, message.chat.id, reply)
@@ -106,7 +109,8 @@ class TelegramChannel:
             await _answer_query(query)
             return
         chat_id = message.chat.id
-        action = _button_action(chat_id, query.data or "", update.update_id, hint)
+        action = replace(_button_action(chat_id, query.data or "", update.update_id, hint),
+                         contact=_contact(query.from_user))
         answered = False
 
         async def acknowledge(_: Reply) -> None:
@@ -226,6 +230,14 @@ class TelegramChannel:
         language = language_from_hint(user.language_code if user else None)
         await message.reply_text(self.catalog.html(Text("app.not_private"), language),
                                  parse_mode=ParseMode.HTML)
+
+
+def _contact(user: User | None) -> Contact | None:
+    """A patient's name and username as Telegram shows them, for the clinic."""
+    if user is None:
+        return None
+    name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return Contact(name, user.username)
 
 
 def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) -> Action:

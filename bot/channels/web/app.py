@@ -11,6 +11,7 @@ from contextlib import aclosing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import tornado.web
@@ -30,8 +31,9 @@ from bot.clinical.chart import pain_points
 from bot.content import Content
 from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
+from bot.outbox import APPOINTMENT_REMINDER, CHECKIN
 from bot.storage.base import Event, PatientRecord, RecordQuery, Store
-from bot.storage.dashboard_tables import DashboardTables
+from bot.storage.dashboard_tables import DashboardTables, PatientQuery
 
 log = logging.getLogger(__name__)
 
@@ -232,30 +234,29 @@ class QueueAction(Page):
 
 
 class Patients(Page):
-    """Patients by chat id, a page at a time (keyset paging)."""
+    """Patients by name, username or chat id, with filters, a page at a time (keyset paging)."""
 
     async def get(self) -> None:
-        """A page of patients after ``after``; ``q`` finds one chat id."""
-        search = self.get_query_argument("q", "").strip()
-        after = _int(self.get_query_argument("after", ""))
-        wanted = _int(search) if search else None
-        query = RecordQuery(kinds=frozenset({"recommendation"}), after=after,
-                            chat_id=wanted, limit=PAGE + 1, batch=PAGE + 1,
-                            session_without=("history",))
-        found: list[PatientRecord] = []
-        if not search or wanted is not None:
-            async with aclosing(self.dash.store.records(query)) as records:
-                found = [record async for record in records]
-        rows = [(record.patient, self._step(record)) for record in found[:PAGE]]
-        more = found[PAGE - 1].patient.chat_id if len(found) > PAGE else None
-        self.page("patients.html", rows=rows, search=search, more=more)
+        """A page of patients after ``after``, as the filters choose."""
+        pending = self.get_query_argument("pending", "")
+        step = self.get_query_argument("step", "")
+        query = PatientQuery(
+            term=self.get_query_argument("q", "").strip()[:100],
+            open_items=self.get_query_argument("open", "") == "1",
+            pending=pending if pending in {"any", APPOINTMENT_REMINDER, CHECKIN} else None,
+            step=step if self.dash.content.catalog.has(f"step.{step}") else "",
+            after=_int(self.get_query_argument("after", "")), limit=PAGE + 1)
+        found = await self.dash.tables.patients_page(query)
+        rows = found[:PAGE]
+        more = rows[-1].chat_id if len(found) > PAGE else None
+        following = {"q": query.term, "open": "1" if query.open_items else "",
+                     "pending": query.pending or "", "step": query.step, "after": more or ""}
+        self.page("patients.html", rows=rows, query=query, more=more, steps=self._steps(),
+                  next_query=urlencode({k: v for k, v in following.items() if v}))
 
-    def _step(self, record: PatientRecord) -> str:
-        step = None
-        for event in record.events:
-            if event.kind == "recommendation":
-                step = step_text(dict(event.data.get("recommendation", {})))
-        return self.plain(step) if step is not None else self.t("patients.no_step")
+    def _steps(self) -> list[str]:
+        return [key.removeprefix("step.") for key in self.dash.content.catalog.templates[
+            self.language] if key.startswith("step.")]
 
 
 class PatientPage(Page):

@@ -7,6 +7,9 @@ from datetime import timedelta
 import httpx
 from web_support import EMERGENCY, OTHER_STAFF, STAFF, Clinic, text_of
 
+from bot.conversation import Contact
+from bot.storage import Patient
+
 
 async def test_emergency_screening_appears_in_queue_and_is_taken_then_done(clinic: Clinic) -> None:
     await clinic.screen(1001, EMERGENCY)
@@ -211,3 +214,66 @@ async def test_language_switch_is_kept_for_the_person(clinic: Clinic) -> None:
     switched = await me.post("/language", language="zh", back="/patients")
     assert switched.status_code == 303
     assert "患者" in text_of((await me.http.get("/patients")).text)
+
+
+async def test_patients_are_found_by_name_username_or_chat_id(clinic: Clinic) -> None:
+    await clinic.screen(1020, contact=Contact("Wang Fang", "wangf"))
+    await clinic.screen(1021, contact=Contact("Li Lei", None))
+    await clinic.screen(1022)
+    me = await clinic.client()
+    for term, found in (("fang", "Wang Fang"), ("@wangf", "Wang Fang"), ("1021", "Li Lei"),
+                        ("LI LEI", "Li Lei")):
+        page = text_of((await me.http.get("/patients", params={"q": term})).text)
+        assert found in page, term
+    only = text_of((await me.http.get("/patients", params={"q": "wang"})).text)
+    assert "Li Lei" not in only
+    assert "1022" not in only
+    assert "No patients found." in text_of(
+        (await me.http.get("/patients", params={"q": "100%"})).text)
+
+
+async def test_queue_and_patient_page_show_the_name_given_by_the_messenger(
+        clinic: Clinic) -> None:
+    await clinic.screen(1023, EMERGENCY, contact=Contact("Zhang <Wei>", "zw"))
+    me = await clinic.client()
+    queue = text_of((await me.http.get("/")).text)
+    assert "Zhang <Wei>" in queue
+    assert "@zw" in queue
+    page = await me.http.get("/patients/1023")
+    assert "Patient Zhang <Wei>" in text_of(page.text)
+    assert "<Wei>" not in page.text
+
+
+async def test_patients_filter_by_open_item_reminder_and_step(clinic: Clinic) -> None:
+    await clinic.screen(1030, EMERGENCY)
+    await clinic.screen(1031)
+    await clinic.screen(1032)
+    me = await clinic.client()
+    await me.post("/patients/1032/appointment", date="2025-03-10", time="14:30", place="Room 3")
+    with_items = text_of((await me.http.get("/patients", params={"open": "1"})).text)
+    assert "1030" in with_items
+    assert "1031" not in with_items
+    visits = text_of((await me.http.get(
+        "/patients", params={"pending": "appointment_reminder"})).text)
+    assert "1032" in visits
+    assert "1031" not in visits
+    conservative = text_of((await me.http.get(
+        "/patients", params={"step": "conservative"})).text)
+    assert "1031" in conservative
+    assert "1030" not in conservative
+
+
+async def test_patients_are_paged_by_key(clinic: Clinic) -> None:
+    for chat in range(1100, 1153):  # 53: a page of 50, then three
+        async with clinic.web.store.transaction(chat, clinic.clock()) as tx:
+            await tx.save(Patient(chat, "en", {"dialogue": "screening", "state": "x"}))
+    me = await clinic.client()
+    first = await me.http.get("/patients")
+    assert "1149" in text_of(first.text)
+    assert "1150" not in text_of(first.text)
+    following = first.text.split('rel="next"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
+    second = text_of((await me.http.get(following.replace("&amp;", "&"))).text)
+    assert "1150" in second
+    assert "1152" in second
+    assert "1149" not in second
+    assert "Next page" not in second

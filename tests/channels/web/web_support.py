@@ -12,7 +12,7 @@ from support.clock import ManualClock
 
 from bot.audit import ANSWER, answer_event
 from bot.channels.web.serve import WebChannel
-from bot.conversation import Action, Conversations, Reply
+from bot.conversation import Action, Contact, Conversations, Reply
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
 STAFF = 7
@@ -36,11 +36,13 @@ class Clinic:
         """Where the dashboard listens."""
         return self.web.base_url
 
-    async def screen(self, chat: int, answers: tuple[str, ...] = ROUTINE) -> Reply:
+    async def screen(self, chat: int, answers: tuple[str, ...] = ROUTINE,
+                     contact: Contact | None = None) -> Reply:
         """A patient's screening, answered with ``answers`` (text as typed)."""
-        reply = await self.conversations.handle(Action(chat, command="start", language_hint="en"))
+        reply = await self.conversations.handle(Action(chat, command="start", language_hint="en",
+                                                       contact=contact))
         for answer in answers:
-            reply = await self.conversations.handle(Action(chat, text=answer))
+            reply = await self.conversations.handle(Action(chat, text=answer, contact=contact))
         return reply
 
     async def record_typed(self, chat: int, typed: str) -> None:
