@@ -75,7 +75,7 @@ class WebChannel:
     @property
     def base_url(self) -> str:
         """The address staff open."""
-        if self.settings.url and self.settings.port:
+        if self.settings.url:
             return self.settings.url
         return f"http://{self.settings.host or '127.0.0.1'}:{self.port}"
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from web_support import EMERGENCY, OTHER_STAFF, STAFF, Clinic, text_of
+from support.clock import ManualClock
+from web_support import EMERGENCY, NOW, OTHER_STAFF, STAFF, Clinic, text_of
 
+from bot.channels.web.serve import WebChannel
+from bot.channels.web.settings import WebSettings
+from bot.content import Content
 from bot.conversation import Contact
-from bot.storage import Patient
+from bot.storage import Patient, Store
 
 
 async def test_emergency_screening_appears_in_queue_and_is_taken_then_done(clinic: Clinic) -> None:
@@ -277,3 +281,25 @@ async def test_patients_are_paged_by_key(clinic: Clinic) -> None:
     assert "1152" in second
     assert "1149" not in second
     assert "Next page" not in second
+
+
+async def test_over_https_the_cookie_is_secure_with_the_host_prefix(
+        content: Content, store: Store) -> None:
+    clock = ManualClock(NOW)
+    web = WebChannel(WebSettings("127.0.0.1", 0, "https://clinic.example.org", "en"), content,
+                     store, staff_ids={STAFF}, timezone="Europe/London", clock=clock)
+    await web.start()
+    try:
+        link = await web.new_link(STAFF)
+        assert link is not None
+        assert link.startswith("https://clinic.example.org/signin/")
+        local = link.replace("https://clinic.example.org", f"http://127.0.0.1:{web.port}")
+        async with httpx.AsyncClient() as http:
+            signed = await http.post(local)
+        cookie = signed.headers["set-cookie"]
+        assert cookie.startswith("__Host-ldh_session=")
+        assert "Secure" in cookie
+        assert "Path=/" in cookie
+        assert "Domain" not in cookie
+    finally:
+        await web.stop()
