@@ -14,11 +14,11 @@ def test_off_by_default_in_english() -> None:
 
 
 def test_listen_url_and_language_are_read() -> None:
-    settings = web_settings({"LDH_DASHBOARD_LISTEN": "0.0.0.0:8090",
+    settings = web_settings({"LDH_DASHBOARD_LISTEN": "10.0.0.5:8090",
                              "LDH_DASHBOARD_URL": "https://clinic.example.org/",
                              "LDH_CLINIC_LANGUAGE": "zh"})
     assert (settings.host, settings.port, settings.url, settings.language) == (
-        "0.0.0.0", 8090, "https://clinic.example.org", "zh")
+        "10.0.0.5", 8090, "https://clinic.example.org", "zh")
 
 
 def test_without_a_url_the_listen_address_is_the_link() -> None:
