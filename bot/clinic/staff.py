@@ -42,6 +42,8 @@ COMMANDS = ("patients", "patient", "appointment", "checkins", "export")
 PAGE = 20  # patients per /patients page: one screen of a phone
 RECOMMENDATIONS = frozenset({"recommendation"})  # what a /patients row reads of the history
 Clock = Callable[[], datetime]
+# Records a staff action in the audit trail: who, what, which patient (if one), the details.
+Audit = Callable[[int, str, int | None, str], Awaitable[None]]
 
 
 class StaffDesk:
@@ -60,6 +62,7 @@ class StaffDesk:
         language: str,
         timezone: str,
         clock: Clock,
+        audit: Audit | None = None,
     ) -> None:
         """Serve ``staff_ids`` in ``language``, showing times in the clinic's ``timezone``."""
         self.content = content
@@ -69,6 +72,7 @@ class StaffDesk:
         self.language = language
         self.zone = ZoneInfo(timezone)
         self.clock = clock
+        self.audit = audit  # the dashboard's audit trail, when there is one
 
     def authorised(self, user_id: int, chat_id: int, *, private: bool) -> bool:
         """Staff, in their private chat with the bot or in the clinic's chat."""
@@ -94,6 +98,10 @@ class StaffDesk:
         if command is None:
             return []
         try:
+            if self.audit is not None:  # recorded before it runs: a read is a read
+                words = request.args.split()
+                await self.audit(request.user_id, f"telegram_{request.command}",
+                                 _number(words[0]) if words else None, request.args[:200])
             return await command(request)
         except Exception:
             log.exception("staff command /%s failed", request.command)

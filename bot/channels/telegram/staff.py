@@ -33,10 +33,14 @@ DASHBOARD = "dashboard"  # the command that asks for a sign-in link
 
 
 class DashboardLinks(Protocol):
-    """Whatever makes the dashboard's one-time sign-in links (the web channel)."""
+    """The dashboard (the web channel): its one-time sign-in links and its audit trail."""
 
     async def link_text(self, staff_id: int, language: str) -> str:
         """The answer to /dashboard: a link, or why there is none."""
+        ...
+
+    async def audit(self, staff_id: int, action: str, patient: int | None, detail: str) -> None:
+        """Record a staff command in the audit trail."""
         ...
 
 
@@ -186,7 +190,8 @@ def staff_channel(settings: Settings, content: Content, store: Store,
         return None
     desk = StaffDesk(content, store, staff_ids=settings.staff_ids,
                      clinic_chat_id=settings.clinic_chat_id, language=settings.clinic_language,
-                     timezone=settings.timezone, clock=clock)
+                     timezone=settings.timezone, clock=clock,
+                     audit=dashboard.audit if dashboard is not None else None)
     return StaffChannel(desk, content.catalog, dashboard=dashboard)
 
 

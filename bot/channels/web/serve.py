@@ -79,6 +79,11 @@ class WebChannel:
             return self.settings.url
         return f"http://{self.settings.host or '127.0.0.1'}:{self.port}"
 
+    async def audit(self, staff_id: int, action: str, patient: int | None, detail: str) -> None:
+        """Record a staff action taken elsewhere (a Telegram command) in the audit trail."""
+        if self.tables is not None:
+            await self.tables.audit(self.clock(), staff_id, action, patient, detail)
+
     async def new_link(self, staff_id: int) -> str | None:
         """A one-time sign-in link for ``staff_id``; None if not served, not staff, or too soon."""
         if self.signin is None:

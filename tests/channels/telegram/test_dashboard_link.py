@@ -32,6 +32,7 @@ class Clinic:
     standin: StandIn
     staff: User
     outsider: User
+    web: WebChannel
 
 
 @pytest.fixture
@@ -48,13 +49,13 @@ async def clinic(standin: StandIn, content: Content, store: Store) -> AsyncItera
                      staff_ids={staff.id}, timezone=ZONE, clock=clock)
     await web.start()
     desk = StaffDesk(content, store, staff_ids={staff.id}, clinic_chat_id=None, language="en",
-                     timezone=ZONE, clock=clock)
+                     timezone=ZONE, clock=clock, audit=web.audit)
     conversations = Conversations(content, store, clock=clock, timezone=ZONE)
     channel = TelegramChannel(conversations, pace=unpaced(),
                               staff=StaffChannel(desk, content.catalog, dashboard=web))
     try:
         async with running(standin, channel) as bot:
-            yield Clinic(bot, standin, staff, outsider)
+            yield Clinic(bot, standin, staff, outsider, web)
     finally:
         await web.stop()
 
@@ -84,3 +85,14 @@ async def test_staff_in_a_group_get_no_link(clinic: Clinic) -> None:
     group = clinic.standin.new_group("Spine clinic")
     replies = await clinic.bot.say(clinic.staff, "/dashboard", group)
     assert not any(LINK.search(m.text or "") for m in replies)
+
+
+async def test_staff_commands_on_telegram_are_in_the_dashboards_audit_trail(
+        clinic: Clinic) -> None:
+    await clinic.bot.say(clinic.staff, "/patient 5")
+    await clinic.bot.say(clinic.staff, "/patients")
+    assert clinic.web.tables is not None
+    lines = await clinic.web.tables.audit_lines(staff_id=clinic.staff.id, since=None,
+                                                until=None, before=None, limit=10)
+    assert [(line.action, line.patient) for line in lines] == [
+        ("telegram_patients", None), ("telegram_patient", 5)]
