@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ COOKIE = "ldh_session"
 SECURE_COOKIE = "__Host-ldh_session"
 PAGE = 50  # patients per page
 AUDIT_PAGE = 200
+_ICON = re.compile(r"^[^\w(]+")  # emoji and marks before a notification's first word
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 Clock = Callable[[], datetime]
@@ -146,6 +148,10 @@ class Page(tornado.web.RequestHandler):
         """A catalog text (the bot's own words) as plain text in the person's language."""
         return self.dash.content.catalog.plain(text, self.language)
 
+    def told(self, text: Text) -> str:
+        """A clinic notification's text without its leading icon (the page names the kind)."""
+        return _ICON.sub("", self.plain(text), count=1)
+
     def when(self, moment: datetime | None) -> str:
         """A time in the clinic's zone."""
         return clock_time(moment, self.dash.zone) if moment is not None else ""
@@ -158,7 +164,8 @@ class Page(tornado.web.RequestHandler):
         """Render a page with what every page shows."""
         self.render(template, t=self.t, plain=self.plain, when=self.when, me=self.signed,
                     dash=self.dash, lang=self.language, languages=LANGUAGES, Text=Text,
-                    has_text=self.dash.content.catalog.has, waited=self.waited, **values)
+                    has_text=self.dash.content.catalog.has, waited=self.waited,
+                    told=self.told, **values)
 
     def waited(self, minutes: int) -> str:
         """A wait as staff read it: minutes, then hours and minutes, then days and hours."""
@@ -308,7 +315,7 @@ class PatientPage(Page):
                             note=row.note) if row.done_at else
                      self.t("queue.taken_by", who=row.taken_by) if row.taken_by is not None
                      else self.t("queue.nobody"))
-            what = self.plain(item.message.parts[0]) if item.message.parts else item.kind
+            what = self.told(item.message.parts[0]) if item.message.parts else item.kind
             lines.append((row.at, row.id, "queue-item", self.t(
                 "patient.queue_item", at=self.when(row.at), what=what, state=state)))
         lines.sort(key=lambda line: (line[0], line[1]))

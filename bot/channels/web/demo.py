@@ -17,7 +17,7 @@ from bot.channels.web.serve import WebChannel
 from bot.channels.web.settings import WebSettings
 from bot.clinic import actions, appointments
 from bot.content import Content, load_content
-from bot.conversation import Action, Conversations
+from bot.conversation import Action, Contact, Conversations
 from bot.storage import Store, open_store
 
 DEMO_STAFF = 1  # the demo's one made-up staff member
@@ -37,6 +37,13 @@ RED_FLAGS: list[Person] = [
 ]
 CHECKIN_PAIN = {2: (5, 4, 6, 3), 6: (3, 2, 7, 2)}  # week: pain of the first four routine patients
 RESCHEDULE = 100011  # a routine patient who asks to move their visit
+# Made-up names and usernames, as Telegram would show them.
+NAMES = {
+    100001: Contact("Demo Alex Morgan", "alex_demo"), 100002: Contact("Demo Wang Fang", "wf_demo"),
+    100003: Contact("Demo Sam Patel", None), 100004: Contact("Demo Jo Evans", "jo_demo"),
+    100010: Contact("Demo Li Lei", None), 100011: Contact("Demo Robin Lee", "robin_demo"),
+    100012: Contact("Demo Kim Novak", None), 100013: Contact("Demo Chen Jing", "cj_demo"),
+}
 
 
 class DemoClock:
@@ -55,14 +62,15 @@ async def _answer(conversations: Conversations, clock: DemoClock, chat: int,
                   answers: tuple[str, ...]) -> None:
     for answer in answers:
         clock.offset += timedelta(minutes=3)
-        await conversations.handle(Action(chat, text=answer))
+        await conversations.handle(Action(chat, text=answer, contact=NAMES.get(chat)))
 
 
 async def fill(content: Content, store: Store, clock: DemoClock) -> None:
     """Screen the made-up patients, play their check-ins, book a visit one asks to move."""
     conversations = Conversations(content, store, clock=clock, timezone=ZONE)
     for chat, language, answers in ROUTINE:
-        await conversations.handle(Action(chat, command="start", language_hint=language))
+        await conversations.handle(Action(chat, command="start", language_hint=language,
+                                          contact=NAMES.get(chat)))
         await _answer(conversations, clock, chat, answers)
         await conversations.handle(Action(chat, text="checkin:accept"))
     start = clock.offset
@@ -88,7 +96,8 @@ async def fill(content: Content, store: Store, clock: DemoClock) -> None:
         await conversations.handle(Action(RESCHEDULE, text=choice))
     for chat, language, answers in RED_FLAGS:
         clock.offset += timedelta(minutes=20)
-        await conversations.handle(Action(chat, command="start", language_hint=language))
+        await conversations.handle(Action(chat, command="start", language_hint=language,
+                                          contact=NAMES.get(chat)))
         await _answer(conversations, clock, chat, answers)
     clock.offset = timedelta(0)
 
