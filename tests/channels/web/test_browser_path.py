@@ -194,3 +194,24 @@ def test_no_serious_accessibility_violation_on_any_page(
         browser.get(site.url(path))
         assert_accessible(browser)
         assert_every_field_labelled(browser)
+
+
+def test_refresh_keeps_the_filter_and_the_scroll(site: Site, browser: webdriver.Chrome) -> None:
+    for chat in range(30):  # enough rows to scroll
+        user = site.standin.new_user(f"P{chat}")
+        site.say(user, "/start")
+        site.say(user, "yes")
+    sign_in(site, browser)
+    browser.get(site.url("/?filter=red_flags"))
+    browser.set_window_size(1280, 600)
+    browser.execute_script("window.scrollTo(0, 400);")
+    before = browser.execute_script("return window.scrollY;")
+    assert before > 0
+    late = site.standin.new_user("Late")
+    site.say(late, "/start")
+    site.say(late, "yes")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.new"))
+    assert browser.execute_script("return window.scrollY;") == before
+    assert "filter=red_flags" in browser.current_url
+    current = browser.find_element(By.CSS_SELECTOR, "nav.filters a[aria-current=page]")
+    assert current.text.startswith("Red flags")
