@@ -72,7 +72,8 @@ class SignIn:
         self.tables = tables
         self.staff_ids = frozenset(staff_ids)
         self.link_requests = RateLimit(5, 600.0)  # per staff id: five links in ten minutes
-        self.attempts = RateLimit(20, 600.0)  # per client address: sign-in pages and posts
+        # Per client address: sign-in pages and posts (a clinic's staff may share one address).
+        self.attempts = RateLimit(60, 600.0)
 
     async def new_link(self, staff_id: int, now: datetime) -> str | None:
         """A new one-time token for ``staff_id``; None for anyone not staff or asking too often."""
@@ -97,8 +98,12 @@ class SignIn:
         await self.tables.add_session(digest(session), staff_id, csrf, language, now)
         return session, Signed(staff_id, digest(session), csrf, language)
 
-    async def check(self, session: str, now: datetime) -> Signed | None:
-        """The person a session cookie signs in now; None (and the session ended) when not."""
+    async def check(self, session: str, now: datetime, *, active: bool = True) -> Signed | None:
+        """The person a session cookie signs in now; None (and the session ended) when not.
+
+        ``active`` is False for what a page does by itself (the queue's refresh): it does not
+        count as the person's activity, so an unattended screen still times out.
+        """
         key = digest(session)
         row = await self.tables.session(key)
         if row is None or row.ended_at is not None:
@@ -106,7 +111,8 @@ class SignIn:
         if not self._still_valid(row, now):
             await self.tables.end_session(key, now)
             return None
-        await self.tables.touch_session(key, now)
+        if active:
+            await self.tables.touch_session(key, now)
         return Signed(row.staff_id, key, row.csrf, row.language)
 
     def _still_valid(self, row: SessionRow, now: datetime) -> bool:

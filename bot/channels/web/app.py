@@ -44,6 +44,7 @@ SECURE_COOKIE = "__Host-ldh_session"
 PAGE = 50  # patients per page
 AUDIT_PAGE = 200
 _ICON = re.compile(r"^[^\w(]+")  # emoji and marks before a notification's first word
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 Clock = Callable[[], datetime]
@@ -119,7 +120,9 @@ class Page(tornado.web.RequestHandler):
         if self.public:
             return
         token = self.get_cookie(self.cookie_name)
-        signed = await self.dash.signin.check(token, self.dash.clock()) if token else None
+        by_itself = self.get_query_argument("rows", "") != ""  # the queue's own refresh
+        signed = (await self.dash.signin.check(token, self.dash.clock(), active=not by_itself)
+                  if token else None)
         if signed is None:
             raise Refusal(401, "refusal.signed_out")
         self.signed = signed
@@ -541,8 +544,8 @@ class Language(Page):
         if chosen in LANGUAGES:
             await self.dash.tables.set_language(self.me.session, chosen)
         back = self.get_body_argument("back", "/")
-        self.redirect(back if back.startswith("/") and not back.startswith("//") else "/",
-                      status=303)
+        # Only a path on this site: "//host" and "/\\host" would leave it.
+        self.redirect(back if _LOCAL_PATH.fullmatch(back) else "/", status=303)
 
 
 class Missing(Page):

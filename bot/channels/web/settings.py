@@ -39,7 +39,7 @@ def web_settings(environ: Mapping[str, str] = os.environ) -> WebSettings:
     if url is not None and not url.startswith(("http://", "https://")):
         msg = "LDH_DASHBOARD_URL must start with https:// (or http:// on one machine)"
         raise WebSettingsError(msg)
-    if not listen:
+    if not listen or listen.lower() == "off":
         return WebSettings(url=url, language=language)
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:  # noqa: PLR2004  # TCP ports

@@ -215,3 +215,15 @@ def test_refresh_keeps_the_filter_and_the_scroll(site: Site, browser: webdriver.
     assert "filter=red_flags" in browser.current_url
     current = browser.find_element(By.CSS_SELECTOR, "nav.filters a[aria-current=page]")
     assert current.text.startswith("Red flags")
+
+
+def test_an_unattended_queue_leaves_the_screen_when_the_session_ends(
+        site: Site, browser: webdriver.Chrome) -> None:
+    site.say(site.patient, "/start")
+    site.say(site.patient, "yes")
+    sign_in(site, browser)
+    assert str(site.patient.id) in page_text(browser)
+    site.clock.now += timedelta(minutes=31)
+    refusal = wait_for(browser, lambda d: d.find_elements(By.ID, "refusal"))[0]
+    assert "session ended" in refusal.text
+    assert str(site.patient.id) not in page_text(browser)

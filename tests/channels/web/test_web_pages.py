@@ -303,3 +303,20 @@ async def test_over_https_the_cookie_is_secure_with_the_host_prefix(
         assert "Domain" not in cookie
     finally:
         await web.stop()
+
+
+async def test_the_queues_own_refresh_does_not_keep_a_session_alive(clinic: Clinic) -> None:
+    me = await clinic.client()
+    clinic.clock.advance(timedelta(minutes=20))
+    assert (await me.http.get("/", params={"rows": "1"})).status_code == 200
+    clinic.clock.advance(timedelta(minutes=15))  # 35 minutes since the person did anything
+    assert (await me.http.get("/", params={"rows": "1"})).status_code == 401
+
+
+async def test_language_switch_goes_back_only_within_the_site(clinic: Clinic) -> None:
+    me = await clinic.client()
+    for back in ("//evil.example", "/\\\\evil.example", "https://evil.example/", "javascript:x"):
+        answer = await me.post("/language", language="en", back=back)
+        assert answer.headers["location"] == "/", back
+    assert (await me.post("/language", language="en", back="/patients?q=a")).headers[
+        "location"] == "/patients?q=a"

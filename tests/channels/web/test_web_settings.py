@@ -35,3 +35,7 @@ def test_without_a_url_the_listen_address_is_the_link() -> None:
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(WebSettingsError, match=named):
         web_settings(env)
+
+
+def test_off_is_off() -> None:
+    assert not web_settings({"LDH_DASHBOARD_LISTEN": "off"}).enabled

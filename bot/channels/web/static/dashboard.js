@@ -22,7 +22,11 @@
   function refresh() {
     if (busy()) { return; }
     fetch(box.getAttribute("data-refresh"), { credentials: "same-origin" })
-      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (answer) {
+        // Signed out or timed out: the page itself says so, and patient data leaves the screen.
+        if (answer.status === 401) { window.location.reload(); return null; }
+        return answer.ok ? answer.text() : null;
+      })
       .then(function (html) {
         if (html === null || busy()) { return; }
         var x = window.scrollX, y = window.scrollY;
