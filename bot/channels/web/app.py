@@ -34,7 +34,7 @@ from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN
 from bot.storage.base import Event, PatientRecord, RecordQuery, Store
-from bot.storage.dashboard_tables import DashboardTables, PatientQuery
+from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, PatientQuery
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,12 @@ class PatientPage(Page):
         visit = appointments.latest(events)
         now = self.dash.clock()
         self.set_status(status)
-        self.page("patient.html", patient=patient, screening=screening,
+        latest = next((e.data.get("recommendation") for e in reversed(events)
+                       if e.kind == "recommendation"), None)
+        alerts = [self.plain(Text(f"clinic.alert.{name}"))
+                  for name in (latest or {}).get("alerts", [])
+                  if self.dash.content.catalog.has(f"clinic.alert.{name}")]
+        self.page("patient.html", patient=patient, screening=screening, alerts=alerts,
                   timeline=timeline, items=items, chart=_chart(pain_points(events)),
                   pending=await self.dash.store.pending(number),
                   visit=visit if visit is not None and visit.at > now else None,
@@ -306,8 +311,15 @@ class PatientPage(Page):
         label = self.dash.content.engines[export.SCREENING].label
         lines: list[tuple[datetime, int, str, str]] = []
         for event in events:
+            own = self._own_line(event)
+            if own is not None:
+                lines.append((event.at, event.id, "event", own))
+                continue
             lines.extend((event.at, event.id, "event", self.plain(line))
                          for line in event_lines(event, self.dash.zone, label))
+            if event.kind == "recommendation":
+                lines.extend((event.at, event.id, "event", line)
+                             for line in self._recommendation(event.data.get("recommendation")))
             typed = event.data.get("typed")
             if event.kind != ANSWER and isinstance(typed, str):  # e.g. an answer not read
                 lines.append((event.at, event.id, "event", self.t(
@@ -322,7 +334,33 @@ class PatientPage(Page):
             lines.append((row.at, row.id, "queue-item", self.t(
                 "patient.queue_item", at=self.when(row.at), what=what, state=state)))
         lines.sort(key=lambda line: (line[0], line[1]))
-        return [(css, text) for _, _, css, text in lines]
+        return [(css, text) for _, _, css, text in lines if text]
+
+
+    def _own_line(self, event: Event) -> str | None:
+        """The line of what the clinic did that the Telegram history names only by kind."""
+        at = self.when(event.at)
+        if event.kind == appointments.CANCEL_EVENT:
+            return self.t("patient.line_cancelled", at=at, who=event.data.get("by", "?"))
+        if event.kind == "checkin_plan":
+            weeks = ", ".join(str(week) for week in event.data.get("weeks", []))
+            return self.t("patient.line_plan", at=at, weeks=weeks, who=event.data.get("by", "?"))
+        if event.kind in {"pain_chart", QUEUE_EVENT}:  # drawn above; the queue item follows
+            return ""
+        return None
+
+    def _recommendation(self, data: object) -> list[str]:
+        """A recommendation's options and alerts, under its step."""
+        if not isinstance(data, dict):
+            return []
+        catalog = self.dash.content.catalog
+        options = [self.plain(Text(f"method.{name}.name")) for name in data.get("options", [])
+                   if catalog.has(f"method.{name}.name")]
+        alerts = [self.plain(Text(f"clinic.alert.{name}")) for name in data.get("alerts", [])
+                  if catalog.has(f"clinic.alert.{name}")]
+        lines = [self.t("patient.line_options", options="; ".join(options))] if options else []
+        lines.extend(self.t("patient.line_alert", alert=alert) for alert in alerts)
+        return lines
 
 
 class Book(PatientPage):

@@ -320,3 +320,17 @@ async def test_language_switch_goes_back_only_within_the_site(clinic: Clinic) ->
         assert answer.headers["location"] == "/", back
     assert (await me.post("/language", language="en", back="/patients?q=a")).headers[
         "location"] == "/patients?q=a"
+
+
+async def test_patient_header_and_timeline_tell_age_alerts_options_and_clinic_actions(
+        clinic: Clinic) -> None:
+    await clinic.screen(1040, ("no",) * 9 + ("60", "no", "9"))  # severe pain: an alert
+    me = await clinic.client()
+    await me.post("/patients/1040/appointment", date="2025-03-10", time="14:30", place="Room 3")
+    await me.post("/patients/1040/appointment/cancel")
+    page = text_of((await me.http.get("/patients/1040")).text)
+    assert "Age 60" in page
+    assert "severe pain (8 or more out of 10)" in page
+    assert "options: " in page
+    assert f"appointment cancelled by the clinic ({STAFF})" in page
+    assert "recorded: pain_chart" not in page
