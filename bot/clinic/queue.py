@@ -102,6 +102,12 @@ def alerts_of(parts: Iterable[Text]) -> list[str]:
 async def add(tx: Transaction, rules: QueueRules, parts: Sequence[Text]) -> bool:
     """Queue a clinic notification for a person, in the patient's transaction; whether it was."""
     kind = kind_of(parts)
+    if kind == "alert":
+        # A routine screening with alerts is as urgent as its most urgent alert that the rules
+        # name (an unclear red flag outranks severe pain).
+        named = sorted((rules.kinds[alert].rank, alert) for alert in alerts_of(parts)
+                       if alert in rules.kinds)
+        kind = named[0][1] if named else kind
     if kind in rules.not_queued:
         return False
     await tx.record_event(QUEUE_EVENT, {"kind": kind, "alerts": alerts_of(parts),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clinic_support import Ask, Screen, plain
+from clinic_support import NOW, Ask, Screen, plain
 
 from bot.clinic import actions, appointments
-from bot.clinic.queue import Queue, QueueRules, alerts_of, kind_of, load_rules
+from bot.clinic.queue import Queue, QueueRules, add, alerts_of, kind_of, load_rules
 from bot.content import Content
 from bot.conversation import Action, Conversations
 from bot.dialogue.turn import Text
@@ -123,3 +123,17 @@ async def test_a_queue_item_is_not_a_line_of_the_telegram_history(
     history = plain(content, await ask("patient", "307"))
     assert QUEUE_EVENT not in history
     assert "clinic told" in history.lower() or "emergency" in history.lower()
+
+
+async def test_s2a_an_alert_that_is_a_kind_of_its_own_names_the_item(
+        store: Store, rules: QueueRules) -> None:
+    parts = [Text("clinic.routine", {"patient": "1", "flags": []}),
+             Text("clinic.alerts", {"alerts": [Text("clinic.alert.severe_pain"),
+                                               Text("clinic.alert.unclear_red_flag",
+                                                    {"quotes": []})]})]
+    async with store.transaction(308, NOW) as tx:
+        assert await add(tx, rules, parts)
+    queue = await open_queue(store, rules)
+    [item] = (await queue.view("red_flags", STAFF)).items
+    assert item.kind == "unclear_red_flag"
+    assert item.rank.rank < rules.rank("alert").rank

@@ -151,6 +151,13 @@ class Page(tornado.web.RequestHandler):
         """A catalog text (the bot's own words) as plain text in the person's language."""
         return self.dash.content.catalog.plain(text, self.language)
 
+    def alert(self, name: str) -> str:
+        """An alert's words; its name when it has no text of its own or needs values."""
+        try:
+            return self.plain(Text(f"clinic.alert.{name}"))
+        except KeyError:
+            return name
+
     def told(self, text: Text) -> str:
         """A clinic notification's text without its leading icon (the page names the kind)."""
         return _ICON.sub("", self.plain(text), count=1)
@@ -293,9 +300,7 @@ class PatientPage(Page):
         self.set_status(status)
         latest = next((e.data.get("recommendation") for e in reversed(events)
                        if e.kind == "recommendation"), None)
-        alerts = [self.plain(Text(f"clinic.alert.{name}"))
-                  for name in (latest or {}).get("alerts", [])
-                  if self.dash.content.catalog.has(f"clinic.alert.{name}")]
+        alerts = [self.alert(name) for name in (latest or {}).get("alerts", [])]
         self.page("patient.html", patient=patient, screening=screening, alerts=alerts,
                   timeline=timeline, items=items, chart=_chart(pain_points(events)),
                   pending=await self.dash.store.pending(number),
@@ -356,8 +361,7 @@ class PatientPage(Page):
         catalog = self.dash.content.catalog
         options = [self.plain(Text(f"method.{name}.name")) for name in data.get("options", [])
                    if catalog.has(f"method.{name}.name")]
-        alerts = [self.plain(Text(f"clinic.alert.{name}")) for name in data.get("alerts", [])
-                  if catalog.has(f"clinic.alert.{name}")]
+        alerts = [self.alert(name) for name in data.get("alerts", [])]
         lines = [self.t("patient.line_options", options="; ".join(options))] if options else []
         lines.extend(self.t("patient.line_alert", alert=alert) for alert in alerts)
         return lines
