@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import checkins, details
+from bot import checkins, details, queue_items
 from bot.audit import ANSWER, answer_event
-from bot.clinic import appointments, queue
+from bot.clinic import appointments
 from bot.content import Content
 from bot.dialogue.answers import normalise
 from bot.dialogue.engine import Engine
@@ -129,7 +129,7 @@ class Conversations:
         self.clinic_language = clinic_language
         self.timezone = ZoneInfo(timezone)
         self.screening = content.engines["screening"]
-        self.queue_rules = queue.load_rules(content.directory)
+        self.queue_rules = queue_items.load_rules(content.directory)
 
     async def respond(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         """Like ``handle``, but a fault on our side becomes a calm note, never a stack trace.
@@ -422,7 +422,7 @@ class Conversations:
 
         Whatever needs a person is also queued for the dashboard, with or without a clinic chat.
         """
-        await queue.add(tx, self.queue_rules, parts)
+        await queue_items.add(tx, self.queue_rules, parts)
         if self.clinic_chat_id is None:
             return False
         payload = Payload(self.clinic_language, (Message(parts),))

@@ -25,7 +25,7 @@ from bot.clinic.erasure import erase
 from bot.clinic.export_data import patient_document
 from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings
 from bot.clinic.history import event_lines, step_text
-from bot.clinic.queue import FILTERS, Queue, QueueItem, load_rules
+from bot.clinic.queue import FILTERS, Queue, QueueItem
 from bot.clinic.replies import clock_time
 from bot.clinic.signin import Signed, SignIn, same_token
 from bot.clinical.chart import pain_points
@@ -33,6 +33,7 @@ from bot.content import Content
 from bot.dialogue.texts import LANGUAGES
 from bot.dialogue.turn import Text
 from bot.outbox import APPOINTMENT_REMINDER, CHECKIN
+from bot.queue_items import load_rules
 from bot.storage.base import Event, PatientRecord, RecordQuery, Store
 from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, PatientQuery
 
