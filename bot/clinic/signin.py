@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.storage.dashboard_tables import DashboardTables, SessionRow
+from bot.storage.dashboard_tables import DashboardTables, SessionRow, Staff
 
 LINK_VALID = timedelta(minutes=10)
 IDLE_LIMIT = timedelta(minutes=30)
@@ -31,12 +31,18 @@ def digest(token: str) -> str:
 
 @dataclass(frozen=True)
 class Signed:
-    """A signed-in person: staff id, the session's digest, its CSRF token and language."""
+    """A signed-in person: staff id, the session's digest, its CSRF token, language and name."""
 
     staff_id: int
     session: str
     csrf: str
     language: str | None
+    name: str = ""
+
+    @property
+    def shown(self) -> str:
+        """How pages name them."""
+        return Staff(self.staff_id, self.name).shown
 
 
 class RateLimit:
@@ -75,28 +81,28 @@ class SignIn:
         # Per client address: sign-in pages and posts (a clinic's staff may share one address).
         self.attempts = RateLimit(60, 600.0)
 
-    async def new_link(self, staff_id: int, now: datetime) -> str | None:
+    async def new_link(self, staff_id: int, now: datetime, name: str = "") -> str | None:
         """A new one-time token for ``staff_id``; None for anyone not staff or asking too often."""
         if staff_id not in self.staff_ids or not self.link_requests.allow(staff_id):
             return None
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        await self.tables.add_link(digest(token), staff_id, now + LINK_VALID)
+        await self.tables.add_link(digest(token), staff_id, now + LINK_VALID, name[:100])
         return token
 
-    async def peek(self, token: str, now: datetime) -> int | None:
+    async def peek(self, token: str, now: datetime) -> Staff | None:
         """Who a link would sign in, consuming nothing; None when it cannot be used."""
-        staff_id = await self.tables.peek_link(digest(token), now)
-        return staff_id if staff_id in self.staff_ids else None
+        staff = await self.tables.peek_link(digest(token), now)
+        return staff if staff is not None and staff.id in self.staff_ids else None
 
     async def sign_in(self, token: str, now: datetime, language: str | None,
                       ) -> tuple[str, Signed] | None:
         """Use a link once: a fresh session id and the signed-in person; None if it cannot."""
-        staff_id = await self.tables.use_link(digest(token), now)
-        if staff_id is None or staff_id not in self.staff_ids:
+        staff = await self.tables.use_link(digest(token), now)
+        if staff is None or staff.id not in self.staff_ids:
             return None
         session, csrf = secrets.token_urlsafe(TOKEN_BYTES), secrets.token_urlsafe(TOKEN_BYTES)
-        await self.tables.add_session(digest(session), staff_id, csrf, language, now)
-        return session, Signed(staff_id, digest(session), csrf, language)
+        await self.tables.add_session(digest(session), staff, csrf, language, now)
+        return session, Signed(staff.id, digest(session), csrf, language, staff.name)
 
     async def check(self, session: str, now: datetime, *, active: bool = True) -> Signed | None:
         """The person a session cookie signs in now; None (and the session ended) when not.
@@ -113,7 +119,7 @@ class SignIn:
             return None
         if active:
             await self.tables.touch_session(key, now)
-        return Signed(row.staff_id, key, row.csrf, row.language)
+        return Signed(row.staff_id, key, row.csrf, row.language, row.name)
 
     def _still_valid(self, row: SessionRow, now: datetime) -> bool:
         return (row.staff_id in self.staff_ids and now - row.seen_at < IDLE_LIMIT

@@ -118,12 +118,14 @@ SQLITE: tuple[Migration, ...] = (
             """CREATE TABLE web_links (
                 digest TEXT PRIMARY KEY,
                 staff_id INTEGER NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
                 expires_at TEXT NOT NULL,
                 used_at TEXT
             )""",
             """CREATE TABLE web_sessions (
                 digest TEXT PRIMARY KEY,
                 staff_id INTEGER NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
                 csrf TEXT NOT NULL,
                 language TEXT,
                 created_at TEXT NOT NULL,
@@ -224,12 +226,14 @@ POSTGRES: tuple[Migration, ...] = (
             """CREATE TABLE web_links (
                 digest TEXT PRIMARY KEY,
                 staff_id BIGINT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
                 expires_at TIMESTAMPTZ NOT NULL,
                 used_at TIMESTAMPTZ
             )""",
             """CREATE TABLE web_sessions (
                 digest TEXT PRIMARY KEY,
                 staff_id BIGINT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
                 csrf TEXT NOT NULL,
                 language TEXT,
                 created_at TIMESTAMPTZ NOT NULL,

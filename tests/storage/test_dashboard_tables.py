@@ -9,7 +9,13 @@ import pytest
 from support.storage_backends import T0, Backend
 
 from bot.storage import Patient, Store
-from bot.storage.dashboard_tables import QUEUE_EVENT, DashboardTables, PatientQuery, open_tables
+from bot.storage.dashboard_tables import (
+    QUEUE_EVENT,
+    DashboardTables,
+    PatientQuery,
+    Staff,
+    open_tables,
+)
 
 
 @pytest.fixture
@@ -70,10 +76,10 @@ async def test_erasing_a_patient_erases_their_items_and_state(
 
 
 async def test_a_link_is_used_once_and_only_before_it_expires(tables: DashboardTables) -> None:
-    await tables.add_link("d1", 7, T0 + timedelta(minutes=10))
-    assert await tables.peek_link("d1", T0) == 7
-    assert await tables.peek_link("d1", T0) == 7  # looking consumes nothing
-    assert await tables.use_link("d1", T0 + timedelta(minutes=1)) == 7
+    await tables.add_link("d1", 7, T0 + timedelta(minutes=10), "Dr Wang")
+    assert await tables.peek_link("d1", T0) == Staff(7, "Dr Wang")
+    assert await tables.peek_link("d1", T0) == Staff(7, "Dr Wang")  # looking consumes nothing
+    assert await tables.use_link("d1", T0 + timedelta(minutes=1)) == Staff(7, "Dr Wang")
     assert await tables.use_link("d1", T0 + timedelta(minutes=2)) is None
     assert await tables.peek_link("d1", T0) is None
     await tables.add_link("d2", 7, T0 + timedelta(minutes=10))
@@ -82,12 +88,12 @@ async def test_a_link_is_used_once_and_only_before_it_expires(tables: DashboardT
 
 
 async def test_a_session_is_kept_touched_and_ended(tables: DashboardTables) -> None:
-    await tables.add_session("s1", 7, "token", None, T0)
+    await tables.add_session("s1", Staff(7, "Dr Wang"), "token", None, T0)
     await tables.touch_session("s1", T0 + timedelta(minutes=3))
     await tables.set_language("s1", "zh")
     row = await tables.session("s1")
     assert row is not None
-    assert (row.staff_id, row.csrf, row.language) == (7, "token", "zh")
+    assert (row.staff_id, row.csrf, row.language, row.name) == (7, "token", "zh", "Dr Wang")
     assert (row.created_at, row.seen_at, row.ended_at) == (T0, T0 + timedelta(minutes=3), None)
     await tables.end_session("s1", T0 + timedelta(minutes=4))
     ended = await tables.session("s1")

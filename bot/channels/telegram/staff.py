@@ -35,8 +35,8 @@ DASHBOARD = "dashboard"  # the command that asks for a sign-in link
 class DashboardLinks(Protocol):
     """The dashboard (the web channel): its one-time sign-in links and its audit trail."""
 
-    async def link_text(self, staff_id: int, language: str) -> str:
-        """The answer to /dashboard: a link, or why there is none."""
+    async def link_text(self, staff_id: int, language: str, name: str = "") -> str:
+        """The answer to /dashboard: a link, or why there is none (``name``: as Telegram shows)."""
         ...
 
     async def audit(self, staff_id: int, action: str, patient: int | None, detail: str) -> None:
@@ -69,7 +69,7 @@ class StaffChannel:
                     message.from_user.id, message.chat.id, private=True):
                 return None
             return StaffRequest(message.from_user.id, message.chat.id, DASHBOARD, "",
-                                update.update_id)
+                                update.update_id, message.from_user.full_name)
         if command not in COMMANDS or not self.desk.authorised(
             message.from_user.id, message.chat.id, private=message.chat.type == ChatType.PRIVATE
         ):
@@ -80,7 +80,8 @@ class StaffChannel:
     async def serve(self, bot: Bot, request: StaffRequest) -> None:
         """Answer one staff command in the chat it came from."""
         if request.command == DASHBOARD and self.dashboard is not None:
-            text = await self.dashboard.link_text(request.user_id, self.desk.language)
+            text = await self.dashboard.link_text(request.user_id, self.desk.language,
+                                                  request.name)
             try:
                 # No preview: a preview fetcher must not even open the link.
                 await _retrying(partial(bot.send_message, request.chat_id, text,

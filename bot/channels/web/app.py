@@ -546,10 +546,10 @@ class SignInPage(Page):
         """Show "Sign in as NAME", or why the link cannot be used."""
         if not self.dash.signin.attempts.allow(self.request.remote_ip):
             raise Refusal(429, "refusal.too_many")
-        staff_id = await self.dash.signin.peek(token, self.dash.clock())
-        if staff_id is None:
+        staff = await self.dash.signin.peek(token, self.dash.clock())
+        if staff is None:
             raise Refusal(403, "refusal.link")
-        self.page("signin.html", token=token, name=str(staff_id))
+        self.page("signin.html", token=token, name=staff.shown)
 
     async def post(self, token: str) -> None:
         """Use the link once: a fresh session, its cookie, then the queue."""

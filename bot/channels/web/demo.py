@@ -21,6 +21,7 @@ from bot.conversation import Action, Contact, Conversations
 from bot.storage import Store, open_store
 
 DEMO_STAFF = 1  # the demo's one made-up staff member
+DEMO_STAFF_NAME = "Demo Nurse"
 ZONE = "Europe/London"
 NO_FLAGS = ("no",) * 9
 # Made-up patients: a chat id, a language, and what they answer (typed, as they would type it).
@@ -115,7 +116,7 @@ async def serve_demo(port: int, ready: asyncio.Event | None = None) -> None:
                              staff_ids={DEMO_STAFF}, timezone=ZONE, clock=clock, demo=True)
             await web.start()
             try:
-                link = await web.new_link(DEMO_STAFF)
+                link = await web.new_link(DEMO_STAFF, DEMO_STAFF_NAME)
                 print("DEMO dashboard: made-up patients only, no real data.")  # noqa: T201  # the demo's user reads this
                 print(f"Sign in (valid 10 minutes, once): {link}")  # noqa: T201
                 print("Stop with Ctrl-C.", flush=True)  # noqa: T201

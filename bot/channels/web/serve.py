@@ -84,18 +84,18 @@ class WebChannel:
         if self.tables is not None:
             await self.tables.audit(self.clock(), staff_id, action, patient, detail)
 
-    async def new_link(self, staff_id: int) -> str | None:
+    async def new_link(self, staff_id: int, name: str = "") -> str | None:
         """A one-time sign-in link for ``staff_id``; None if not served, not staff, or too soon."""
         if self.signin is None:
             return None
-        token = await self.signin.new_link(staff_id, self.clock())
+        token = await self.signin.new_link(staff_id, self.clock(), name)
         return None if token is None else f"{self.base_url}/signin/{token}"
 
-    async def link_text(self, staff_id: int, language: str) -> str:
+    async def link_text(self, staff_id: int, language: str, name: str = "") -> str:
         """The bot's answer to /dashboard: a one-time link, or why there is none."""
         if self.signin is None:
             return self.texts.get(language, "signin.not_served")
-        link = await self.new_link(staff_id)
+        link = await self.new_link(staff_id, name)
         if link is None:
             return self.texts.get(language, "signin.slow_down")
         return self.texts.get(language, "signin.telegram", url=link)

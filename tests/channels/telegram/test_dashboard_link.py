@@ -70,7 +70,7 @@ async def test_staff_get_a_link_without_preview_that_shows_who_it_signs_in(
     async with httpx.AsyncClient() as http:
         page = await http.get(found.group())
     assert page.status_code == 200
-    assert f"Sign in as {clinic.staff.id}" in page.text
+    assert f"Sign in as Dr ({clinic.staff.id})" in page.text
 
 
 async def test_anyone_else_gets_the_unknown_command_answer(clinic: Clinic) -> None:

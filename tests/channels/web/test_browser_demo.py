@@ -15,7 +15,7 @@ from support.accessibility import assert_accessible
 from support.background_loop import background_loop
 from support.screenshots import png_size, save_screenshot
 
-from bot.channels.web.demo import DEMO_STAFF, ROUTINE, ZONE, DemoClock, fill
+from bot.channels.web.demo import DEMO_STAFF, DEMO_STAFF_NAME, ROUTINE, ZONE, DemoClock, fill
 from bot.channels.web.serve import WebChannel
 from bot.channels.web.settings import WebSettings
 from bot.content import Content
@@ -37,7 +37,7 @@ def test_demo_queue_and_patient_page(content: Content, tmp_path: Path,
             await store.open()
             await fill(content, store, clock)
             await web.start()
-            return await web.new_link(DEMO_STAFF)
+            return await web.new_link(DEMO_STAFF, DEMO_STAFF_NAME)
 
         async def stop() -> None:
             await web.stop()

@@ -29,7 +29,7 @@ def test_staff_link_queue_take_done_book_and_reminders_arrive(
     sent = site.standin.calls_to("sendMessage")[-1]
     assert sent.params["link_preview_options"] == {"is_disabled": True}
     browser.get(link)
-    assert f"Sign in as {site.staff.id}" in page_text(browser)
+    assert f"Sign in as Dr ({site.staff.id})" in page_text(browser)
     browser.find_element(By.ID, "signin").click()
     wait_for(browser, lambda d: "Nothing is waiting here." in page_text(d))
 

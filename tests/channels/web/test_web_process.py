@@ -101,7 +101,7 @@ def test_run_serves_the_dashboard_and_the_bot_sends_its_link(
         assert found is not None
         status, page = _get(found.group())
         assert status == 200
-        assert f"Sign in as {staff.id}" in page
+        assert f"Sign in as Dr ({staff.id})" in page
     finally:
         bot.send_signal(signal.SIGTERM)
         bot.wait(timeout=20)
