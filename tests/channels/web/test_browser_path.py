@@ -12,6 +12,7 @@ from browser_site import Site, page_text, served_site, sign_in, wait_for
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from support.accessibility import assert_accessible
+from support.browser import browser_errors
 from support.keyboard import assert_every_field_labelled, press, tab_to
 
 from bot.content import Content
@@ -194,6 +195,9 @@ def test_no_serious_accessibility_violation_on_any_page(
         browser.get(site.url(path))
         assert_accessible(browser)
         assert_every_field_labelled(browser)
+        # Nothing the page asks for is refused by its own CSP, or missing (404s excepted).
+        errors = [e for e in browser_errors(browser) if "no/such/page" not in e]
+        assert errors == [], path
 
 
 def test_refresh_keeps_the_filter_and_the_scroll(site: Site, browser: webdriver.Chrome) -> None:

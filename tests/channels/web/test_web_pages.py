@@ -156,8 +156,11 @@ async def test_patient_page_shows_typed_script_as_text_and_is_audited(clinic: Cl
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert typed in text_of(page.text)
     audit = text_of((await me.http.get("/audit")).text)
-    assert "view_patient" in audit
+    assert "viewed the patient" in audit
     assert "1004" in audit
+    table = (await me.http.get("/audit.csv")).text.splitlines()
+    assert table[0] == "id,at,staff_id,action,patient,detail"
+    assert any(",view_patient,1004," in line for line in table)
 
 
 async def test_booking_in_browser_writes_the_appointment_reminders(clinic: Clinic) -> None:
