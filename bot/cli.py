@@ -187,6 +187,13 @@ def _database(args: argparse.Namespace) -> str:
         raise UsageError(str(error).replace("LDH_DATABASE_URL", given, 1)) from None
 
 
+def _dashboard_demo(args: argparse.Namespace) -> int:
+    """Show the clinic's dashboard on 127.0.0.1 with made-up patients (no Telegram needed)."""
+    from bot.channels.web.demo import main as demo  # noqa: PLC0415  # only this command needs it
+
+    return demo(args.port)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ldh-bot",
@@ -241,6 +248,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="database URL (default: LDH_DATABASE_URL or SQLite under ./data)")
     export.add_argument("--lang", choices=LANGUAGES, default="en",
                         help="language of the FHIR answers' display texts")
+    demo = command("dashboard-demo", _dashboard_demo)
+    demo.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (default 8090)")
     bench = command("bench", _bench)
     bench.add_argument("--patients", type=int, default=100_000,
                        help="patients in the store the sizes marked 100k are measured at")

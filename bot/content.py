@@ -113,6 +113,8 @@ def _ladder_texts(ladder: Ladder, catalog: Catalog) -> list[Problem]:
                for part in ("meaning", "worry")]
     needed += [f"topic.{code}" for code in ladder.flag_codes]
     needed += [f"clinic.alert.{code}" for code in ladder.alert_codes]
+    # An alert can be told to the clinic beside any disposition (e.g. an unclear red flag).
+    needed += [f"clinic.{d.id}" for d in ladder.dispositions] + ["clinic.routine"]
     # not_sure is said with the red flags it concerns (rec.reported), the others on their own.
     needed += [f"alert.{code}" for code in ladder.alert_codes if code != "not_sure"]
     return [Problem(path, 1, f"text '{key}' is missing from the text files of some language")

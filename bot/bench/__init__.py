@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from bot.bench import postgres_fill
+from bot.bench.dashboard import measure_dashboard
 from bot.bench.export_cost import ExportFigures, measure_export
 from bot.bench.reminder_rate import measure_dispatch
 from bot.bench.report import TARGETS, Target, table, verdicts
@@ -247,6 +248,7 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
                                                            content)
     # A backlog of reminders drained while patients chat: as many as patients, 60 to 600.
     reminders = asyncio.run(measure_dispatch(min(600, max(60, patients)), CHATTING_PATIENTS))
+    dashboard = measure_dashboard(patients, content)
     big, baseline = _fastest(big_runs), _fastest(baseline_runs)
     ours_rate = big["updates"] / big["seconds"]
     baseline_rate = baseline["updates"] / baseline["seconds"]
@@ -287,6 +289,8 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
         "reply_wait_p99_ms": reminders.reply_wait_p99_ms,
         "export_s_100k": export.seconds,
         "export_peak_mb_100k": export.peak_mb,
+        "dashboard_queue_ms_100k": dashboard.queue_ms,
+        "dashboard_patient_ms_100k": dashboard.patient_ms,
         "kb_per_active_conversation": (big["heap_bytes_per_conversation"]
                                        + big["stored_bytes_per_conversation"]) / 1024,
         "baseline_kb_per_active_conversation": baseline["heap_bytes_per_conversation"] / 1024,

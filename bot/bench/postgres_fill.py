@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from bot.bench.store_fill import (
     FILLED_AGO,
@@ -27,7 +27,9 @@ from bot.storage.postgres import PostgresStore
 
 def schema_url(url: str, schema: str) -> str:
     """``url`` with ``schema`` first on the search path of every connection made from it."""
-    return make_conninfo(url, options=f"-c search_path={schema}")
+    # A URL, not a key=value string: the bench hands it to a child as LDH_DATABASE_URL.
+    query = urlencode({"options": f"-c search_path={schema}"}, quote_via=quote)
+    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 def create_schema(url: str) -> str:

@@ -46,6 +46,8 @@ TARGETS = (
     Target("export_peak_mb_100k", 300, "at_most"),
     Target("kb_per_active_conversation", 4, "below"),
     Target("pg_ratio_to_sqlite", 0.5, "at_least"),
+    Target("dashboard_queue_ms_100k", 100, "below"),
+    Target("dashboard_patient_ms_100k", 100, "below"),
 )
 
 

@@ -44,6 +44,7 @@ CHOICE = "appt:"
 EVENT, ANSWER_EVENT = "appointment", "appointment_answer"
 # The outbox kind of the message that confirms a booking to the patient at once.
 BOOKED = "appointment_booked"
+CANCEL_EVENT = "appointment_cancelled"  # the clinic called a visit off
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Notify = Callable[[Transaction, Text], Awaitable[object]]
@@ -187,11 +188,13 @@ async def book(tx: Transaction, appointment: Appointment, language: str) -> list
 
 
 def latest(events: Iterable[Event]) -> Appointment | None:
-    """The patient's current appointment: the one booked last."""
+    """The patient's current appointment: the one booked last, unless it was cancelled."""
     found = None
     for event in events:
         if event.kind == EVENT:
             found = Appointment.from_json(event.data)
+        elif event.kind == CANCEL_EVENT and found is not None and event.data.get("id") == found.id:
+            found = None
     return found
 
 

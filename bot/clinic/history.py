@@ -11,6 +11,7 @@ from bot.clinic import appointments
 from bot.clinic.replies import clock_time
 from bot.dialogue.turn import Text
 from bot.storage.base import Event
+from bot.storage.dashboard_tables import QUEUE_EVENT
 
 Label = Callable[[str, Any], Text]
 Data = Mapping[str, Any]
@@ -75,6 +76,8 @@ _LINES: dict[str, Callable[[Data], dict[str, Any]]] = {
 
 def event_lines(event: Event, zone: tzinfo, label: Label) -> list[Text]:
     """An event's history lines: one per answered fact, else one; unknown kinds are named."""
+    if event.kind == QUEUE_EVENT:  # the same notice is told by its own event's line
+        return []
     at = clock_time(event.at, zone)
     if event.kind == ANSWER:
         typed = typed_text(event.data)

@@ -47,6 +47,7 @@ class StaffRequest:
     command: str
     args: str = ""
     update_id: int | None = None
+    name: str = ""  # the staff member's name as their messenger shows it
 
 
 Output = Message | Photo | Document

@@ -13,14 +13,12 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Collection
 from contextlib import aclosing
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot import checkins
-from bot.clinic import appointments, export
+from bot.clinic import actions, appointments, export
 from bot.clinic.booking import parse_booking
 from bot.clinic.charts import patient_chart
 from bot.clinic.export_stream import BundleFile, CsvSheet, stream_screenings, within
@@ -35,18 +33,17 @@ from bot.clinic.replies import (
     say,
 )
 from bot.content import Content
-from bot.dialogue.session import Session
 from bot.dialogue.turn import Message, Text
-from bot.outbox import CHECKIN
 from bot.storage.base import Patient, PatientRecord, RecordQuery, Store
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("patients", "patient", "appointment", "checkins", "export")
-MAX_WEEK = 104  # check-ins are planned within two years of the course's start
 PAGE = 20  # patients per /patients page: one screen of a phone
 RECOMMENDATIONS = frozenset({"recommendation"})  # what a /patients row reads of the history
 Clock = Callable[[], datetime]
+# Records a staff action in the audit trail: who, what, which patient (if one), the details.
+Audit = Callable[[int, str, int | None, str], Awaitable[None]]
 
 
 class StaffDesk:
@@ -65,6 +62,7 @@ class StaffDesk:
         language: str,
         timezone: str,
         clock: Clock,
+        audit: Audit | None = None,
     ) -> None:
         """Serve ``staff_ids`` in ``language``, showing times in the clinic's ``timezone``."""
         self.content = content
@@ -74,6 +72,7 @@ class StaffDesk:
         self.language = language
         self.zone = ZoneInfo(timezone)
         self.clock = clock
+        self.audit = audit  # the dashboard's audit trail, when there is one
 
     def authorised(self, user_id: int, chat_id: int, *, private: bool) -> bool:
         """Staff, in their private chat with the bot or in the clinic's chat."""
@@ -99,6 +98,10 @@ class StaffDesk:
         if command is None:
             return []
         try:
+            if self.audit is not None:  # recorded before it runs: a read is a read
+                words = request.args.split()
+                await self.audit(request.user_id, f"telegram_{request.command}",
+                                 _number(words[0]) if words else None, request.args[:200])
             return await command(request)
         except Exception:
             log.exception("staff command /%s failed", request.command)
@@ -181,23 +184,14 @@ class StaffDesk:
         booking = parse_booking(request.args, self.zone, now)
         if isinstance(booking, Text):
             return [Message((booking,))]
-        async with self.store.transaction(booking.patient, now) as tx:
-            patient = await tx.load()
-            if patient is None or not patient.session:
-                return [say("staff.unknown_patient", patient=str(booking.patient))]
-            earlier = appointments.latest(await tx.events())
-            if request.update_id is not None and not await tx.first_time(request.update_id):
-                # Telegram delivered the command again: it was booked the first time.
-                return self._booked(booking.patient, earlier, None, None)
-            zone = appointments.patient_zone(patient, self.zone.key)
-            # The id orders a patient's bookings and keeps callback data short (12 digits).
-            visit = appointments.Appointment(
-                id=now.astimezone(self.zone).strftime("%y%m%d%H%M%S"),
-                at=booking.at.astimezone(ZoneInfo(zone)), timezone=zone,
-                place=booking.place, note=booking.note, by=request.user_id)
-            reminders = await appointments.book(tx, visit, patient.language)
-        replaced = earlier if earlier is not None and earlier.at > now else None
-        return self._booked(booking.patient, visit, reminders, replaced)
+        try:
+            booked = await actions.book_visit(
+                self.store, chat_id=booking.patient, at=booking.at, place=booking.place,
+                note=booking.note, by=request.user_id, clinic_zone=self.zone, now=now,
+                update_id=request.update_id)
+        except actions.UnknownPatientError:
+            return [say("staff.unknown_patient", patient=str(booking.patient))]
+        return self._booked(booking.patient, booked.visit, booked.reminders, booked.replaced)
 
     def _booked(
         self,
@@ -233,21 +227,14 @@ class StaffDesk:
         if plan is None:
             return [say("staff.usage.checkins")]
         chat_id, weeks = plan
-        now = self.clock()
-        async with self.store.transaction(chat_id, now) as tx:
-            patient = await tx.load()
-            if patient is None or not patient.session:
-                return [say("staff.unknown_patient", patient=str(chat_id))]
-            session = Session.from_json(patient.session)
-            if not session.care.get("since"):
-                return [say("staff.checkins.no_course", patient=str(chat_id))]
-            session.care["weeks"] = weeks
-            await tx.cancel(chat_id, [CHECKIN])
-            await checkins.schedule(tx, session, f"{checkins.CHECKIN_CHOICE}start", self.zone,
-                                    not_before=now)
-            await tx.record_event("checkin_plan", {"weeks": weeks, "by": request.user_id})
-            await tx.save(replace(patient, session=session.to_json()))
-            due = [r.due_at for r in await tx.pending() if r.kind == CHECKIN]
+        try:
+            due = await actions.plan_checkins(self.store, chat_id=chat_id, weeks=weeks,
+                                              by=request.user_id, clinic_zone=self.zone,
+                                              now=self.clock())
+        except actions.UnknownPatientError:
+            return [say("staff.unknown_patient", patient=str(chat_id))]
+        except actions.NoCourseError:
+            return [say("staff.checkins.no_course", patient=str(chat_id))]
         listed = [clock_time(at, self.zone) for at in due] or ["—"]
         return [say("staff.checkins.set", patient=str(chat_id),
                     weeks=", ".join(map(str, weeks)), dates=listed)]
@@ -326,7 +313,7 @@ def _checkin_plan(args: str) -> tuple[int, list[int]] | None:
     if len(numbers) < 2:  # noqa: PLR2004  # a patient and at least one week
         return None
     chat_id, weeks = numbers[0], numbers[1:]
-    if weeks != sorted(set(weeks)) or not all(1 <= week <= MAX_WEEK for week in weeks):
+    if not actions.valid_weeks(weeks):
         return None
     return chat_id, weeks
 

@@ -11,6 +11,7 @@ from bot.conversation.reply import (
     UNSUPPORTED,
     Action,
     BeforeCommit,
+    Contact,
     Reply,
     language_from_hint,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Action",
     "BeforeCommit",
     "Clock",
+    "Contact",
     "Conversations",
     "Menu",
     "Reply",

@@ -24,6 +24,21 @@ class Action:
     seq: int | None = None
     update_id: int | None = None
     language_hint: str | None = None
+    # Who the chat is, as the channel knows them (name, username), so the clinic can find them.
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A patient's name and username as their messenger shows them (either may be missing)."""
+
+    name: str | None = None
+    username: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """JSON-ready data kept with the patient's care."""
+        return {key: value for key, value in (("name", self.name), ("username", self.username))
+                if value}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import queue_items
 from bot.audit import ANSWER, answer_event
 from bot.clock import Clock, system_clock
 from bot.content import Content
@@ -32,6 +33,7 @@ from bot.conversation.menus import (
 from bot.conversation.reply import (
     Action,
     BeforeCommit,
+    Contact,
     Reply,
     language_from_hint,
     say,
@@ -73,6 +75,7 @@ class Conversations:
         self.clinic_language = clinic_language
         self.timezone = ZoneInfo(timezone)
         self.screening = content.engines["screening"]
+        self.queue_rules = queue_items.load_rules(content.directory)
         self.menus = Menus((*service_menus.MENUS, disposition.MENU, details_menu.MENU, *menus))
 
     async def respond(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
@@ -101,7 +104,7 @@ class Conversations:
                 return self._repeat(patient, action)
             if patient is None or not patient.session:
                 language = language_from_hint(action.language_hint)
-                reply = await self._begin(tx, language)
+                reply = await self._begin(tx, language, action.contact)
                 if before_commit is not None:
                     await before_commit(reply)
                 return reply
@@ -112,6 +115,8 @@ class Conversations:
                 reply = await self._step(Step(self, tx, session), action)
             if not isinstance(reply, service_menus.Forgotten):
                 reply = await effects.settle(self, tx, session, reply)
+                # After the step: a new course of care starts its record afresh.
+                _remember_contact(session, action.contact)
                 await self._save(tx, session, reply.turn)
             if before_commit is not None:
                 await before_commit(reply)
@@ -136,7 +141,11 @@ class Conversations:
         return Turn((Message((note,)), *current.messages), current.question)
 
     async def notify_clinic(self, tx: Transaction, *parts: Text) -> bool:
-        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set."""
+        """Tell the clinic's chat, through this transaction's outbox; False with no clinic set.
+
+        Whatever needs a person is also queued for the dashboard, with or without a clinic chat.
+        """
+        await queue_items.add(tx, self.queue_rules, parts)
         if self.clinic_chat_id is None:
             return False
         payload = Payload(self.clinic_language, (Message(parts),))
@@ -165,9 +174,10 @@ class Conversations:
         turn = self.screening.move_in(session, {})
         return Turn((Message((Text("app.revised"),)), *turn.messages), turn.question)
 
-    async def _begin(self, tx: Transaction, language: str) -> Reply:
+    async def _begin(self, tx: Transaction, language: str, contact: Contact | None) -> Reply:
         # Whatever a new patient sends first, they are greeted and asked question one.
         session, turn = self.screening.start(language)
+        _remember_contact(session, contact)
         await self._save(tx, session, turn)
         return Reply(language, turn)
 
@@ -283,3 +293,9 @@ def _ask_again(step: Step, again: Again, shown: OpenMenu) -> Reply:
     """Typed text a menu could not read: say so, and ask again with its buttons."""
     keep_open(step.session, shown.prefix, shown.prompt, shown.options)
     return step.reply(Turn((Message((again.note,)), *shown.prompt)), shown.options)
+
+
+def _remember_contact(session: Session, contact: Contact | None) -> None:
+    """Keep the latest name and username the messenger gave (erased with the patient)."""
+    if contact is not None and contact.to_json():
+        session.care["contact"] = contact.to_json()

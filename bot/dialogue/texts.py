@@ -71,8 +71,12 @@ class Catalog:
         return self._render(text, language, html.escape)
 
     def plain(self, text: Text, language: str) -> str:
-        """Render as plain text for a terminal: markup dropped, entities unescaped."""
-        return html.unescape(_TAG.sub("", self._render(text, language, lambda value: value)))
+        """Render as plain text for a terminal: markup dropped, entities unescaped.
+
+        Values are escaped before the templates' tags are dropped, so what a patient typed
+        comes out exactly as typed, angle brackets included.
+        """
+        return html.unescape(_TAG.sub("", self._render(text, language, html.escape)))
 
     def message_html(self, message: Message, language: str) -> str:
         """One chat message as HTML, its parts separated by blank lines."""

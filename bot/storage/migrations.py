@@ -89,6 +89,51 @@ SQLITE: tuple[Migration, ...] = (
             "CREATE INDEX patients_updated ON patients (updated_at)",
         ),
     ),
+    # The clinic's dashboard: who took and finished each queue item (an item is the
+    # ``clinic_queue`` event itself, so erasing a patient's events erases their items), the
+    # audit trail, and the sign-in links and sessions of staff in the browser.
+    Migration(
+        3,
+        (
+            "CREATE INDEX events_queue ON events (id) WHERE kind = 'clinic_queue'",
+            """CREATE TABLE queue_state (
+                event_id INTEGER PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+                taken_by INTEGER,
+                taken_at TEXT,
+                done_by INTEGER,
+                done_at TEXT,
+                note TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX queue_state_done ON queue_state (done_at)",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                staff_id INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                patient INTEGER,
+                detail TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX audit_at ON audit (at, id)",
+            "CREATE INDEX audit_staff ON audit (staff_id, at)",
+            """CREATE TABLE web_links (
+                digest TEXT PRIMARY KEY,
+                staff_id INTEGER NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                expires_at TEXT NOT NULL,
+                used_at TEXT
+            )""",
+            """CREATE TABLE web_sessions (
+                digest TEXT PRIMARY KEY,
+                staff_id INTEGER NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                csrf TEXT NOT NULL,
+                language TEXT,
+                created_at TEXT NOT NULL,
+                seen_at TEXT NOT NULL,
+                ended_at TEXT
+            )""",
+        ),
+    ),
 )
 
 # A patient row with a NULL session is only a lock placeholder for a chat not saved yet.
@@ -153,6 +198,48 @@ POSTGRES: tuple[Migration, ...] = (
             "CREATE INDEX outbox_about ON outbox (about)",
             "CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL",
             "CREATE INDEX patients_updated ON patients (updated_at)",
+        ),
+    ),
+    Migration(
+        3,
+        (
+            "CREATE INDEX events_queue ON events (id) WHERE kind = 'clinic_queue'",
+            """CREATE TABLE queue_state (
+                event_id BIGINT PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+                taken_by BIGINT,
+                taken_at TIMESTAMPTZ,
+                done_by BIGINT,
+                done_at TIMESTAMPTZ,
+                note TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX queue_state_done ON queue_state (done_at)",
+            """CREATE TABLE audit (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at TIMESTAMPTZ NOT NULL,
+                staff_id BIGINT NOT NULL,
+                action TEXT NOT NULL,
+                patient BIGINT,
+                detail TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX audit_at ON audit (at, id)",
+            "CREATE INDEX audit_staff ON audit (staff_id, at)",
+            """CREATE TABLE web_links (
+                digest TEXT PRIMARY KEY,
+                staff_id BIGINT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                expires_at TIMESTAMPTZ NOT NULL,
+                used_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE web_sessions (
+                digest TEXT PRIMARY KEY,
+                staff_id BIGINT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                csrf TEXT NOT NULL,
+                language TEXT,
+                created_at TIMESTAMPTZ NOT NULL,
+                seen_at TIMESTAMPTZ NOT NULL,
+                ended_at TIMESTAMPTZ
+            )""",
         ),
     ),
 )

@@ -176,6 +176,10 @@ class SqliteStore:
         refuse_inside_transaction(self, "a store call")
         return await self._run(job)
 
+    async def call(self, job: Job[T]) -> T:
+        """Run ``job`` on the store's connection, outside any transaction (tables of others)."""
+        return await self._outside(lambda conn: immediate(conn, job))
+
     def _call(self, job: Job[T]) -> T:
         if self._conn is None:
             msg = "the SQLite store is not open"

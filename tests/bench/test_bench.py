@@ -16,6 +16,7 @@ NUMBERS = (
     "bot_api_calls_per_update", "cost_ratio_100k_vs_1k",
     "rss_growth_mb_100k_vs_1k", "startup_s_100k", "kb_per_active_conversation",
     "reminders_per_s", "reminders_429", "export_s_100k", "export_peak_mb_100k",
+    "dashboard_queue_ms_100k", "dashboard_patient_ms_100k",
 )
 
 
@@ -32,7 +33,7 @@ def test_bench_json_has_every_key_of_the_issue_with_measured_numbers(
     for key in ("updates_per_s", "baseline_updates_per_s", "throughput_ratio", "p50_ms",
                 "store_trips_per_update", "bot_api_calls_per_update", "startup_s_100k",
                 "kb_per_active_conversation", "reminders_per_s", "export_s_100k",
-                "export_peak_mb_100k"):
+                "export_peak_mb_100k", "dashboard_queue_ms_100k", "dashboard_patient_ms_100k"):
         assert report[key] > 0, key
     assert report["p50_ms"] <= report["p99_ms"]
     # Per message the dispatcher sent: a number when updates queued any, else not measured.

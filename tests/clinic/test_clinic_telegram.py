@@ -23,10 +23,10 @@ from telegram.ext import Application
 from bot.bench.export_cost import fill
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import keyboard
+from bot.channels.telegram.staff import StaffChannel, set_staff_commands
 from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.export_stream import PROGRESS_EVERY
 from bot.clinic.staff import StaffDesk
-from bot.clinic.telegram import StaffChannel, set_staff_commands
 from bot.content import Content
 from bot.conversation import Action, Conversations
 from bot.outbox import APPOINTMENT_REMINDER, CLINIC_NOTIFICATION, Payload

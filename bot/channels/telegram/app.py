@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from telegram import BotCommand, Update
@@ -14,10 +16,12 @@ from telegram.request import BaseRequest
 from bot.channels.telegram.counting_request import CountingRequest
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.staff import set_staff_commands, staff_channel
 from bot.channels.telegram.startup import serve
+from bot.channels.web.serve import WebChannel
+from bot.channels.web.settings import WebSettings, web_settings
 from bot.clinic.appointment_menu import MENU as APPOINTMENT_MENU
 from bot.clinic.charts import chart_source
-from bot.clinic.telegram import set_staff_commands, staff_channel
 from bot.config import Settings, SettingsError
 from bot.content import DIALOGUES_DIR, Content, load_content
 from bot.conversation import Conversations
@@ -76,6 +80,7 @@ def shared_pace(store: Store, url: str, rate: float) -> Pace:
 def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are keyword-only extras
     settings: Settings, content: Content, store: Store, rate: float = DEFAULT_RATE, *,
     health: Health | None = None, request: BaseRequest | None = None, pace: Pace | None = None,
+    web: WebSettings | None = None,
 ) -> Application:  # type: ignore[type-arg]  # PTB's Application generics are for custom contexts
     """The Application with every handler wired to the conversation, and the outbox dispatcher.
 
@@ -85,7 +90,8 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     conversations = Conversations(content, store, clinic_chat_id=settings.clinic_chat_id,
                                   clinic_language=settings.clinic_language,
                                   timezone=settings.timezone, menus=(APPOINTMENT_MENU,))
-    staff = staff_channel(settings, content, store, conversations.clock)
+    dashboard = _dashboard(web, settings, content, store, conversations.clock)
+    staff = staff_channel(settings, content, store, conversations.clock, dashboard)
     pace = pace or shared_pace(store, settings.database_url, rate)
     channel = TelegramChannel(conversations, staff=staff, pace=pace)
     dispatcher: Dispatcher | None = None  # built once the bot it sends with is initialised
@@ -98,6 +104,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
         nonlocal dispatcher
         await store.open()
         await pace.open()
+        await _switch(dashboard, on=True)
         patient_commands = await _set_commands(app, content)
         if staff is not None:
             await set_staff_commands(app.bot, staff, patient_commands[settings.clinic_language])
@@ -124,6 +131,7 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
 
     async def on_shutdown(app: Application) -> None:  # type: ignore[type-arg]  # see above
         await on_stop(app)  # again here: a start that failed half-way never reaches post_stop
+        await _switch(dashboard, on=False)
         await pace.close()
         await store.close()
 
@@ -148,6 +156,22 @@ def build_application(  # noqa: PLR0913  # health and the bench's stand-ins are 
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
     return app
+
+
+def _dashboard(web: WebSettings | None, settings: Settings, content: Content, store: Store,
+               clock: Callable[[], datetime]) -> WebChannel | None:
+    """The dashboard, served in this event loop beside the bot, when it is switched on."""
+    if web is None or not web.enabled:
+        return None
+    return WebChannel(web, content, store, staff_ids=settings.staff_ids,
+                      timezone=settings.timezone, clock=clock,
+                      database_url=settings.database_url)
+
+
+async def _switch(dashboard: WebChannel | None, *, on: bool) -> None:
+    """Start or stop the dashboard, if there is one."""
+    if dashboard is not None:
+        await (dashboard.start() if on else dashboard.stop())
 
 
 async def _set_commands(
@@ -178,6 +202,7 @@ def main() -> int:
     except SettingsError as error:
         print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
+    web = web_settings(run)
     configure_logging(run.ops.log_format, run.secrets)
     logging.getLogger().setLevel(run.log_level)
     use_salt(run.log_salt)
@@ -188,5 +213,5 @@ def main() -> int:
                            urgent_contact=run.urgent_contact)
     store = open_store(run.bot.database_url)
     health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
-    app = build_application(run.bot, content, store, run.send_rate, health=health)
+    app = build_application(run.bot, content, store, run.send_rate, health=health, web=web)
     return asyncio.run(serve(app, run, health))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
-from telegram import Bot, CallbackQuery, Message, Update
+from telegram import Bot, CallbackQuery, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
@@ -14,13 +15,14 @@ from telegram.ext import ContextTypes
 from bot import details
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
 from bot.channels.telegram.sender import retry_seconds
+from bot.channels.telegram.staff import StaffChannel
 from bot.channels.telegram.unread_calls import edit_html, send_html
 from bot.clinic.charts import patient_chart
-from bot.clinic.telegram import StaffChannel
 from bot.conversation import (
     UNSUPPORTED,
     Action,
     BeforeCommit,
+    Contact,
     Conversations,
     Reply,
     language_from_hint,
@@ -94,6 +96,7 @@ class TelegramChannel:
         else:
             action = Action(message.chat.id, text=text, update_id=update.update_id,
                             language_hint=hint)
+        action = replace(action, contact=_contact(user))
         async with self.locks.hold(message.chat.id):
             reply = await self._handle(action)
             await self._deliver(bot, message.chat.id, reply)
@@ -105,7 +108,8 @@ class TelegramChannel:
             await _answer_query(query)
             return
         chat_id = message.chat.id
-        action = _button_action(chat_id, query.data or "", update.update_id, hint)
+        action = replace(_button_action(chat_id, query.data or "", update.update_id, hint),
+                         contact=_contact(query.from_user))
         answered = False
 
         async def acknowledge(_: Reply) -> None:
@@ -236,6 +240,14 @@ def _command_action(chat_id: int, text: str, update_id: int, hint: str | None) -
         return Action(chat_id, text=details.choice(None, which), update_id=update_id,
                       language_hint=hint)
     return Action(chat_id, command=name or "help", update_id=update_id, language_hint=hint)
+
+
+def _contact(user: User | None) -> Contact | None:
+    """A patient's name and username as Telegram shows them, for the clinic."""
+    if user is None:
+        return None
+    name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return Contact(name, user.username)
 
 
 def _button_action(chat_id: int, data: str, update_id: int, hint: str | None) -> Action:

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 
@@ -28,17 +29,32 @@ log = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 3  # a staff reply is retried through flood waits this often
 PROGRESS_PACE = 3.0  # seconds between edits of a progress message
+DASHBOARD = "dashboard"  # the command that asks for a sign-in link
+
+
+class DashboardLinks(Protocol):
+    """The dashboard (the web channel): its one-time sign-in links and its audit trail."""
+
+    async def link_text(self, staff_id: int, language: str, name: str = "") -> str:
+        """The answer to /dashboard: a link, or why there is none (``name``: as Telegram shows)."""
+        ...
+
+    async def audit(self, staff_id: int, action: str, patient: int | None, detail: str) -> None:
+        """Record a staff command in the audit trail."""
+        ...
 
 
 class StaffChannel:
     """Carries staff commands from Telegram to the desk and its answers back."""
 
     def __init__(self, desk: StaffDesk, catalog: Catalog,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 dashboard: DashboardLinks | None = None) -> None:
         """Serve ``desk``'s answers, rendered with ``catalog`` in the desk's language."""
         self.desk = desk
         self.catalog = catalog
         self.monotonic = monotonic  # paces the edits of a progress message
+        self.dashboard = dashboard  # /dashboard answers with a sign-in link when set
 
     def request(self, update: Update) -> StaffRequest | None:
         """The staff command an update carries, or None: not a staff command, or not from staff."""
@@ -47,6 +63,13 @@ class StaffChannel:
             return None
         words = (message.text or "")[1:].split(maxsplit=1)
         command = words[0].split("@", 1)[0].lower() if words else ""
+        if command == DASHBOARD and self.dashboard is not None:
+            # A sign-in link only ever goes to a staff member's own private chat.
+            if message.chat.type != ChatType.PRIVATE or not self.desk.authorised(
+                    message.from_user.id, message.chat.id, private=True):
+                return None
+            return StaffRequest(message.from_user.id, message.chat.id, DASHBOARD, "",
+                                update.update_id, message.from_user.full_name)
         if command not in COMMANDS or not self.desk.authorised(
             message.from_user.id, message.chat.id, private=message.chat.type == ChatType.PRIVATE
         ):
@@ -56,6 +79,17 @@ class StaffChannel:
 
     async def serve(self, bot: Bot, request: StaffRequest) -> None:
         """Answer one staff command in the chat it came from."""
+        if request.command == DASHBOARD and self.dashboard is not None:
+            text = await self.dashboard.link_text(request.user_id, self.desk.language,
+                                                  request.name)
+            try:
+                # No preview: a preview fetcher must not even open the link.
+                await _retrying(partial(bot.send_message, request.chat_id, text,
+                                        link_preview_options=LinkPreviewOptions(is_disabled=True)))
+            except TelegramError as error:
+                log.warning("dashboard link to chat %s failed: %s", chat_ref(request.chat_id),
+                            type(error).__name__)
+            return
         progress = ProgressMessage(bot, request.chat_id, self._progress_text, self.monotonic)
         outputs = await self.desk.handle(request, progress.report)
         try:
@@ -151,14 +185,15 @@ async def _retrying(call: Callable[[], Awaitable[object]]) -> None:
 
 
 def staff_channel(settings: Settings, content: Content, store: Store,
-                  clock: Clock) -> StaffChannel | None:
+                  clock: Clock, dashboard: DashboardLinks | None = None) -> StaffChannel | None:
     """The staff side of the bot, or None when ``LDH_STAFF_IDS`` names nobody."""
     if not settings.staff_ids:
         return None
     desk = StaffDesk(content, store, staff_ids=settings.staff_ids,
                      clinic_chat_id=settings.clinic_chat_id, language=settings.clinic_language,
-                     timezone=settings.timezone, clock=clock)
-    return StaffChannel(desk, content.catalog)
+                     timezone=settings.timezone, clock=clock,
+                     audit=dashboard.audit if dashboard is not None else None)
+    return StaffChannel(desk, content.catalog, dashboard=dashboard)
 
 
 async def set_staff_commands(bot: Bot, channel: StaffChannel,

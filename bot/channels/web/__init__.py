@@ -1,0 +1,1 @@
+"""The clinic's dashboard in the browser: server-rendered pages on tornado."""
