@@ -1,7 +1,7 @@
 """Telegram's sending limits as a booking schedule, on an injected clock.
 
-Every message books a moment: at least ``1/rate`` seconds from every other booked moment
-(so no one-second window holds more than ``rate`` messages), at least a second after the
+Every message books a moment: at least ``1/(rate x RATE_MARGIN)`` seconds from every other
+booked moment (so no one-second window holds more than ``rate`` messages, with room to spare), at least a second after the
 previous message to the same chat, and for a group no more than 20 in any minute. Bookings
 are made in advance, so a chat that must wait never holds up messages to other chats.
 """
@@ -17,6 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
+# The overall pace the bot keeps is a little under the rate it may send at (29 a second at
+# Telegram's 30), as the per-chat interval below is: messages reach Telegram a few milliseconds
+# off their booked moments, and a budget spent to the last message turns that jitter into 429s.
+RATE_MARGIN = 29.0 / 30.0
 CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average (Telegram's pace)
 # What the bot keeps to: a little slower, since messages reach Telegram a few milliseconds
 # earlier or later than booked, and a chat kept at its very limit would meet 429s ...
@@ -115,8 +119,8 @@ class Pacer:
         self._since_prune = 0
 
     def rate(self) -> float:
-        """The overall rate in force now: lower for a while after a 429."""
-        return self._rate * self._factor_at(self._clock())
+        """The overall rate kept now (the margin included): lower for a while after a 429."""
+        return self._rate * RATE_MARGIN * self._factor_at(self._clock())
 
     def _factor_at(self, now: float) -> float:
         return min(1.0, self._factor + RECOVERY * (now - self._penalised_at))
@@ -145,7 +149,7 @@ class Pacer:
     def reserve(self, chat_id: int, *, urgent: bool = False) -> float:
         """Book the earliest moment a message to this chat may go, and return it."""
         now = self._clock()
-        interval = 1.0 / (self._rate * self._factor_at(now))
+        interval = 1.0 / (self._rate * RATE_MARGIN * self._factor_at(now))
         # Bookings further back than one interval can no longer bind a new one.
         del self._booked[: bisect.bisect_left(self._booked, now - interval)]
         moment = self._free_slot(self.chat_ready(chat_id, urgent=urgent), interval)
@@ -179,7 +183,7 @@ class Pacer:
     def peek(self, chat_id: int) -> float:
         """The moment ``reserve`` would book for this chat now, without booking it."""
         now = self._clock()
-        interval = 1.0 / (self._rate * self._factor_at(now))
+        interval = 1.0 / (self._rate * RATE_MARGIN * self._factor_at(now))
         return self._free_slot(self.chat_ready(chat_id), interval)
 
     async def book(self, chat_id: int, *, urgent: bool) -> float | None:

@@ -34,6 +34,7 @@ from bot.storage.base import (
 )
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES, pending
+from bot.storage.postgres_pacing import PACER_OBJECTS
 from bot.storage.records import postgres_record, postgres_sql
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ def _outbox_item(row: TupleRow) -> OutboxItem:
     return OutboxItem(item_id, kind, chat_id, payload, utc(due_at), attempts, dedupe_key)
 
 
-async def _migrate(conn: Connection) -> None:
+async def migrate(conn: Connection) -> None:
+    """Bring the schema up to date and (re-)create the pacer's objects: the one path for both."""
     async with conn.transaction():
         # Two processes starting together must not both apply the same migration.
         await conn.execute(
@@ -141,6 +143,8 @@ async def _migrate(conn: Connection) -> None:
             await conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
             )
+        for statement in PACER_OBJECTS:
+            await conn.execute(statement)
 
 
 async def _lock_chat(conn: Connection, chat_id: int) -> bool:
@@ -315,6 +319,8 @@ class _PostgresTransaction(HeldChat):
         events = await conn.execute("DELETE FROM events WHERE chat_id = %s", chat)
         own = await conn.execute("DELETE FROM outbox WHERE chat_id = %s", chat)
         others = await conn.execute("DELETE FROM outbox WHERE about = %s", chat)
+        # The pacer's note of when the chat may next be sent to names it too.
+        await conn.execute("DELETE FROM pacer_chats WHERE chat_id = %s", chat)
         self._placeholder = False
         return Forgotten(
             patient=bool(row and row[0]),
@@ -400,7 +406,7 @@ class PostgresStore:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
         async with conn:
-            await _migrate(conn)
+            await migrate(conn)
         self._pool = await open_pool(self._url, min_size=self._min_size,
                                      max_size=self._max_size, name="ldh-bot",
                                      fill_within=self._connect_timeout)
@@ -445,7 +451,7 @@ class PostgresStore:
         shows; ``conn`` is out of the failed transaction by then.
         """
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
-        await _migrate(conn)
+        await migrate(conn)
 
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> list[TupleRow]:
         """Run one statement in its own transaction; return its rows, if it has any."""
