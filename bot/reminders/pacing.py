@@ -1,9 +1,10 @@
 """Telegram's sending limits as a booking schedule, on an injected clock.
 
 Every message books a moment: at least ``1/(rate x RATE_MARGIN)`` seconds from every other
-booked moment (so no one-second window holds more than ``rate`` messages, with room to spare), at least a second after the
-previous message to the same chat, and for a group no more than 20 in any minute. Bookings
-are made in advance, so a chat that must wait never holds up messages to other chats.
+booked moment (so no one-second window holds more than ``rate`` messages, with room to
+spare), at least a second after the previous message to the same chat, and for a group no
+more than 20 in any minute. Bookings are made in advance, so a chat that must wait never
+holds up messages to other chats.
 """
 
 from __future__ import annotations
