@@ -349,3 +349,36 @@ async def test_a_row_past_its_expiry_is_retired_not_sent_late(
         (1, False, True, "expired before it could be sent"),
         (2, True, False, None),
     ]
+
+
+async def test_a_dispatcher_failing_every_send_for_a_minute_says_so_until_one_goes(
+    store: Store, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    send = dispatcher(store, sender, clock, pacer)
+    await enqueue(store, [7], T0)
+    sender.then(7, *[FAILED] * 20)
+    assert send.failing_for() == 0.0
+    for _ in range(20):
+        await send.drain()
+        if send.failing_for() >= 60:
+            break
+        clock.set(clock.now() + timedelta(seconds=backoff(1)))  # each retry, once it is due
+    assert send.failing_for() >= 60  # what /healthz turns into 503
+    # A row Telegram takes ends the streak.
+    await enqueue(store, [8], clock.now())
+    await send.drain()
+    assert send.failing_for() == 0.0
+
+
+async def test_failures_that_stopped_are_not_held_against_the_dispatcher(
+    store: Store, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    send = dispatcher(store, sender, clock, pacer)
+    await enqueue(store, [7], T0)
+    sender.then(7, FAILED)
+    await send.drain()
+    clock.set(clock.now() + timedelta(seconds=30))
+    assert send.failing_for() == pytest.approx(30.0)
+    # The row waits out its backoff; with no attempt for over a minute, nothing says failing.
+    clock.set(clock.now() + timedelta(seconds=31))
+    assert send.failing_for() == 0.0

@@ -173,6 +173,6 @@ def main() -> int:
     configure_logging(run.ops.log_format, run.secrets)
     content = load_content(emergency_number=run.bot.emergency_number)
     store = open_store(run.bot.database_url)
-    health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
+    health = Health(store.probe_write)  # a write, rolled back: what an update needs
     app = build_application(run.bot, content, store, run.send_rate, health=health)
     return asyncio.run(serve(app, run, health))

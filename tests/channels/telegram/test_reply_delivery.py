@@ -11,7 +11,7 @@ from support.botapi_standin import StandIn, User
 from telegram import Update
 from telegram.ext import ApplicationBuilder, TypeHandler
 
-from bot.channels.telegram import handlers
+from bot.channels.telegram import handlers, paced
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.content import Content
 from bot.conversation import Conversations
@@ -102,7 +102,7 @@ async def test_a_reply_that_never_gets_through_is_given_up_with_an_error_line(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert "given up" in errors[0].getMessage()
-    assert time.now >= handlers.REPLY_PATIENCE * 0.9  # it kept trying for the whole patience
+    assert time.now >= paced.PATIENCE * 0.9  # it kept trying for the whole patience
     assert _texts(standin, patient) == []
 
 
