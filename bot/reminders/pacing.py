@@ -26,9 +26,13 @@ CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average (Tel
 # What the bot keeps to: a little slower, since messages reach Telegram a few milliseconds
 # earlier or later than booked, and a chat kept at its very limit would meet 429s ...
 SAFE_CHAT_INTERVAL = 1.05
-# ... with a short burst allowed, as Telegram does: a reply of three messages goes at once.
-# (The margin keeps a burst-then-steady chat clear of the limit when arrivals jitter.)
+# ... with a short burst allowed, as Telegram does: a reply of three messages goes at once,
+# its last a moment later. A burst empties Telegram's allowance for the chat, and the interval's
+# margin refills it only slowly, so right after a burst a message that reaches Telegram late
+# (its predecessor on time) would meet a 429: the bot's burst is short of Telegram's by this
+# much, which is the lateness it tolerates (a busy process, a slow request, another instance).
 CHAT_BURST = 3
+BURST_JITTER = 0.3
 GROUP_PER_MINUTE = 20  # messages to one group in any minute
 GROUP_WINDOW = 60.0
 SLOWDOWN = 0.75  # the overall rate is cut by this factor at each 429 ...
@@ -42,6 +46,11 @@ RETRY_BOOKING = 0.05  # seconds a reminder waits before asking again for a momen
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def burst_allowance(burst: int, interval: float) -> float:
+    """How far ahead of its even pace a private chat may be sent to: its burst, less jitter."""
+    return max(0.0, (burst - 1) * interval - BURST_JITTER)
 
 
 def is_group(chat_id: int) -> bool:
@@ -141,7 +150,7 @@ class Pacer:
 
     def _allowance(self, chat_id: int) -> float:
         """How far ahead of its even pace a chat may be sent to (its burst)."""
-        return 0.0 if is_group(chat_id) else (self._chat_burst - 1) * self._chat_interval
+        return 0.0 if is_group(chat_id) else burst_allowance(self._chat_burst, self._chat_interval)
 
     def chat_wait(self, chat_id: int) -> float:
         """Seconds until a message to this chat may go, the overall limit aside."""

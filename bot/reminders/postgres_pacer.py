@@ -27,6 +27,7 @@ from bot.reminders.pacing import (
     RATE_MARGIN,
     REMINDER_HORIZON,
     SAFE_CHAT_INTERVAL,
+    burst_allowance,
     is_group,
 )
 from bot.storage.base import StorageError
@@ -46,7 +47,7 @@ POOL_TIMEOUT = 10.0  # seconds to fill the pacer's connection pool at start
 
 def _allowance(chat_id: int) -> float:
     """How far ahead of its even pace a reply may be sent: a private chat's short burst."""
-    return 0.0 if is_group(chat_id) else (CHAT_BURST - 1) * SAFE_CHAT_INTERVAL
+    return 0.0 if is_group(chat_id) else burst_allowance(CHAT_BURST, SAFE_CHAT_INTERVAL)
 
 
 class PostgresPacer:
