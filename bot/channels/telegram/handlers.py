@@ -194,6 +194,8 @@ class TelegramChannel:
         except BadRequest as error:
             # The message may be gone or already show this answer; the reply still follows.
             log.info("could not mark answer on message: %s", error.message)
+        except Forbidden:
+            pass  # the patient blocked the bot: the reply that follows says so, in one line
 
     async def _not_private(self, message: Message) -> None:
         """Groups get one short note when they address the bot; other chatter is not ours."""

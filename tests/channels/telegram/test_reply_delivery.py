@@ -138,3 +138,21 @@ async def test_a_reply_still_goes_out_when_the_pacer_cannot_be_asked(
             await Bot(app, standin).say(patient, "/help")
     assert _texts(standin, patient)
     assert "pacer unavailable (ConnectionError)" in caplog.text
+
+
+async def test_a_patient_who_blocked_the_bot_is_one_line_per_reply_without_a_traceback(
+    bot: Bot, standin: StandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    patient = standin.new_user("Pat", language_code="en")
+    await bot.say(patient, "/start")
+    question = standin.last_bot_message(patient)
+    assert question is not None
+    buttons = [b["callback_data"] for row in (question.reply_markup or {})["inline_keyboard"]
+               for b in row]
+    standin.block_bot(patient)
+    with caplog.at_level(logging.INFO):
+        await bot.press(patient, question, buttons[-1])
+        await bot.say(patient, "/help")
+    told = [r for r in caplog.records if "blocks the bot" in r.getMessage()]
+    assert len(told) == 2  # one line for each reply
+    assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
