@@ -281,7 +281,13 @@ class Dispatcher:
                 await self._release(item, deadline, skip + passed, deferred.delay, reason)
                 return
             except Exception as error:  # a sender bug must not lose the row
-                log.exception("sending outbox row %d raised %s", item.id, type(error).__name__)
+                if is_storage_fault(error):  # the shared pacer's database: one line, no trace
+                    metrics.error("storage")
+                    log.warning("outbox row %d could not be paced (%s); retried later",
+                                item.id, type(error).__name__)
+                else:
+                    log.exception("sending outbox row %d raised %s", item.id,
+                                  type(error).__name__)
                 outcome = Outcome(Verdict.FAILED, skip, cause=type(error).__name__,
                                   detail=repr(error))
             if outcome.verdict is not Verdict.FLOOD:
