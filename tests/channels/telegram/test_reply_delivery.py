@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from support.bot_harness import Bot
@@ -15,9 +16,12 @@ from bot.channels.telegram import handlers, paced
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.content import Content
 from bot.conversation import Conversations
+from bot.dialogue.turn import Text
 from bot.logsafe import chat_ref
+from bot.ops import metrics
 from bot.reminders.pacing import CHAT_BURST, Pacer, burst_allowance
 from bot.storage import Store
+from bot.storage.sqlite import SqliteStore
 
 
 class Time:
@@ -156,3 +160,25 @@ async def test_a_patient_who_blocked_the_bot_is_one_line_per_reply_without_a_tra
     told = [r for r in caplog.records if "blocks the bot" in r.getMessage()]
     assert len(told) == 2  # one line for each reply
     assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
+
+
+async def test_a_step_the_database_refuses_is_a_calm_note_a_count_and_one_line(
+    standin: StandIn, content: Content, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = SqliteStore(tmp_path / "never-opened.db")  # every step fails, as with a lost disk
+    channel = TelegramChannel(Conversations(content, gone), pace=Pacer(1e6, chat_interval=0.0))
+    app = (ApplicationBuilder().token(standin.token).base_url(standin.base_url)
+           .base_file_url(standin.base_file_url).build())
+    app.add_handler(TypeHandler(Update, channel.on_update))
+    patient = standin.new_user("Pat", language_code="en")
+    before = metrics.REGISTRY.get_sample_value("ldh_errors_total", {"kind": "storage"}) or 0.0
+    async with app:
+        with caplog.at_level(logging.INFO):
+            await Bot(app, standin).say(patient, "/start")
+    assert _texts(standin, patient) == [content.catalog.plain(Text("app.error"), "en")]
+    after = metrics.REGISTRY.get_sample_value("ldh_errors_total", {"kind": "storage"})
+    assert after == before + 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage().split(": ", 1)[1] for r in errors] == [
+        "the database refused (StorageError)"]
+    assert errors[0].exc_info is None
