@@ -1,4 +1,4 @@
-"""Is this process serving? The database answers and the outbox dispatcher runs."""
+"""Is this process serving? The database takes a write and the outbox dispatcher delivers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.ops import metrics
+
 Probe = Callable[[], Awaitable[object]]
 PROBE_TIMEOUT = 3.0  # seconds: a database slower than this is as good as down to a patient
+FAILING_LIMIT = 60.0  # seconds of nothing but failed attempts before the dispatcher is unhealthy
 
 
 class Runs(Protocol):
@@ -17,6 +20,10 @@ class Runs(Protocol):
     @property
     def running(self) -> bool:
         """True while it runs."""
+        ...
+
+    def failing_for(self) -> float:
+        """Seconds every attempt has failed, while failures go on; 0 when it is not failing."""
         ...
 
 
@@ -38,13 +45,13 @@ class Health:
     """Checks the parts of a running bot; the dispatcher is tracked once it has started."""
 
     def __init__(self, probe: Probe, timeout: float = PROBE_TIMEOUT) -> None:
-        """``probe`` reads something small from the database and raises if it cannot."""
+        """``probe`` writes as an update would, rolled back, and raises if it cannot."""
         self._probe = probe
         self._timeout = timeout
         self._dispatcher: Runs | None = None
 
     def track(self, dispatcher: Runs) -> None:
-        """From now on ``dispatcher`` counts: healthy only while it runs."""
+        """From now on ``dispatcher`` counts: healthy only while it runs and delivers."""
         self._dispatcher = dispatcher
 
     async def check(self) -> Report:
@@ -52,14 +59,25 @@ class Health:
         if self._dispatcher is None:
             # Before start-up is done the store may not be open: not serving yet, say so.
             return Report(ok=False, database="not checked", dispatcher="starting")
-        dispatcher = "running" if self._dispatcher.running else "stopped"
+        dispatcher = self._dispatcher_state(self._dispatcher)
         try:
             await asyncio.wait_for(self._probe(), self._timeout)
         except TimeoutError:
             database = f"no answer within {self._timeout:g} s"
-        except Exception as error:  # noqa: BLE001  # any fault means unreachable; its type says why
-            database = f"unreachable ({type(error).__name__})"
+            metrics.error("storage")
+        except Exception as error:  # noqa: BLE001  # any fault means unusable; its type says why
+            database = f"unwritable ({type(error).__name__})"
+            metrics.error("storage")
         else:
             database = "ok"
         return Report(ok=database == "ok" and dispatcher == "running", database=database,
                       dispatcher=dispatcher)
+
+    @staticmethod
+    def _dispatcher_state(dispatcher: Runs) -> str:
+        if not dispatcher.running:
+            return "stopped"
+        failing = dispatcher.failing_for()
+        if failing >= FAILING_LIMIT:
+            return f"failing for {failing:.0f} s"
+        return "running"

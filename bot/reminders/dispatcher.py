@@ -24,6 +24,7 @@ from bot.outbox import expires_at
 from bot.reminders.pacing import REMINDER_HORIZON, RETRY_BOOKING, Pace, Pacer
 from bot.reminders.sending import Deferred, Outcome, Sender, Verdict
 from bot.storage.base import OutboxItem, Store
+from bot.storage.faults import is_storage_fault
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ GATHER = 0.01
 FRESH_CLAIM = timedelta(seconds=1)
 STORE_BACKOFF_MAX = 30.0
 STOP_GRACE = 10.0  # seconds in-flight sends get to finish at shutdown
+# Failures this old with no attempt since are not held against the dispatcher (its rows are
+# waiting out a backoff); newer ones make a streak that /healthz reads (``failing_for``).
+FAILURE_MEMORY = timedelta(minutes=1)
 MAX_PROGRESS = 10_000  # partly sent rows remembered; beyond, the oldest may resend a part
 
 
@@ -112,6 +116,9 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        # Since when every attempt failed (None: the last one that ended did not), and the last.
+        self._failing_since: datetime | None = None
+        self._last_failure: datetime | None = None
 
     @property
     def concurrency(self) -> int:
@@ -122,6 +129,27 @@ class Dispatcher:
     def running(self) -> bool:
         """True while the claim loop runs: what the health check asks."""
         return self._runner is not None and not self._runner.done()
+
+    def failing_for(self) -> float:
+        """Seconds every attempt has failed, while failures go on; 0 when it is not failing.
+
+        Failures that stopped (nothing attempted since) are not held against it: the rows
+        wait out their backoff and the next attempt decides.
+        """
+        since, last = self._failing_since, self._last_failure
+        now = self._clock()
+        if since is None or last is None or now - last > FAILURE_MEMORY:
+            return 0.0
+        return (now - since).total_seconds()
+
+    def _failed(self) -> None:
+        now = self._clock()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._last_failure = now
+
+    def _succeeded(self) -> None:
+        self._failing_since = None
 
     def wake(self) -> None:
         """Look at the outbox now: something was just enqueued."""
@@ -154,6 +182,7 @@ class Dispatcher:
                 claimed, asked = await self._fill()
             except Exception as error:  # noqa: BLE001  # any database fault: wait and retry
                 failures += 1
+                self._failed()
                 metrics.error("storage")
                 pause = min(STORE_BACKOFF_MAX, self._poll * 2.0**failures)
                 log.warning("cannot claim outbox rows (%s); retrying in %.0f s",
@@ -203,8 +232,16 @@ class Dispatcher:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._room.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("outbox delivery task failed", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            # The send's own faults are outcomes: this is recording one (the database) or a
+            # bug. The row comes back when its lease runs out.
+            self._failed()
+            if is_storage_fault(error):
+                metrics.error("storage")
+                log.error("outbox delivery could not be recorded: %s", type(error).__name__)
+            else:
+                log.error("outbox delivery task failed", exc_info=error)
 
     async def _idle(self, seconds: float) -> bool:
         """Wait ``seconds``, or less if woken or stopped; True if woken."""
@@ -264,7 +301,13 @@ class Dispatcher:
                 await self._release(item, deadline, skip + passed, deferred.delay, reason)
                 return
             except Exception as error:  # a sender bug must not lose the row
-                log.exception("sending outbox row %d raised %s", item.id, type(error).__name__)
+                if is_storage_fault(error):  # the shared pacer's database: one line, no trace
+                    metrics.error("storage")
+                    log.warning("outbox row %d could not be paced (%s); retried later",
+                                item.id, type(error).__name__)
+                else:
+                    log.exception("sending outbox row %d raised %s", item.id,
+                                  type(error).__name__)
                 outcome = Outcome(Verdict.FAILED, skip, cause=type(error).__name__,
                                   detail=repr(error))
             if outcome.verdict is not Verdict.FLOOD:
@@ -324,6 +367,10 @@ class Dispatcher:
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self._clock()
         verdict = outcome.verdict
+        if verdict is Verdict.FAILED:
+            self._failed()
+        else:
+            self._succeeded()  # Telegram answered: sending works, whatever it said
         if verdict is Verdict.SENT:
             await self._mark_sent(item)
         elif verdict is Verdict.BLOCKED:

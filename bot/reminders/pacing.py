@@ -1,9 +1,10 @@
 """Telegram's sending limits as a booking schedule, on an injected clock.
 
-Every message books a moment: at least ``1/rate`` seconds from every other booked moment
-(so no one-second window holds more than ``rate`` messages), at least a second after the
-previous message to the same chat, and for a group no more than 20 in any minute. Bookings
-are made in advance, so a chat that must wait never holds up messages to other chats.
+Every message books a moment: at least ``1/(rate x RATE_MARGIN)`` seconds from every other
+booked moment (so no one-second window holds more than ``rate`` messages, with room to
+spare), at least a second after the previous message to the same chat, and for a group no
+more than 20 in any minute. Bookings are made in advance, so a chat that must wait never
+holds up messages to other chats.
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 DEFAULT_RATE = 30.0  # messages per second overall: Telegram's broadcast limit
+# The overall pace the bot keeps is a little under the rate it may send at (29 a second at
+# Telegram's 30), as the per-chat interval below is: messages reach Telegram a few milliseconds
+# off their booked moments, and a budget spent to the last message turns that jitter into 429s.
+RATE_MARGIN = 29.0 / 30.0
 CHAT_INTERVAL = 1.0  # seconds between two messages to one chat, on average (Telegram's pace)
 # What the bot keeps to: a little slower, since messages reach Telegram a few milliseconds
 # earlier or later than booked, and a chat kept at its very limit would meet 429s ...
 SAFE_CHAT_INTERVAL = 1.05
-# ... with a short burst allowed, as Telegram does: a reply of three messages goes at once.
-# (The margin keeps a burst-then-steady chat clear of the limit when arrivals jitter.)
+# ... with a short burst allowed, as Telegram does: a reply of three messages goes at once,
+# its last a moment later. A burst empties Telegram's allowance for the chat, and the interval's
+# margin refills it only slowly, so right after a burst a message that reaches Telegram late
+# (its predecessor on time) would meet a 429: the bot's burst is short of Telegram's by this
+# much, which is the lateness it tolerates (a busy process, a slow request, another instance).
 CHAT_BURST = 3
+BURST_JITTER = 0.3
 GROUP_PER_MINUTE = 20  # messages to one group in any minute
 GROUP_WINDOW = 60.0
 SLOWDOWN = 0.75  # the overall rate is cut by this factor at each 429 ...
@@ -37,6 +46,11 @@ RETRY_BOOKING = 0.05  # seconds a reminder waits before asking again for a momen
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def burst_allowance(burst: int, interval: float) -> float:
+    """How far ahead of its even pace a private chat may be sent to: its burst, less jitter."""
+    return max(0.0, (burst - 1) * interval - BURST_JITTER)
 
 
 def is_group(chat_id: int) -> bool:
@@ -115,8 +129,8 @@ class Pacer:
         self._since_prune = 0
 
     def rate(self) -> float:
-        """The overall rate in force now: lower for a while after a 429."""
-        return self._rate * self._factor_at(self._clock())
+        """The overall rate kept now (the margin included): lower for a while after a 429."""
+        return self._rate * RATE_MARGIN * self._factor_at(self._clock())
 
     def _factor_at(self, now: float) -> float:
         return min(1.0, self._factor + RECOVERY * (now - self._penalised_at))
@@ -136,7 +150,7 @@ class Pacer:
 
     def _allowance(self, chat_id: int) -> float:
         """How far ahead of its even pace a chat may be sent to (its burst)."""
-        return 0.0 if is_group(chat_id) else (self._chat_burst - 1) * self._chat_interval
+        return 0.0 if is_group(chat_id) else burst_allowance(self._chat_burst, self._chat_interval)
 
     def chat_wait(self, chat_id: int) -> float:
         """Seconds until a message to this chat may go, the overall limit aside."""
@@ -145,7 +159,7 @@ class Pacer:
     def reserve(self, chat_id: int, *, urgent: bool = False) -> float:
         """Book the earliest moment a message to this chat may go, and return it."""
         now = self._clock()
-        interval = 1.0 / (self._rate * self._factor_at(now))
+        interval = 1.0 / (self._rate * RATE_MARGIN * self._factor_at(now))
         # Bookings further back than one interval can no longer bind a new one.
         del self._booked[: bisect.bisect_left(self._booked, now - interval)]
         moment = self._free_slot(self.chat_ready(chat_id, urgent=urgent), interval)
@@ -179,7 +193,7 @@ class Pacer:
     def peek(self, chat_id: int) -> float:
         """The moment ``reserve`` would book for this chat now, without booking it."""
         now = self._clock()
-        interval = 1.0 / (self._rate * self._factor_at(now))
+        interval = 1.0 / (self._rate * RATE_MARGIN * self._factor_at(now))
         return self._free_slot(self.chat_ready(chat_id), interval)
 
     async def book(self, chat_id: int, *, urgent: bool) -> float | None:

@@ -3,102 +3,51 @@
 The overall limit is a timeline of slots ``1/rate`` seconds wide; a message books one slot
 (a primary key, so two processes can never book the same one) at or after its chat's next
 free moment, which the same call then moves on by the per-chat interval. Times are the
-database's clock, so processes on machines whose clocks differ still agree. The tables are
-UNLOGGED and made at start: pacing state is worthless after a crash and needs no migration.
+database's clock, so processes on machines whose clocks differ still agree. The tables and
+functions are made by the path that migrates the store (``bot.storage.postgres_pacing``), at
+start and again whenever they are found missing: a database re-created under a running bot
+costs one repair, not every message until a restart.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import psycopg
+import psycopg.errors
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from bot.reminders.pacing import (
     CHAT_BURST,
     DEFAULT_RATE,
+    RATE_MARGIN,
     REMINDER_HORIZON,
     SAFE_CHAT_INTERVAL,
+    burst_allowance,
     is_group,
 )
 from bot.storage.base import StorageError
-from bot.storage.postgres import describe, open_pool
+from bot.storage.postgres import describe, migrate, open_pool
 
 log = logging.getLogger(__name__)
 
 Connection = psycopg.AsyncConnection[TupleRow]
+T = TypeVar("T")
+# What a database re-created under the bot looks like to a booking: its objects are gone.
+_MISSING = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction)
 
 GROUP_INTERVAL = 3.0  # 20 messages a minute to a group
 SEARCH = 600  # slots looked at per booking: 20 s at 30/s, far beyond any reply's wait
 PRUNE_CHANCE = 0.01  # share of bookings that also sweep slots and chats long past
 POOL_TIMEOUT = 10.0  # seconds to fill the pacer's connection pool at start
 
-_SCHEMA = (
-    """CREATE UNLOGGED TABLE IF NOT EXISTS pacer_slots (slot BIGINT PRIMARY KEY)""",
-    """CREATE UNLOGGED TABLE IF NOT EXISTS pacer_chats (
-        chat_id BIGINT PRIMARY KEY,
-        next_at DOUBLE PRECISION NOT NULL
-    )""",
-    # One round trip per message: lock the chat's row, book the first free slot from the
-    # chat's next moment less its burst allowance (a reminder only within the horizon), move the
-# chat's even-pace moment on. Returns the
-    # seconds to wait, or NULL when a reminder finds nothing near (it asks again shortly).
-    """CREATE OR REPLACE FUNCTION ldh_pace_book(
-        p_chat BIGINT, p_rate DOUBLE PRECISION, p_gap DOUBLE PRECISION, p_allow DOUBLE PRECISION,
-        p_horizon DOUBLE PRECISION, p_search INTEGER, p_prune BOOLEAN
-    ) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
-    DECLARE
-        now_s DOUBLE PRECISION := extract(epoch FROM clock_timestamp());
-        ready DOUBLE PRECISION;
-        first_slot BIGINT;
-        chosen BIGINT;
-    BEGIN
-        IF p_prune THEN
-            DELETE FROM pacer_slots WHERE slot < floor((now_s - 5) * p_rate);
-            DELETE FROM pacer_chats WHERE next_at < now_s - 60;
-        END IF;
-        INSERT INTO pacer_chats (chat_id, next_at) VALUES (p_chat, 0)
-            ON CONFLICT (chat_id) DO NOTHING;
-        SELECT greatest(next_at - p_allow, now_s) INTO ready FROM pacer_chats
-            WHERE chat_id = p_chat FOR UPDATE;
-        IF p_horizon IS NOT NULL AND ready > now_s + p_horizon THEN
-            RETURN NULL;
-        END IF;
-        first_slot := ceil(ready * p_rate)::BIGINT;
-        LOOP
-            SELECT s INTO chosen FROM generate_series(first_slot, first_slot + p_search) AS s
-                WHERE NOT EXISTS (SELECT 1 FROM pacer_slots WHERE slot = s)
-                ORDER BY s LIMIT 1;
-            IF chosen IS NULL THEN
-                first_slot := first_slot + p_search;
-                CONTINUE;
-            END IF;
-            IF p_horizon IS NOT NULL AND chosen / p_rate > now_s + p_horizon THEN
-                RETURN NULL;
-            END IF;
-            INSERT INTO pacer_slots (slot) VALUES (chosen) ON CONFLICT (slot) DO NOTHING;
-            EXIT WHEN FOUND;  -- else another process took it in between: look again
-        END LOOP;
-        UPDATE pacer_chats SET next_at = greatest(next_at, chosen / p_rate) + p_gap
-            WHERE chat_id = p_chat;
-        RETURN greatest(0, chosen / p_rate - now_s);
-    END $$""",
-    """CREATE OR REPLACE FUNCTION ldh_pace_hold(
-        p_chat BIGINT, p_seconds DOUBLE PRECISION, p_allow DOUBLE PRECISION
-    ) RETURNS VOID LANGUAGE sql AS $$
-        INSERT INTO pacer_chats (chat_id, next_at)
-        VALUES (p_chat, extract(epoch FROM clock_timestamp()) + p_seconds + p_allow)
-        ON CONFLICT (chat_id)
-            DO UPDATE SET next_at = greatest(pacer_chats.next_at, EXCLUDED.next_at)
-    $$""",
-)
-
-
 def _allowance(chat_id: int) -> float:
     """How far ahead of its even pace a reply may be sent: a private chat's short burst."""
-    return 0.0 if is_group(chat_id) else (CHAT_BURST - 1) * SAFE_CHAT_INTERVAL
+    return 0.0 if is_group(chat_id) else burst_allowance(CHAT_BURST, SAFE_CHAT_INTERVAL)
 
 
 class PostgresPacer:
@@ -116,15 +65,11 @@ class PostgresPacer:
         self._booked = 0
 
     async def open(self) -> None:
-        """Make the pacing tables (if missing) and connect."""
+        """Migrate as the store does (the pacing objects with it) and connect."""
         try:
             conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-            async with conn, conn.transaction():
-                # Two processes starting together must not both create the same function.
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ldh-bot pacer ' || "
-                                   "current_schema()))")
-                for statement in _SCHEMA:
-                    await conn.execute(statement)
+            async with conn:
+                await migrate(conn)
         except psycopg.OperationalError as exc:
             msg = f"cannot connect to PostgreSQL at {describe(self._url)}: {exc}".strip()
             raise StorageError(msg) from exc
@@ -143,34 +88,56 @@ class PostgresPacer:
             raise StorageError(msg)
         return self._pool
 
+    async def _repairing(self, call: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``call`` on a pooled connection; if the pacing objects are gone, re-make them once.
+
+        The store's own tables are re-made the same way, by the same ``migrate``.
+        """
+        async with self._require_pool().connection() as conn:
+            try:
+                return await call(conn)
+            except _MISSING as error:
+                log.warning("the pacer's tables are missing (%s: database re-created?); "
+                            "migrating again", type(error).__name__)
+                await migrate(conn)
+                return await call(conn)
+
     async def book(self, chat_id: int, *, urgent: bool) -> float | None:
         """Book a slot shared with every process; seconds until it, or None (see ``Pace``)."""
         self._booked += 1
         prune = self._booked % round(1 / PRUNE_CHANCE) == 0
         gap = GROUP_INTERVAL if is_group(chat_id) else SAFE_CHAT_INTERVAL
         horizon = None if urgent else REMINDER_HORIZON
-        async with self._require_pool().connection() as conn:
-            cursor = await conn.execute(
-                "SELECT ldh_pace_book(%s, %s, %s, %s, %s, %s, %s)",
-                (chat_id, self._rate, gap, _allowance(chat_id) if urgent else 0.0, horizon,
-                 SEARCH, prune),
-            )
+        params = (chat_id, self._rate * RATE_MARGIN, gap, _allowance(chat_id) if urgent else 0.0,
+                  horizon, SEARCH, prune)
+
+        async def call(conn: Connection) -> float | None:
+            cursor = await conn.execute("SELECT ldh_pace_book(%s, %s, %s, %s, %s, %s, %s)",
+                                        params)
             row = await cursor.fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+            return None if row is None or row[0] is None else float(row[0])
+
+        return await self._repairing(call)
 
     async def hold(self, chat_id: int, retry_after: float) -> None:
         """Telegram answered 429: no process sends to this chat for ``retry_after`` seconds."""
-        async with self._require_pool().connection() as conn:
+
+        async def call(conn: Connection) -> None:
             await conn.execute("SELECT ldh_pace_hold(%s, %s, %s)",
                                (chat_id, float(retry_after), _allowance(chat_id)))
 
+        await self._repairing(call)
+
     async def ready_in(self, chat_id: int) -> float:
         """Seconds until a message to this chat may go, the overall limit aside."""
-        async with self._require_pool().connection() as conn:
+
+        async def call(conn: Connection) -> float:
             cursor = await conn.execute(
                 """SELECT greatest(0, next_at - extract(epoch FROM clock_timestamp()))
                    FROM pacer_chats WHERE chat_id = %s""",
                 (chat_id,),
             )
             row = await cursor.fetchone()
-        return 0.0 if row is None else float(row[0])
+            return 0.0 if row is None else float(row[0])
+
+        return await self._repairing(call)

@@ -180,6 +180,14 @@ class Store(Protocol):
         """Release connections and threads."""
         ...
 
+    async def probe_write(self) -> None:
+        """Write a row as an update would and roll it back; raise if the database refuses.
+
+        What /healthz asks: a read passes on a full disk or a re-created database, a write
+        does not.
+        """
+        ...
+
     def transaction(self, chat_id: int, now: datetime) -> AbstractAsyncContextManager[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 

@@ -58,6 +58,7 @@ BUSY_TIMEOUT_MS = 5000
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
 _MARK_SENT = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
+PROBE_BYTES = 8192  # the health check's rolled-back write: two pages of the default size
 
 
 def create_private(path: Path) -> None:
@@ -281,6 +282,20 @@ class SqliteStore:
                     tx.close()
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
+
+    async def probe_write(self) -> None:
+        """Write a history row larger than a page and roll it back (see ``Store``)."""
+
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Bigger than a page, so it needs pages the file may no longer be able to get.
+                conn.execute("INSERT INTO events (chat_id, kind, data, at) "
+                             "VALUES (0, 'health', randomblob(?), '')", (PROBE_BYTES,))
+            finally:
+                conn.execute("ROLLBACK")
+
+        await self._outside(probe)
 
     def on_enqueued(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each transaction that added outbox rows commits."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from fakes import FAILED, REJECTED, SENT, T0, FakeClock, FakeSender, RecordingPacer
 from support.storage_backends import Backend
@@ -433,3 +434,62 @@ async def test_a_running_dispatcher_marks_a_lone_delivered_row_soon(
     finally:
         await send.stop(grace=1)
     assert sender.sent_ids() == [1]
+
+
+async def test_a_dispatcher_failing_every_send_for_a_minute_says_so_until_one_goes(
+    store: Store, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    send = dispatcher(store, sender, clock, pacer)
+    await enqueue(store, [7], T0)
+    sender.then(7, *[FAILED] * 20)
+    assert send.failing_for() == 0.0
+    for _ in range(20):
+        await send.drain()
+        if send.failing_for() >= 60:
+            break
+        clock.set(clock.now() + timedelta(seconds=backoff(1)))  # each retry, once it is due
+    assert send.failing_for() >= 60  # what /healthz turns into 503
+    # A row Telegram takes ends the streak.
+    await enqueue(store, [8], clock.now())
+    await send.drain()
+    assert send.failing_for() == 0.0
+
+
+async def test_failures_that_stopped_are_not_held_against_the_dispatcher(
+    store: Store, clock: FakeClock, sender: FakeSender, pacer: RecordingPacer
+) -> None:
+    send = dispatcher(store, sender, clock, pacer)
+    await enqueue(store, [7], T0)
+    sender.then(7, FAILED)
+    await send.drain()
+    clock.set(clock.now() + timedelta(seconds=30))
+    assert send.failing_for() == pytest.approx(30.0)
+    # The row waits out its backoff; with no attempt for over a minute, nothing says failing.
+    clock.set(clock.now() + timedelta(seconds=31))
+    assert send.failing_for() == 0.0
+
+
+class _PacerWithoutDatabase(RecordingPacer):
+    """The shared pacer while its database is gone."""
+
+    async def ready_in(self, chat_id: int) -> float:
+        del chat_id
+        msg = "connection refused"
+        raise psycopg.OperationalError(msg)
+
+
+async def test_a_pacer_whose_database_is_gone_is_one_line_a_row_and_the_row_waits(
+    store: Store, sqlite: Backend, clock: FakeClock, sender: FakeSender,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await enqueue(store, [7], T0)
+    send = dispatcher(store, sender, clock, _PacerWithoutDatabase(clock))
+    with caplog.at_level(logging.INFO):
+        await send.drain()
+    assert [r[2] for r in await rows(sqlite)] == [False]  # not sent, not lost: retried later
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "outbox row 1 could not be paced (OperationalError); retried later",
+        "sending outbox row 1 failed (OperationalError); retrying in 5 s",
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert sender.delivered == {}

@@ -212,6 +212,6 @@ def main() -> int:
                            emergency_number=run.bot.emergency_number,
                            urgent_contact=run.urgent_contact)
     store = open_store(run.bot.database_url)
-    health = Health(lambda: store.patients(1, 0))  # one small read: the database answers
+    health = Health(store.probe_write)  # a write, rolled back: what an update needs
     app = build_application(run.bot, content, store, run.send_rate, health=health, web=web)
     return asyncio.run(serve(app, run, health))

@@ -6,13 +6,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 
 from telegram import Bot, CallbackQuery, Message, Update, User
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import details
+from bot.channels.telegram.paced import PATIENCE, GivenUp, PacedCalls
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
 from bot.channels.telegram.sender import retry_seconds
 from bot.channels.telegram.staff import StaffChannel
@@ -31,16 +33,11 @@ from bot.dialogue.turn import Message as TurnMessage
 from bot.dialogue.turn import Text, Turn
 from bot.logsafe import chat_ref
 from bot.ops import metrics
-from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pace, Pacer, acquire
+from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pace, Pacer
+from bot.storage.faults import is_storage_fault
 from bot.storage.locks import ChatLocks
 
 log = logging.getLogger(__name__)
-
-# A reply is retried through 429s and server or network faults for this long, each retry
-# logged; only then is it given up, with an error line. Only its own chat waits meanwhile.
-REPLY_PATIENCE = 600.0
-RETRY_FIRST = 0.5  # seconds before the first retry after a fault, doubling after
-RETRY_MAX = 30.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -65,7 +62,9 @@ class TelegramChannel:
         self.locks = ChatLocks()
         self.staff = staff
         self.pace: Pace = pace or Pacer(chat_interval=SAFE_CHAT_INTERVAL, chat_burst=CHAT_BURST)
-        self._sleep = sleep
+        self.calls = PacedCalls(self.pace, sleep=sleep)
+        if staff is not None:
+            staff.send_with(self.calls)  # staff answers share the budget and its retries
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route any update: private messages and buttons are answered, the rest politely."""
@@ -130,9 +129,16 @@ class TelegramChannel:
     async def _handle(self, action: Action, before_commit: BeforeCommit | None = None) -> Reply:
         try:
             return await self.conversations.handle(action, before_commit)
-        except Exception:
+        except Exception as error:
             metrics.error("update")
-            log.exception("update for chat %s failed", chat_ref(action.chat_id))
+            if is_storage_fault(error):
+                # The database refused (down, full, re-created): one line per update, since
+                # every update meets it alike and /healthz says the rest.
+                metrics.error("storage")
+                log.error("update for chat %s failed: the database refused (%s)",  # noqa: TRY400  # a traceback per update would say nothing more
+                          chat_ref(action.chat_id), type(error).__name__)
+            else:
+                log.exception("update for chat %s failed", chat_ref(action.chat_id))
             language = language_from_hint(action.language_hint)
             return Reply(language, Turn(messages=(TurnMessage((Text("app.error"),)),)))
 
@@ -159,54 +165,26 @@ class TelegramChannel:
     async def _send(self, bot: Bot, chat_id: int, outgoing: list[Outgoing]) -> None:
         """Send in order; the question with its buttons is always last."""
         for index, item in enumerate(outgoing):
-            if not await self._send_one(bot, chat_id, item):
-                # The rest would only meet the same fault, and in order after a gap.
-                log.error("reply to chat %s given up after %.0f s of retries: %d message(s) "
-                          "unsent", chat_ref(chat_id), REPLY_PATIENCE, len(outgoing) - index)
+            try:
+                await self.calls.call(
+                    chat_id, partial(send_html, bot, chat_id, item.text, item.keyboard))
+            except GivenUp as error:
+                fault = str(error)
+            except Forbidden:
+                # The patient blocked the bot after writing: one line, and the rest unsent.
+                log.info("chat %s blocks the bot; %d reply message(s) not sent",
+                         chat_ref(chat_id), len(outgoing) - index)
                 return
+            else:
+                continue
+            # The rest would only meet the same fault, and in order after a gap.
+            log.error("reply to chat %s given up after %.0f s of retries (%s): %d message(s) "
+                      "unsent", chat_ref(chat_id), PATIENCE, fault, len(outgoing) - index)
+            return
 
     async def _paced(self, chat_id: int) -> None:
-        """Wait for the pacer; if it cannot be asked (its database is down), send unpaced."""
-        try:
-            await acquire(self.pace, chat_id, urgent=True, sleep=self._sleep)
-        except Exception as error:  # noqa: BLE001  # a reply matters more than its pace
-            log.warning("pacer unavailable (%s); replying to chat %s unpaced",
-                        type(error).__name__, chat_ref(chat_id))
-
-    async def _send_one(self, bot: Bot, chat_id: int, item: Outgoing) -> bool:
-        """One message through the shared pacer, retried through 429s and faults, each logged.
-
-        False when it could not be sent within ``REPLY_PATIENCE``.
-        """
-        waited = 0.0  # seconds spent on retries so far, 429 holds included
-        pause = RETRY_FIRST
-        while True:
-            await self._paced(chat_id)
-            try:
-                await send_html(bot, chat_id, item.text, item.keyboard)
-            except RetryAfter as error:
-                wait = retry_seconds(error)
-                # Held in the shared pacer, so every process waits for this chat, and only it.
-                await self.pace.hold(chat_id, wait)
-                cause, delay = "RetryAfter", 0.0
-                waited += wait
-                log.warning("reply to chat %s got 429; retrying in %.0f s",
-                            chat_ref(chat_id), wait)
-            except (Forbidden, BadRequest):
-                raise  # the chat is gone or the message is wrong: sending again cannot help
-            except (TimedOut, NetworkError) as error:
-                cause, delay = type(error).__name__, pause
-                pause = min(RETRY_MAX, pause * 2)
-                log.warning("reply to chat %s failed (%s: %s); retrying in %.1f s",
-                            chat_ref(chat_id), cause, error.message, delay)
-            else:
-                return True
-            waited += delay
-            if waited > REPLY_PATIENCE:
-                log.warning("reply to chat %s: last fault %s", chat_ref(chat_id), cause)
-                return False
-            if delay > 0:
-                await self._sleep(delay)
+        """Wait for the pacer (unpaced, with a warning, if it cannot be asked)."""
+        await self.calls.wait_turn(chat_id)
 
     async def _record_answer(self, message: Message, reply: Reply) -> None:
         """Edit the question message to show the answer pressed, so the chat reads as a record."""
@@ -220,6 +198,8 @@ class TelegramChannel:
         except BadRequest as error:
             # The message may be gone or already show this answer; the reply still follows.
             log.info("could not mark answer on message: %s", error.message)
+        except Forbidden:
+            pass  # the patient blocked the bot: the reply that follows says so, in one line
 
     async def _not_private(self, message: Message) -> None:
         """Groups get one short note when they address the bot; other chatter is not ours."""
@@ -227,8 +207,16 @@ class TelegramChannel:
             return
         user = message.from_user
         language = language_from_hint(user.language_code if user else None)
-        await message.reply_text(self.catalog.html(Text("app.not_private"), language),
-                                 parse_mode=ParseMode.HTML)
+        note = self.catalog.html(Text("app.not_private"), language)
+        chat_id = message.chat.id
+        try:
+            # Through the pacer: a group takes 20 messages a minute, and a burst of /start
+            # there must wait its turn, not be refused.
+            await self.calls.call(chat_id, partial(message.reply_text, note,
+                                                   parse_mode=ParseMode.HTML), "group note")
+        except (GivenUp, Forbidden, BadRequest) as error:
+            log.warning("group note to chat %s not sent: %s", chat_ref(chat_id),
+                        type(error).__name__)
 
 
 def _command_action(chat_id: int, text: str, update_id: int, hint: str | None) -> Action:

@@ -15,6 +15,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, U
 from telegram.constants import ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 
+from bot.channels.telegram.paced import GivenUp, PacedCalls
 from bot.channels.telegram.render import split_html
 from bot.clinic.replies import Output, Photo, StaffRequest, discard
 from bot.clinic.staff import COMMANDS, Clock, StaffDesk
@@ -55,6 +56,17 @@ class StaffChannel:
         self.catalog = catalog
         self.monotonic = monotonic  # paces the edits of a progress message
         self.dashboard = dashboard  # /dashboard answers with a sign-in link when set
+        self._calls: PacedCalls | None = None
+
+    def send_with(self, calls: PacedCalls) -> None:
+        """Send every answer through ``calls``: the shared pacer, retried until taken."""
+        self._calls = calls
+
+    async def _call(self, chat_id: int, make: Callable[[], Awaitable[object]]) -> None:
+        if self._calls is None:
+            await _retrying(make)
+        else:
+            await self._calls.call(chat_id, make, "staff reply")
 
     def request(self, update: Update) -> StaffRequest | None:
         """The staff command an update carries, or None: not a staff command, or not from staff."""
@@ -84,19 +96,21 @@ class StaffChannel:
                                                   request.name)
             try:
                 # No preview: a preview fetcher must not even open the link.
-                await _retrying(partial(bot.send_message, request.chat_id, text,
-                                        link_preview_options=LinkPreviewOptions(is_disabled=True)))
-            except TelegramError as error:
+                await self._call(request.chat_id, partial(
+                    bot.send_message, request.chat_id, text,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True)))
+            except (TelegramError, GivenUp) as error:
                 log.warning("dashboard link to chat %s failed: %s", chat_ref(request.chat_id),
                             type(error).__name__)
             return
-        progress = ProgressMessage(bot, request.chat_id, self._progress_text, self.monotonic)
+        progress = ProgressMessage(bot, request.chat_id, self._progress_text, self.monotonic,
+                                   self._calls)
         outputs = await self.desk.handle(request, progress.report)
         try:
             for output in outputs:
                 try:
                     await self._send(bot, request.chat_id, output)
-                except TelegramError as error:
+                except (TelegramError, GivenUp) as error:
                     log.warning("staff reply to chat %s failed: %s", chat_ref(request.chat_id),
                                 type(error).__name__)
                     return
@@ -112,12 +126,12 @@ class StaffChannel:
         language = self.desk.language
         if isinstance(output, Message):
             for piece in split_html(self.catalog.message_html(output, language)):
-                await _retrying(partial(bot.send_message, chat_id, piece,
+                await self._call(chat_id, partial(bot.send_message, chat_id, piece,
                                         parse_mode=ParseMode.HTML))
             return
         caption = self.catalog.html(output.caption, language)
         if isinstance(output, Photo):
-            await _retrying(partial(bot.send_photo, chat_id, output.png, caption=caption,
+            await self._call(chat_id, partial(bot.send_photo, chat_id, output.png, caption=caption,
                                     parse_mode=ParseMode.HTML))
         elif isinstance(output.data, Path):
             with output.data.open("rb") as file:  # the upload reads it, once per attempt
@@ -127,9 +141,9 @@ class StaffChannel:
                     return await bot.send_document(chat_id, file, filename=output.filename,
                                                    caption=caption, parse_mode=ParseMode.HTML)
 
-                await _retrying(upload)
+                await self._call(chat_id, upload)
         else:
-            await _retrying(partial(bot.send_document, chat_id, output.data,
+            await self._call(chat_id, partial(bot.send_document, chat_id, output.data,
                                     filename=output.filename, caption=caption,
                                     parse_mode=ParseMode.HTML))
 
@@ -142,8 +156,9 @@ class ProgressMessage:
     """
 
     def __init__(self, bot: Bot, chat_id: int, text: Callable[[int, bool], str],
-                 monotonic: Callable[[], float]) -> None:
-        """Report in ``chat_id``, worded by ``text(count, done)``."""
+                 monotonic: Callable[[], float], calls: PacedCalls | None = None) -> None:
+        """Report in ``chat_id``, worded by ``text(count, done)``, each call in the pacer's turn."""
+        self.calls = calls
         self.bot = bot
         self.chat_id = chat_id
         self.text = text
@@ -158,6 +173,8 @@ class ProgressMessage:
             return
         self.last = now
         text = self.text(count, done)
+        if self.calls is not None:
+            await self.calls.wait_turn(self.chat_id)
         try:
             if self.message_id is None:
                 message = await self.bot.send_message(self.chat_id, text,

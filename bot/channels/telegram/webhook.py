@@ -5,7 +5,10 @@ loses the updates in hand. Here the request waits for the step to commit; if the
 first, Telegram gets no answer and delivers the update again.
 
 A request is judged on its headers before its body is read: without the secret it gets 403
-and its body is never held; an update larger than Telegram sends gets 413.
+and its body is never held; an update larger than Telegram sends gets 413. A body that is not
+an update Telegram would send (not JSON, nested without end, numbers no field holds, fields of
+the wrong type) gets 400 before python-telegram-bot reads it, so no chat is ever told "Sorry"
+for it. Each refusal is counted; the log gets one summary line a minute at most.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from tornado.web import Application as WebApplication
 from tornado.web import RequestHandler, stream_request_body
 
 from bot.channels.telegram.polling import run_until_stopped
+from bot.channels.telegram.update_shape import problem
 from bot.ops import metrics
+from bot.ops.summary import Summary
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +36,18 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  # a header name
 # leaves room for any update and caps what one request can make the process hold.
 MAX_UPDATE_BYTES = 1 << 20
 BODY_TIMEOUT = 30.0  # seconds to send a body: a slow trickle does not hold a connection for ever
-BAD_REQUEST, FORBIDDEN, TOO_LARGE = 400, 403, 413
+BAD_REQUEST, FORBIDDEN, TOO_LARGE, SERVER_ERROR = 400, 403, 413, 500
 
 
 @stream_request_body
 class _UpdateHandler(RequestHandler):
     """POSTed updates: secret checked before the body is read, update handled, then 200."""
 
-    def initialize(self, app: Application, secret: str) -> None:  # type: ignore[type-arg]  # PTB's generics are for custom contexts
-        """Keep the application and the secret Telegram sends back on every request."""
+    def initialize(self, app: Application, secret: str, refusals: Summary) -> None:  # type: ignore[type-arg]  # PTB's generics are for custom contexts
+        """Keep the application, the secret Telegram sends back, and the refusals' summary."""
         self.bot_app = app
         self.secret = secret
+        self.refusals = refusals
         self.body = bytearray()
 
     def prepare(self) -> None:
@@ -63,29 +69,53 @@ class _UpdateHandler(RequestHandler):
 
     async def post(self) -> None:
         """Handle one update; a body that is not a Telegram update gets 400 and a short reason."""
+        body, self.body = self.body, bytearray()  # held no longer than it is read
         try:
-            data = json.loads(self.body)
-        except ValueError:
+            data = json.loads(body, parse_constant=_not_json)
+        except (ValueError, RecursionError):  # RecursionError: nested without end
             self._refuse(BAD_REQUEST, "not_an_update", "the body is not JSON")
             return
-        if not isinstance(data, dict):
-            self._refuse(BAD_REQUEST, "not_an_update", "the body is not a JSON object")
+        finally:
+            del body
+        why = problem(data)
+        if why is not None:
+            self._refuse(BAD_REQUEST, "not_an_update", why)
             return
         try:
             update = Update.de_json(data, self.bot_app.bot)
-        except Exception as error:  # noqa: BLE001  # any shape PTB cannot read is the sender's fault
-            log.warning("webhook: a body that is not a Telegram update (%s)", type(error).__name__)
+        except Exception:  # noqa: BLE001  # any shape PTB cannot read is the sender's fault
             self._refuse(BAD_REQUEST, "not_an_update", "the body is not a Telegram update")
             return
         await self.bot_app.process_update(update)
         self.set_status(200)
 
     def _refuse(self, status: int, reason: metrics.WebhookRefusal, why: str) -> None:
-        """Answer ``status`` with a one-line reason, and count it."""
+        """Answer ``status`` with a one-line reason, and count it (no log line of its own)."""
         metrics.refused(reason)
+        self.refusals.add(reason)
         self.set_status(status)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"{why}\n" if why else "")
+
+
+def _not_json(constant: str) -> object:
+    """NaN and Infinity are JavaScript, not JSON: Telegram never sends them."""
+    msg = f"{constant} is not JSON"
+    raise ValueError(msg)
+
+
+def _quiet(handler: RequestHandler) -> None:
+    """No access line per request: updates are counted in metrics, refusals summarised."""
+    if handler.get_status() >= SERVER_ERROR:
+        log.warning("webhook %s -> %d", handler.request.method, handler.get_status())
+
+
+def webhook_application(app: Application, path: str, secret: str) -> WebApplication:  # type: ignore[type-arg]  # see above
+    """The web application that serves updates at ``/path``."""
+    refusals = Summary(log, "webhook requests refused")
+    return WebApplication([(f"/{path.strip('/')}", _UpdateHandler,
+                            {"app": app, "secret": secret, "refusals": refusals})],
+                          log_function=_quiet)
 
 
 async def run_webhook(  # noqa: PLR0913  # where to listen, what Telegram calls, and its secret
@@ -100,8 +130,7 @@ async def run_webhook(  # noqa: PLR0913  # where to listen, what Telegram calls,
     """Register the webhook and serve it until SIGTERM or SIGINT."""
 
     async def serve(app: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
-        web = WebApplication([(f"/{path.strip('/')}", _UpdateHandler,
-                               {"app": app, "secret": secret})])
+        web = webhook_application(app, path, secret)
         server = HTTPServer(web, max_body_size=MAX_UPDATE_BYTES, body_timeout=BODY_TIMEOUT)
         server.listen(port, host)
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from bot.storage.postgres.connection import describe, open_pool
+from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.store import PostgresStore
 
-__all__ = ["PostgresStore", "describe", "open_pool"]
+__all__ = ["PostgresStore", "describe", "migrate", "open_pool"]

@@ -55,6 +55,11 @@ async def forget(conn: Connection, chat_id: int) -> Forgotten:
     events = await conn.execute("DELETE FROM events WHERE chat_id = %s", chat)
     own = await conn.execute("DELETE FROM outbox WHERE chat_id = %s", chat)
     others = await conn.execute("DELETE FROM outbox WHERE about = %s", chat)
+    # The pacer's note of when the chat may next be sent to names it too (its table is there
+    # wherever this version migrated; a database only read so far may lack it).
+    pacer = await conn.execute("SELECT to_regclass('pacer_chats') IS NOT NULL")
+    if (found := await pacer.fetchone()) is not None and found[0]:
+        await conn.execute("DELETE FROM pacer_chats WHERE chat_id = %s", chat)
     return Forgotten(
         patient=bool(row and row[0]),
         events=events.rowcount,

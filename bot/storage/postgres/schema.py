@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.storage.migrations import POSTGRES, pending
+from bot.storage.postgres_pacing import PACER_OBJECTS
 
 if TYPE_CHECKING:
     from bot.storage.postgres.connection import Connection
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 async def migrate(conn: Connection) -> None:
-    """Bring the schema of ``conn``'s current schema up to the latest migration."""
+    """Bring the schema up to the latest migration and (re-)create the pacer's objects."""
     async with conn.transaction():
         # Two processes starting together must not both apply the same migration.
         await conn.execute(
@@ -37,5 +38,9 @@ async def migrate(conn: Connection) -> None:
             await conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (migration.version,)
             )
+        # The pacer's tables and functions are made by the same path, so a database re-created
+        # under a running bot gets them back with the store's own tables.
+        for statement in PACER_OBJECTS:
+            await conn.execute(statement)
     if migrations:
         log.info("migrated the database to schema version %d", migrations[-1].version)

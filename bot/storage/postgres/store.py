@@ -145,6 +145,20 @@ class PostgresStore:
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
         await migrate(conn)
 
+    async def probe_write(self) -> None:
+        """Write a history row and roll it back (see ``Store``); a lost schema is redone."""
+        async def write(conn: Connection) -> None:
+            async with conn.transaction(force_rollback=True):
+                await conn.execute("INSERT INTO events (chat_id, kind, data, at) "
+                                   "VALUES (0, 'health', '{}', now())")
+
+        async with self._require_pool().connection() as conn:
+            try:
+                await write(conn)
+            except psycopg.errors.UndefinedTable:
+                await self._migrate_again(conn)
+                await write(conn)
+
     async def _run(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Do ``work`` in its own transaction on a pooled connection; a lost schema is redone."""
         refuse_inside_transaction(self, "a second connection")

@@ -13,7 +13,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -46,6 +46,7 @@ class Patient:
     acted_on: int = 0
     answers: int = 0
     finished: bool = False
+    answered: set[str] = field(default_factory=set)  # the questions (their seq) answered
 
 
 @dataclass
@@ -82,6 +83,12 @@ def _buttons(markup: dict[str, list[list[dict[str, str]]]] | None) -> list[str]:
     return [b["callback_data"] for row in (markup or {}).get("inline_keyboard", []) for b in row]
 
 
+def _question(buttons: list[str]) -> str | None:
+    """Which question (its sequence number) answer buttons belong to; None for other buttons."""
+    kinds = {data.split(":")[1] for data in buttons if data.startswith("a:")}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _act(standin: StandIn, patient: Patient) -> bool:
     """Answer the bot's newest question, once; True if the patient did something."""
     message = standin.last_bot_message(patient.user)
@@ -91,9 +98,20 @@ def _act(standin: StandIn, patient: Patient) -> bool:
         patient.finished = True
         return False
     buttons = _buttons(message.reply_markup)
+    question = _question(buttons)
+    if question is not None and question in patient.answered:
+        # A copy of a question this patient has answered, re-shown because an update was
+        # redelivered (or a copy was answered too): their answer is on its way, so they wait
+        # for the next question, as a person does. Answering every copy as well would add an
+        # answer per question for good: each extra one is a stale button, answered with yet
+        # another copy of the question after it, which would be answered again in turn.
+        patient.acted_on = message.message_id
+        return False
     if buttons:
         no = [d for d in buttons if d.endswith((":no", ":6"))]
         standin.press(patient.user, message.message_id, (no or buttons)[0])
+        if question is not None:
+            patient.answered.add(question)
     elif any(mark in (message.text or "") for mark in AGE_QUESTION):
         standin.send_text(patient.user, "45")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from support.bot_harness import Bot
@@ -11,13 +12,16 @@ from support.botapi_standin import StandIn, User
 from telegram import Update
 from telegram.ext import ApplicationBuilder, TypeHandler
 
-from bot.channels.telegram import handlers
+from bot.channels.telegram import handlers, paced
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.content import Content
 from bot.conversation import Conversations
+from bot.dialogue.turn import Text
 from bot.logsafe import chat_ref
-from bot.reminders.pacing import CHAT_BURST, Pacer
+from bot.ops import metrics
+from bot.reminders.pacing import CHAT_BURST, Pacer, burst_allowance
 from bot.storage import Store
+from bot.storage.sqlite import SqliteStore
 
 
 class Time:
@@ -102,7 +106,7 @@ async def test_a_reply_that_never_gets_through_is_given_up_with_an_error_line(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert "given up" in errors[0].getMessage()
-    assert time.now >= handlers.REPLY_PATIENCE * 0.9  # it kept trying for the whole patience
+    assert time.now >= paced.PATIENCE * 0.9  # it kept trying for the whole patience
     assert _texts(standin, patient) == []
 
 
@@ -112,7 +116,7 @@ async def test_a_hold_on_one_chat_leaves_every_other_chat_free() -> None:
     pace = Pacer(clock=time.clock, sleep=time.sleep, chat_burst=CHAT_BURST)
     await pace.hold(1, 20.0)
     assert await pace.book(2, urgent=True) == 0.0
-    assert await pace.ready_in(1) == pytest.approx(20.0 + (CHAT_BURST - 1))
+    assert await pace.ready_in(1) == pytest.approx(20.0 + burst_allowance(CHAT_BURST, 1.0))
     held = await pace.book(1, urgent=True)
     assert held == pytest.approx(20.0)
 
@@ -138,3 +142,43 @@ async def test_a_reply_still_goes_out_when_the_pacer_cannot_be_asked(
             await Bot(app, standin).say(patient, "/help")
     assert _texts(standin, patient)
     assert "pacer unavailable (ConnectionError)" in caplog.text
+
+
+async def test_a_patient_who_blocked_the_bot_is_one_line_per_reply_without_a_traceback(
+    bot: Bot, standin: StandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    patient = standin.new_user("Pat", language_code="en")
+    await bot.say(patient, "/start")
+    question = standin.last_bot_message(patient)
+    assert question is not None
+    buttons = [b["callback_data"] for row in (question.reply_markup or {})["inline_keyboard"]
+               for b in row]
+    standin.block_bot(patient)
+    with caplog.at_level(logging.INFO):
+        await bot.press(patient, question, buttons[-1])
+        await bot.say(patient, "/help")
+    told = [r for r in caplog.records if "blocks the bot" in r.getMessage()]
+    assert len(told) == 2  # one line for each reply
+    assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
+
+
+async def test_a_step_the_database_refuses_is_a_calm_note_a_count_and_one_line(
+    standin: StandIn, content: Content, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = SqliteStore(tmp_path / "never-opened.db")  # every step fails, as with a lost disk
+    channel = TelegramChannel(Conversations(content, gone), pace=Pacer(1e6, chat_interval=0.0))
+    app = (ApplicationBuilder().token(standin.token).base_url(standin.base_url)
+           .base_file_url(standin.base_file_url).build())
+    app.add_handler(TypeHandler(Update, channel.on_update))
+    patient = standin.new_user("Pat", language_code="en")
+    before = metrics.REGISTRY.get_sample_value("ldh_errors_total", {"kind": "storage"}) or 0.0
+    async with app:
+        with caplog.at_level(logging.INFO):
+            await Bot(app, standin).say(patient, "/start")
+    assert _texts(standin, patient) == [content.catalog.plain(Text("app.error"), "en")]
+    after = metrics.REGISTRY.get_sample_value("ldh_errors_total", {"kind": "storage"})
+    assert after == before + 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage().split(": ", 1)[1] for r in errors] == [
+        "the database refused (StorageError)"]
+    assert errors[0].exc_info is None

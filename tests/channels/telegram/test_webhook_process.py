@@ -165,3 +165,72 @@ def test_webhook_mode_registers_and_checks_the_secret(standin: StandIn, tmp_path
     assert bot.returncode == 0
     assert standin.rejected == []
     assert "Traceback" not in (tmp_path / "bot.log").read_text(encoding="utf-8")
+
+
+def _rss_mib(pid: int) -> float:
+    """The process's resident memory now."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+    return int(rss.split()[1]) / 1024
+
+
+def _garbage(round_: int, user_id: int) -> bytes:
+    """One of the bodies with the right secret that are no update, by turn."""
+    kind = round_ % 4
+    if kind == 0:  # nested without end, as large as a body may be
+        return b'{"update_id": 1, "x": ' + b"[" * 400_000 + b"]" * 400_000 + b"}"
+    if kind == 1:  # an update_id no database integer holds
+        return json.dumps({**_update(round_, user_id, "/start"), "update_id": 2**70}).encode()
+    if kind == 2:  # fields of the wrong type
+        return json.dumps({"update_id": round_, "message": {"chat": "x", "text": 5}}).encode()
+    return b'{"update_id": 3, "message": {"message_id": NaN}}'
+
+
+GARBAGE = 1200
+
+
+def test_garbage_with_the_right_secret_leaves_no_memory_no_reply_and_few_lines(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": standin.token,
+        "LDH_TELEGRAM_API_URL": standin.base_url,
+        "LDH_DATA_DIR": str(tmp_path),
+        "LDH_WEBHOOK_URL": "https://bot.example.org/hook",
+        "LDH_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+        "LDH_WEBHOOK_SECRET": SECRET,
+    }
+    env.pop("LDH_DATABASE_URL", None)
+    log_path = tmp_path / "bot.log"
+    bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                           stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        standin.wait_for(lambda: standin.calls_to("setWebhook"), timeout=TIMEOUT)
+        patient = standin.new_user("Pat")
+        deadline = time.monotonic() + TIMEOUT
+        while _post(port, _update(1, patient.id, "/start"), SECRET) != 200:
+            assert time.monotonic() < deadline, "the webhook never answered 200"
+            time.sleep(0.2)
+        seen = len(standin.messages(patient))
+        start = _rss_mib(bot.pid)
+        # A first round settles the allocator and the caches; the second is measured.
+        for n in range(100):
+            assert _post(port, _garbage(n, patient.id), SECRET) == 400
+        lines_before = len(log_path.read_text(encoding="utf-8").splitlines())
+        before = _rss_mib(bot.pid)
+        statuses = [_post(port, _garbage(n, patient.id), SECRET) for n in range(GARBAGE)]
+        time.sleep(1)
+        after = _rss_mib(bot.pid)
+        lines = log_path.read_text(encoding="utf-8").splitlines()[lines_before:]
+        print(f"\n{GARBAGE} garbage webhook requests: RSS {before:.1f} -> {after:.1f} MiB "  # noqa: T201  # the figures are the test's report
+              f"({start:.1f} MiB before the first 100), {len(lines)} log line(s)")
+        assert statuses == [400] * GARBAGE
+        assert after - before < 8, f"RSS grew {before:.1f} -> {after:.1f} MiB"
+        assert len(lines) <= 2, lines  # a summary a minute at most
+        assert len(standin.messages(patient)) == seen, "garbage reached the patient's chat"
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(timeout=20)
+    assert "Traceback" not in log_path.read_text(encoding="utf-8")
