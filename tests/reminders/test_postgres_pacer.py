@@ -104,9 +104,10 @@ async def test_the_pacing_objects_come_back_after_the_database_is_emptied(
     pacers: list[PostgresPacer], database: PostgresBackend
 ) -> None:
     # What a database dropped and re-created under running processes looks like to them.
-    await database.sql("DROP TABLE pacer_slots, pacer_chats")
+    tables = await database.sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    await database.sql(f"DROP TABLE {', '.join(name for (name,) in tables)}")
     await database.sql("DROP FUNCTION ldh_pace_book, ldh_pace_hold")
-    await database.sql("DROP TABLE patients, events, outbox, updates, schema_version")
     assert await pacers[0].book(1, urgent=True) == pytest.approx(0.0, abs=0.05)
     await pacers[1].hold(2, 5.0)
     assert await pacers[1].ready_in(2) >= 4.5

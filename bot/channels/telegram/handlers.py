@@ -16,7 +16,6 @@ from telegram.ext import ContextTypes
 from bot import details
 from bot.channels.telegram.paced import PATIENCE, GivenUp, PacedCalls
 from bot.channels.telegram.render import ANSWER_PREFIX, MENU_PREFIX, Outgoing, render
-from bot.channels.telegram.sender import retry_seconds
 from bot.channels.telegram.staff import StaffChannel
 from bot.channels.telegram.unread_calls import edit_html, send_html
 from bot.clinic.charts import patient_chart

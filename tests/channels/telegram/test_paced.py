@@ -18,8 +18,8 @@ from telegram.ext import ApplicationBuilder, TypeHandler
 
 from bot.channels.telegram import paced
 from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.staff import StaffChannel
 from bot.clinic.staff import StaffDesk
-from bot.clinic.telegram import StaffChannel
 from bot.content import Content
 from bot.conversation import Action, Conversations
 from bot.reminders.pacing import CHAT_BURST, SAFE_CHAT_INTERVAL, Pacer
