@@ -50,6 +50,7 @@ MEMORY_STEPS = 4  # /start and three answers: a conversation left in the middle
 INSTANCE_IDS = 10**6
 INSTANCE_UPDATES = 10**9
 BARRIER_POLL = 0.01  # seconds between looks at the barrier while instances start
+BARRIER_WAIT = 300.0  # seconds an instance waits for the others before giving up
 
 Bench = Application[Any, Any, Any, Any, Any, Any]
 
@@ -109,7 +110,11 @@ def _barrier(directory: str | None, parties: int) -> None:
         return
     here = Path(directory)
     (here / f"ready-{os.getpid()}").touch()
+    # An instance that failed before getting here must not leave the others waiting forever.
+    deadline = time.monotonic() + BARRIER_WAIT
     while len(list(here.glob("ready-*"))) < parties:
+        if time.monotonic() > deadline:
+            sys.exit(f"bench: the other instances were not ready within {BARRIER_WAIT:.0f} s")
         time.sleep(BARRIER_POLL)
 
 
@@ -130,7 +135,7 @@ def _profiler(path: str | None) -> tuple[AbstractContextManager[Any], Callable[[
 
 async def _memory(  # noqa: PLR0913  # the session's parts, handed over
     app: Bench, api: FakeTelegram, traffic: Traffic, *, first: int, conversations: int,
-    db: str | None,
+    database: str | None,
 ) -> tuple[float, float]:
     """Heap kept per conversation left open, and its stored session: bytes each."""
     ids = list(range(first, first + conversations))
@@ -149,7 +154,7 @@ async def _memory(  # noqa: PLR0913  # the session's parts, handed over
     gc.collect()
     kept = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    return kept / conversations, _stored_bytes(db, first)
+    return kept / conversations, _stored_bytes(database, first)
 
 
 def _stored_bytes(database: str | None, first: int) -> float:
@@ -232,7 +237,7 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
                     "dispatcher_trips": store.trips.dispatcher - before.dispatcher,
                     "messages": store.trips.messages - before.messages}
     if args.instances == 1:
-        heap, stored = await _memory(app, api, traffic, first=top + WARM_UP, db=database,
+        heap, stored = await _memory(app, api, traffic, first=top + WARM_UP, database=database,
                                      conversations=max(args.conversations,
                                                        MEMORY_CONVERSATIONS))
         figures |= {"heap_bytes_per_conversation": heap, "stored_bytes_per_conversation": stored}

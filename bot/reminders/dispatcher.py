@@ -46,8 +46,9 @@ MARK_WITHIN = 0.25  # seconds a delivered row may wait to be marked with the nex
 # queue rows a few milliseconds apart); a message waits this much longer, at most.
 GATHER = 0.01
 # A claim (or renewal) this recent is its own fence: no other claim can hold the row before
-# its lease runs out, and a cancellation this recent races the send however it is checked.
-FRESH_CLAIM = timedelta(seconds=1)
+# its lease runs out. The price: a cancellation (stop reminders, /forget) within this half
+# second of the claim may not stop the send, as one just after a renewal never could.
+FRESH_CLAIM = timedelta(seconds=0.5)
 STORE_BACKOFF_MAX = 30.0
 STOP_GRACE = 10.0  # seconds in-flight sends get to finish at shutdown
 # Failures this old with no attempt since are not held against the dispatcher (its rows are

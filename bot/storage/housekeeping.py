@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.clock import Clock
 from bot.storage.base import StorageError, Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def _forget_if_still_idle(
 
 
 async def prune_forever(
-    store: Store, clock: Callable[[], datetime], retention: timedelta | None = None
+    store: Store, clock: Clock, retention: timedelta | None = None
 ) -> None:
     """Prune every hour until cancelled; a failed round is logged and tried again next time."""
     while True:
