@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -26,10 +26,15 @@ from bot.storage.postgres import PostgresStore
 
 
 def schema_url(url: str, schema: str) -> str:
-    """``url`` with ``schema`` first on the search path of every connection made from it."""
-    # A URL, not a key=value string: the bench hands it to a child as LDH_DATABASE_URL.
-    query = urlencode({"options": f"-c search_path={schema}"}, quote_via=quote)
-    return f"{url}{'&' if '?' in url else '?'}{query}"
+    """``url`` with ``schema`` first on the search path of every connection made from it.
+
+    Still a ``postgresql://`` URL (libpq reads ``options`` from its query), because the bench's
+    sessions take it as ``LDH_DATABASE_URL``, which must be a URL.
+    """
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "options"]
+    query.append(("options", f"-c search_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def create_schema(url: str) -> str:

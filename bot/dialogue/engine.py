@@ -9,7 +9,16 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from bot.dialogue.answers import NO, NOT_SURE, PHRASE_SECTIONS, YES, How, Vocabulary
+from bot.dialogue.answers import (
+    HEDGES,
+    LEANS_YES,
+    NO,
+    NOT_SURE,
+    PHRASE_SECTIONS,
+    YES,
+    How,
+    Vocabulary,
+)
 from bot.dialogue.conditions import Condition, FactDomain, FactValue
 from bot.dialogue.loader import Dialogue, State, option_text_key, question_text_key
 from bot.dialogue.registry import Registry
@@ -345,6 +354,10 @@ class Engine:
         if red_flag:
             hedged = any(a["reading"] == How.HEDGE for a in session.attempts_at(state.name))
             return (NOT_SURE if hedged else None), How.HEDGE
+        if NOT_SURE in values and self.vocabulary.section(raw) in {HEDGES, LEANS_YES}:
+            # A hedge where Not sure is a button of its own (pregnancy) is that button: it
+            # counts as yes there, the safe reading. A doubtful yes or no ("yes?") is asked again.
+            return NOT_SURE, How.HEDGE
         return None, How.HEDGE  # spec §2a: on other questions hedges are asked again
 
     def _choice(self, state: State, raw: str) -> FactValue | None:

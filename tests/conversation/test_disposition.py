@@ -149,7 +149,7 @@ async def test_s2_an_urgent_answer_stands_too_and_without_a_clinic_is_still_reco
     content: Content, store: Store
 ) -> None:
     alone = Conversations(content, store, clock=lambda: NOW)
-    urgent = await say(alone, "/start", "no", "no", "no", "yes")
+    urgent = await say(alone, "/start", "no", "no", "no", "no", "yes")  # leg weakness: urgent
     assert urgent.turn.question is None
     held = await say(alone, "/back")
     assert keys(held.turn.messages)[: len(keys(urgent.turn.messages))] == keys(

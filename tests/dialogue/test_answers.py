@@ -315,6 +315,20 @@ def test_s1_not_sure_on_a_report_detail_is_kept_on_it_and_leads_to_specialist_re
     assert why[-1] == "report_details_unknown"
 
 
+@pytest.mark.parametrize("fact", ["instability", "huge_herniation", "adjacent_degeneration"])
+@pytest.mark.parametrize(("typed", "recorded"),
+                         [("maybe", "not_sure"), ("可能", "not_sure"), ("yes?", None)])
+def test_s2a_a_hedge_on_a_report_detail_of_yes_and_no_is_its_not_sure(
+    engine: Engine, fact: str, typed: str, recorded: str | None
+) -> None:
+    session, _ = _report_question(engine, fact)
+
+    engine.answer(session, typed)
+
+    assert session.facts.get(fact) == recorded
+    assert session.facts["imaging"] == "protrusion"
+
+
 def test_s1_not_sure_on_stenosis_by_position_after_the_choices(engine: Engine) -> None:
     session, _ = _report_question(engine, "stenosis")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from screening_play import NO_RED_FLAGS, keys, play, recommendation
 
-from bot.content import Content, check_content, load_content
+from bot.content import Content, check_content
 from bot.dialogue.engine import Engine
 from bot.dialogue.session import Session
 from bot.dialogue.turn import Text, Turn
@@ -135,7 +135,8 @@ def test_s2a_asking_again_says_what_to_do_by_the_kind_of_red_flag(
     engine: Engine, fact: str, disposition: str
 ) -> None:
     answers = {} if fact == "saddle_numbness" else dict.fromkeys(
-        ["saddle_numbness", "bladder_bowel", "bilateral_leg", "leg_weakness"], "no")
+        ["saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness",
+         "leg_weakness"], "no")
     session, _ = _at(engine, answers, fact)
 
     unread = engine.answer(session, "ok")
@@ -147,7 +148,8 @@ def test_s2a_asking_again_says_what_to_do_by_the_kind_of_red_flag(
 
 def test_s2a_the_urgent_re_ask_says_tap_not_sure(content: Content, engine: Engine) -> None:
     session, _ = _at(engine, dict.fromkeys(
-        ["saddle_numbness", "bladder_bowel", "bilateral_leg", "leg_weakness"], "no"), "fever")
+        ["saddle_numbness", "bladder_bowel", "bilateral_leg", "severe_weakness",
+         "leg_weakness"], "no"), "fever")
 
     turn = engine.answer(session, "fine")
 
@@ -286,49 +288,15 @@ def test_check_refuses_a_label_another_section_of_answers_would_read(
 
 # --- questions with more answers than yes and no (spec §1: pregnant, adherence) ---------------
 
-_MORE_VALUES = {
-    "  adherence: {values: [yes, no]}": "  adherence: {values: [yes, partly, no]}",
-    "  pregnant: {values: [yes, no]}": "  pregnant: {values: [yes, no, not_sure, does_not_apply]}",
-}
-_LABELS = {
-    "en": ('  checkin_accept: "Yes, please"',
-           ('  adherence: {"yes": "Yes", partly: "Partly", "no": "No"}\n'
-            '  pregnant: {"yes": "Yes", "no": "No", not_sure: "Not sure", '
-            'does_not_apply: "Does not apply"}\n')),
-    "zh": ('  checkin_accept: "好的，需要"',  # the Chinese text as it is
-           ('  adherence: {"yes": "是", partly: "部分坚持", "no": "否"}\n'
-            '  pregnant: {"yes": "是", "no": "否", not_sure: "不确定", '
-            'does_not_apply: "不适用"}\n')),
-}
-
-
-@pytest.fixture(scope="module")
-def more_values(content: Content, tmp_path_factory: pytest.TempPathFactory) -> Content:
-    """The shipped content with pregnant and adherence answered by more than yes and no."""
-    directory = tmp_path_factory.mktemp("more") / "d"
-    shutil.copytree(content.directory, directory)
-    facts = directory / "facts.yaml"
-    text = facts.read_text(encoding="utf-8")
-    for old, new in _MORE_VALUES.items():
-        assert old in text
-        text = text.replace(old, new)
-    facts.write_text(text, encoding="utf-8")
-    for lang, (anchor, labels) in _LABELS.items():
-        path = directory / "texts" / f"{lang}.yaml"
-        texts = path.read_text(encoding="utf-8")
-        assert anchor in texts
-        path.write_text(texts.replace(anchor, labels + anchor, 1), encoding="utf-8")
-    return load_content(directory)
-
-
 @pytest.mark.parametrize(("typed", "recorded"),
                          [("yes", "yes"), ("yes?", None), ("是……", None), ("no?", None),
-                          ("maybe", None), ("no", "no"), ("不确定", "not_sure"),
+                          ("maybe", "not_sure"), ("could be", "not_sure"), ("no", "no"),
+                          ("不确定", "not_sure"),
                           ("Not sure.", "not_sure"), ("no 😢", None), ("ok", None)])
-def test_s2a_on_the_pregnancy_question_a_doubtful_yes_or_no_is_asked_again(
-    more_values: Content, typed: str, recorded: str | None
+def test_s2a_on_pregnancy_a_doubtful_yes_or_no_is_asked_again_and_a_hedge_is_not_sure(
+    content: Content, typed: str, recorded: str | None
 ) -> None:
-    engine = more_values.engines["screening"]
+    engine = content.engines["screening"]
     session, turn, _ = play(engine, {**NO_RED_FLAGS, "age": "30"})
     assert turn.question is not None
     assert turn.question.fact == "pregnant"
@@ -342,9 +310,9 @@ def test_s2a_on_the_pregnancy_question_a_doubtful_yes_or_no_is_asked_again(
                          [("Partly", "partly"), ("partly", "partly"), ("部分坚持", "partly"),
                           ("yes", "yes"), ("没有", "no"), ("sometimes", None)])
 def test_s2a_a_value_beyond_yes_and_no_is_taken_by_its_label(
-    more_values: Content, typed: str, recorded: str | None
+    content: Content, typed: str, recorded: str | None
 ) -> None:
-    followup = more_values.engines["followup"]
+    followup = content.engines["followup"]
     session, turn = followup.start("en", {"pain_score": 6})
     answers = {**NO_RED_FLAGS, "pain_today": "5"}
     while turn.question is not None and turn.question.fact in answers:

@@ -118,7 +118,12 @@ def test_s1_pregnancy_does_not_apply_is_kept_apart_from_no(engine: Engine, typed
 
 @pytest.mark.parametrize("typed", ["not_sure", "not sure", "不确定", "maybe"])
 def test_s1_pregnancy_not_sure_counts_as_yes(engine: Engine, typed: str) -> None:
-    session, turn, _ = play(engine, {**STEP_UP_DUE, "pregnant": typed})
+    before = {fact: value for fact, value in STEP_UP_DUE.items() if fact != "pregnant"}
+    session, turn, _ = play(engine, before)
+    assert turn.question is not None
+    assert turn.question.fact == "pregnant"
+    # Typed, not pressed: the button sends not_sure, the words go through spec §2a.
+    turn, _ = advance(engine, session, engine.answer(session, typed), STEP_UP_DUE)
 
     assert session.facts["pregnant"] == "not_sure"
     rec = recommendation(turn)

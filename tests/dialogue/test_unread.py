@@ -46,8 +46,9 @@ async def clinic_texts(content: Content, store: Store) -> list[str]:
 
 
 # The bladder answer of the issue: "I can't pee" asked again, then a doubtful no, then no.
+# Then the nine red flags after it no, a routine adult of 60 with back pain only.
 UNCLEAR_BLADDER = ["/start", "no", "I can't pee", "no?", "no",
-                   *["no"] * 7, "60", "no", "5"]
+                   *["no"] * 9, "60", "no", "5"]
 
 
 async def test_s2a_the_clinic_is_told_of_unclear_red_flag_quoting_the_patient(
