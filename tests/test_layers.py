@@ -49,11 +49,6 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("bot.__main__",),
 )
 
-# Climbs being removed on their own branches; this list is emptied when they are merged, and a
-# climb that is gone from the code must leave it (see the test below).
-ALLOWED_CLIMBS: frozenset[tuple[str, str]] = frozenset({
-})
-
 _FLOOR_OF = {room: level for level, rooms in enumerate(FLOORS) for room in rooms}
 
 
@@ -120,15 +115,9 @@ def climbs() -> set[tuple[str, str]]:
 
 
 def test_no_import_climbs_to_a_higher_floor_or_sideways() -> None:
-    unexpected = sorted(climbs() - ALLOWED_CLIMBS)
+    unexpected = sorted(climbs())
     listed = ", ".join(f"{importer} -> {imported}" for importer, imported in unexpected)
     assert unexpected == [], f"imports that climb: {listed}"
-
-
-def test_every_allowed_climb_still_exists() -> None:
-    # A climb removed from the code leaves the list, so the list only ever shrinks.
-    gone = sorted(ALLOWED_CLIMBS - climbs())
-    assert gone == [], f"no longer in the code, remove from ALLOWED_CLIMBS: {gone}"
 
 
 def test_the_engine_knows_no_clinic_channel_or_store() -> None:
