@@ -93,7 +93,7 @@ def test_a_database_recreated_under_the_bot_is_noticed_and_served_again(
     name, url = fault_database
     ops = _free_port()
     clinic = standin.new_group("Spine clinic")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": standin.token,
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
            "LDH_TELEGRAM_API_URL": standin.base_url, "LDH_DATA_DIR": str(tmp_path),
            "LDH_DATABASE_URL": url, "LDH_CLINIC_CHAT_ID": str(clinic.chat_id),
            "LDH_OPS_LISTEN": f"127.0.0.1:{ops}"}

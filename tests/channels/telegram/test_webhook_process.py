@@ -195,7 +195,7 @@ def test_garbage_with_the_right_secret_leaves_no_memory_no_reply_and_few_lines(
     port = _free_port()
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": standin.token,
+        "TELEGRAM_BOT_TOKEN": standin.token, "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(tmp_path),
         "LDH_WEBHOOK_URL": "https://bot.example.org/hook",

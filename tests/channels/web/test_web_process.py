@@ -70,6 +70,7 @@ def test_run_serves_the_dashboard_and_the_bot_sends_its_link(
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": standin.token,
+        "LDH_EMERGENCY_NUMBER": "999",
         "LDH_TELEGRAM_API_URL": standin.base_url,
         "LDH_DATA_DIR": str(tmp_path),
         "LDH_STAFF_IDS": str(staff.id),
