@@ -66,7 +66,10 @@ def hold(step: Step, command: str) -> Reply:
     data = standing(session)
     if data is None:  # the caller asks only when one stands; nothing to hold then
         return step.reply(step.desk.current(session))
-    note = Message((Text("stands.note", {"answers": _answers(step, data["answers"])}),))
+    parts = [Text("stands.note", {"answers": _answers(step, data["answers"])})]
+    if step.desk.clinic_chat_id is not None:  # said only where a clinic will be told
+        parts.append(Text("stands.note_clinic"))
+    note = Message(tuple(parts))
     prompt = (*advice(session), note)
     menu = (Option(Text("menu.opt.wrong_button"), f"{WRONG_BUTTON}{command}:{session.seq}"),)
     keep_open(session, WRONG_BUTTON, prompt, menu)

@@ -32,6 +32,7 @@ class Desk(Protocol):
     content: Content
     clock: Clock
     timezone: ZoneInfo
+    clinic_chat_id: int | None  # None: no clinic is told anything, so nothing says it is
 
     def engine(self, session: Session) -> Engine:
         """The engine of the session's dialogue."""

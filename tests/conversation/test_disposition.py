@@ -67,7 +67,7 @@ async def test_s2_back_over_an_emergency_shows_the_advice_again_with_only_the_wr
     assert held.turn.messages[: len(emergency.turn.messages)] == tuple(
         Message(m.parts) for m in emergency.turn.messages)
     assert "rec.emergency" in keys(held.turn.messages)
-    assert keys(held.turn.messages)[-1] == "stands.note"
+    assert keys(held.turn.messages)[-2:] == ["stands.note", "stands.note_clinic"]
     assert [option.label.key for option in held.menu] == [WRONG_BUTTON]
     assert held.turn.question is None
     session = await session_of(store)
@@ -154,6 +154,7 @@ async def test_s2_an_urgent_answer_stands_too_and_without_a_clinic_is_still_reco
     held = await say(alone, "/back")
     assert keys(held.turn.messages)[: len(keys(urgent.turn.messages))] == keys(
         urgent.turn.messages)
+    assert "stands.note_clinic" not in keys(held.turn.messages)  # no clinic: none is promised
     withdrawn = await say(alone, held.menu[0].value)
 
     assert "stands.clinic_told" not in keys(withdrawn.turn.messages)  # no clinic, none told
