@@ -55,7 +55,11 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Play the real dialogue from a facts file and print the JSON result."""
-    from bot.config import SettingsError, emergency_number  # noqa: PLC0415  # keeps start-up light
+    from bot.config import (  # noqa: PLC0415  # keeps start-up light
+        SettingsError,
+        emergency_number,
+        urgent_contact,
+    )
     from bot.simulator import SimulationError, parse_checkin, simulate  # noqa: PLC0415
 
     try:
@@ -67,14 +71,16 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"ldh-bot simulate: {args.facts} must hold one JSON object", file=sys.stderr)
         return EXIT_USAGE
     try:
-        # Optional here, as for chat: unset, the texts say "your local emergency number".
-        number = emergency_number()
+        # Optional here, as for chat: unset, the texts say "your local emergency number" and
+        # name no urgent contact.
+        number, contact = emergency_number(), urgent_contact()
     except SettingsError as error:
         print(f"ldh-bot simulate: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         checkins = [parse_checkin(raw) for raw in args.checkin]
-        result = simulate(load_content(emergency_number=number), facts, args.lang, checkins)
+        content = load_content(emergency_number=number, urgent_contact=contact)
+        result = simulate(content, facts, args.lang, checkins)
     except SimulationError as error:
         print(f"ldh-bot simulate: {error}", file=sys.stderr)
         return EXIT_USAGE
