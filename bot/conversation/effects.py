@@ -26,7 +26,7 @@ async def settle(desk: Desk, tx: Transaction, session: Session, reply: Reply) ->
             if await _clinic_red_flag(desk, tx, effect):
                 turn = _told_clinic(turn)
         elif effect.kind == "not_improving":
-            response = Text(f"checkin.response.{effect.data['response']}")
+            response = Text(f"staff.response.{effect.data['response']}")
             note = Text("clinic.not_improving", {"patient": str(tx.chat_id),
                                                  "week": effect.data["week"],
                                                  "response": response})
@@ -41,7 +41,7 @@ async def settle(desk: Desk, tx: Transaction, session: Session, reply: Reply) ->
             turn = replace(turn, messages=(*turn.messages, offer))
             menu = service_menus.offer_checkins(session, offer)
         elif effect.kind == "step_up":
-            response = Text(f"checkin.response.{effect.data['response']}")
+            response = Text(f"staff.response.{effect.data['response']}")
             note = Text("clinic.step_up", {"patient": str(tx.chat_id),
                                            "week": effect.data["week"], "response": response})
             if await desk.notify_clinic(tx, note):
