@@ -234,9 +234,8 @@ def test_run_without_the_emergency_number_names_it_and_exits_2(tmp_path: Path) -
     done = ldh_bot(tmp_path, "run", TELEGRAM_BOT_TOKEN="123:abc")  # noqa: S106  # a token's shape
     assert done.returncode == USAGE
     assert done.stderr.splitlines() == [
-        "ldh-bot run: cannot start:",
-        ("LDH_EMERGENCY_NUMBER is required by ldh-bot run: the number every emergency message "
-         "names (e.g. 999, 112 or 120)"),
+        ("ldh-bot run: cannot start: LDH_EMERGENCY_NUMBER is required by ldh-bot run: the number "
+         "every emergency message names (e.g. 999, 112 or 120)"),
     ]
 
 
@@ -246,8 +245,8 @@ def test_run_reads_a_dot_env_file_in_its_folder(tmp_path: Path) -> None:
     done = ldh_bot(tmp_path, "run", LDH_EMERGENCY_NUMBER="999")
     assert done.returncode == USAGE
     assert done.stderr.splitlines() == [
-        "ldh-bot run: cannot start:",
-        "LDH_SEND_RATE must be messages per second, above 0 and at most 1000, not 'fast'",
+        ("ldh-bot run: cannot start: LDH_SEND_RATE must be messages per second, above 0 and at "
+         "most 1000, not 'fast'"),
     ]
 
 

@@ -200,7 +200,9 @@ def main() -> int:
     try:
         run = read_settings(env_file=ENV_FILE)
     except SettingsError as error:
-        print(f"ldh-bot run: cannot start:\n{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
+        # One fault is one line; several are listed under the header, one per line.
+        joiner = "\n" if "\n" in str(error) else " "
+        print(f"ldh-bot run: cannot start:{joiner}{error}", file=sys.stderr)  # noqa: T201  # the operator reads this
         return 2
     web = web_settings(run)
     configure_logging(run.ops.log_format, run.secrets)
