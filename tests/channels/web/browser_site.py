@@ -103,7 +103,10 @@ def wait_for(browser: webdriver.Chrome, condition: Any) -> Any:
 
 def page_text(browser: webdriver.Chrome) -> str:
     """What the page shows."""
-    return str(browser.find_element(By.TAG_NAME, "body").text)
+    # Read in one script, not as an element then its text: a form posted a moment ago can
+    # replace the document between the two, which Chromium reports as an unknown error rather
+    # than a stale element.
+    return str(browser.execute_script("return document.body ? document.body.innerText : ''"))
 
 
 @contextmanager
