@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ async def open_pool(  # noqa: PLR0913  # each a setting of the pool, named at th
         url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True},
         connection_class=connection_class,
         # Checked on checkout so a server restart costs a reconnect, not a failed update.
-        check=AsyncConnectionPool.check_connection, name=name,
+        check=check_if_stirred, name=name,
     )
     try:
         await pool.open(wait=True, timeout=fill_within)
@@ -39,6 +40,22 @@ async def open_pool(  # noqa: PLR0913  # each a setting of the pool, named at th
         msg = f"cannot fill a connection pool for PostgreSQL at {describe(url)}"
         raise StorageError(msg) from exc
     return pool
+
+
+async def check_if_stirred(conn: Connection) -> None:
+    """Ask the server whether a pooled connection works, but only when its socket has stirred.
+
+    A connection idle in the pool has nothing to read unless the server spoke first: a restart,
+    a terminated backend or a dropped database leaves its closing message or end-of-file there.
+    A quiet socket is lent as it is, which saves every transaction a round trip; one that
+    stirred is asked, and a dead one raises, so the pool replaces it with a fresh connection.
+    """
+    if conn.closed:
+        msg = "the connection is closed"
+        raise psycopg.OperationalError(msg)
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def describe(url: str) -> str:

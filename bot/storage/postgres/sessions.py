@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.logsafe import chat_ref
@@ -38,19 +39,37 @@ def event_of(row: TupleRow) -> Event:
     return Event(event_id, chat_id, kind, data, utc(at))
 
 
-async def lock_chat(conn: Connection, chat_id: int) -> bool:
-    """Lock the chat's patient row, creating a placeholder; True if it is only a placeholder."""
+@dataclass(frozen=True)
+class LockedChat:
+    """A chat whose patient row this transaction holds, and the patient as it was found."""
+
+    placeholder: bool  # the row exists only to be locked: no patient yet
+    patient: Patient | None
+
+
+async def lock_chat(conn: Connection, chat_id: int) -> LockedChat:
+    """Lock the chat's patient row, creating a placeholder when there is none.
+
+    A returning patient is locked and read in one statement; only a new chat needs a second,
+    which inserts its placeholder (a row this transaction inserts is its own until it commits).
+    """
     for _ in range(LOCK_ATTEMPTS):
-        await conn.execute(
-            "INSERT INTO patients (chat_id) VALUES (%s) ON CONFLICT (chat_id) DO NOTHING",
-            (chat_id,),
-        )
         cursor = await conn.execute(
-            "SELECT session IS NULL FROM patients WHERE chat_id = %s FOR UPDATE", (chat_id,)
+            f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE",  # noqa: S608 -- constant column list
+            (chat_id,),
         )
         row = await cursor.fetchone()
         if row is not None:
-            return bool(row[0])
+            session_missing = row[2] is None
+            return LockedChat(session_missing, None if session_missing else patient_of(row))
+        cursor = await conn.execute(
+            """INSERT INTO patients (chat_id) VALUES (%s)
+               ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id""",
+            (chat_id,),
+        )
+        if await cursor.fetchone() is not None:
+            return LockedChat(placeholder=True, patient=None)
+        # Another process inserted the chat after our look and committed: lock its row now.
     msg = f"chat {chat_ref(chat_id)} kept being deleted by another process"
     raise ConflictError(msg)
 

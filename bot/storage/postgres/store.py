@@ -33,8 +33,8 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[bool]:
-    """A database transaction holding the chat's row lock; yields whether it is a placeholder."""
+async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[sessions.LockedChat]:
+    """A database transaction holding the chat's row lock; yields what locking found."""
     async with conn.transaction():
         yield await sessions.lock_chat(conn, chat_id)
 
@@ -121,11 +121,11 @@ class PostgresStore:
                 AsyncExitStack() as held,
             ):
                 try:
-                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
+                    locked = await held.enter_async_context(_locked(conn, chat_id))
                 except psycopg.errors.UndefinedTable:
                     await self._migrate_again(conn)
-                    placeholder = await held.enter_async_context(_locked(conn, chat_id))
-                tx = PostgresTransaction(conn, chat_id, now, placeholder=placeholder)
+                    locked = await held.enter_async_context(_locked(conn, chat_id))
+                tx = PostgresTransaction(conn, chat_id, now, locked)
                 try:
                     yield tx
                     await tx.finish()

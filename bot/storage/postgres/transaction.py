@@ -13,17 +13,22 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from bot.storage.postgres.connection import Connection
+    from bot.storage.postgres.sessions import LockedChat
 
 
 class PostgresTransaction(HeldChat):
     """One update's work on a chat, run at once inside a database transaction."""
 
-    def __init__(self, conn: Connection, chat_id: int, now: datetime, *, placeholder: bool) -> None:
+    def __init__(self, conn: Connection, chat_id: int, now: datetime, locked: LockedChat) -> None:
         """Work on ``conn``, whose transaction already holds the chat's row lock."""
         super().__init__(chat_id, now)
         self._conn = conn
         # A placeholder row exists only to be locked; it is removed unless a save fills it.
-        self._placeholder = placeholder
+        self._placeholder = locked.placeholder
+        # The patient as locking found them, handed out by the first load instead of reading
+        # the row again; a save or a forget since makes the database the only answer.
+        self._found: Patient | None = locked.patient
+        self._found_unread = True
 
     def _connection(self) -> Connection:
         self._check_open()
@@ -33,17 +38,28 @@ class PostgresTransaction(HeldChat):
         """Record a Telegram update id; False if it was recorded before."""
         return await sessions.first_time(self._connection(), update_id, self._now)
 
+    def _take_found(self) -> tuple[bool, Patient | None]:
+        """The patient locking found, once: (False, None) when it must be read again."""
+        found, self._found, fresh = self._found, None, self._found_unread
+        self._found_unread = False
+        return fresh, found
+
     async def load(self) -> Patient | None:
         """Return the held chat's patient, None if there is none yet."""
-        return await sessions.load(self._connection(), self._chat_id)
+        conn = self._connection()
+        fresh, found = self._take_found()
+        return found if fresh else await sessions.load(conn, self._chat_id)
 
     async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
-        """``first_time`` (True when there is no id) and ``load``, in one round trip."""
+        """``first_time`` (True when there is no id) and ``load``, in one round trip at most."""
+        conn = self._connection()
+        fresh, found = self._take_found()
+        if fresh:
+            first = True if update_id is None else await self.first_time(update_id)
+            return first, found
         if update_id is None:
-            return True, await self.load()
-        return await sessions.first_time_and_load(
-            self._connection(), update_id, self._chat_id, self._now
-        )
+            return True, await sessions.load(conn, self._chat_id)
+        return await sessions.first_time_and_load(conn, update_id, self._chat_id, self._now)
 
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
@@ -55,6 +71,7 @@ class PostgresTransaction(HeldChat):
             raise ValueError(msg)
         await sessions.save(self._connection(), patient, self._now)
         self._placeholder = False
+        self._take_found()
 
     async def enqueue(
         self,
@@ -78,6 +95,7 @@ class PostgresTransaction(HeldChat):
         """Delete everything kept about the held chat; say what was deleted."""
         forgotten = await housekeeping.forget(self._connection(), self._chat_id)
         self._placeholder = False
+        self._take_found()
         return forgotten
 
     async def events(self) -> list[Event]:
