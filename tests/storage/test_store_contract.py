@@ -336,6 +336,21 @@ async def test_events_come_back_in_order(store: Store) -> None:
     assert await store.events(6) == []
 
 
+async def test_entries_around_a_save_keep_their_order_and_their_words(store: Store) -> None:
+    async with store.transaction(5, T0) as tx:
+        first = {"q": "bladder", "typed": "no?"}
+        await tx.record_event("unread_answer", first)
+        first["typed"] = "changed after recording"
+        await tx.record_event("answer", {"q": "bladder", "a": "not_sure"})
+        await tx.save(Patient(5, "en", {"state": "q_saddle"}))
+        await tx.record_event("answer", {"q": "saddle", "a": "no"})
+    assert [(e.kind, e.data) for e in await store.events(5)] == [
+        ("unread_answer", {"q": "bladder", "typed": "no?"}),
+        ("answer", {"q": "bladder", "a": "not_sure"}),
+        ("answer", {"q": "saddle", "a": "no"}),
+    ]
+
+
 async def test_an_update_that_saves_nobody_leaves_no_row(backend: Backend) -> None:
     store = await backend.open()
     async with store.transaction(1, T0) as tx:

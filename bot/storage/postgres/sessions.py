@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.logsafe import chat_ref
-from bot.storage.base import ConflictError, Event, JsonDict, Patient, dump_json, utc
+from bot.storage.base import ConflictError, Event, Patient, dump_json, utc
 from bot.storage.postgres.connection import rows_of
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from psycopg.rows import TupleRow
@@ -121,17 +122,21 @@ async def first_time_and_load(
     return fresh, None if patient[0] is None else patient_of(patient)
 
 
-async def save(conn: Connection, patient: Patient, now: datetime) -> None:
-    """Store a patient as it is now, stamped ``now``."""
+async def save(conn: Connection, patient: Patient, now: datetime,
+               entries: Sequence[tuple[str, str]] = ()) -> None:
+    """Store a patient as it is now, stamped ``now``, with history ``entries`` in one statement."""
     created = now if patient.created_at is None else utc(patient.created_at)
+    recorded, recorded_params = _events_insert(patient.chat_id, entries, now)
     await conn.execute(
-        """INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
+        f"""{f"WITH recorded AS ({recorded})" if entries else ""}
+           INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
            VALUES (%s, %s, %s::jsonb, %s, %s, %s)
            ON CONFLICT (chat_id) DO UPDATE SET
                language = EXCLUDED.language, session = EXCLUDED.session,
                active = EXCLUDED.active, updated_at = EXCLUDED.updated_at,
-               created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",
+               created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",  # noqa: S608 -- placeholders only
         (
+            *recorded_params,
             patient.chat_id,
             patient.language,
             dump_json(patient.session),
@@ -153,13 +158,19 @@ async def patients_page(conn: Connection, limit: int, offset: int) -> list[Patie
     return [patient_of(r) for r in rows]
 
 
-async def record_event(conn: Connection, chat_id: int, kind: str, data: JsonDict,
-                       now: datetime) -> None:
-    """Append an entry to a chat's history."""
-    await conn.execute(
-        "INSERT INTO events (chat_id, kind, data, at) VALUES (%s, %s, %s::jsonb, %s)",
-        (chat_id, kind, dump_json(data), now),
-    )
+def _events_insert(chat_id: int, entries: Sequence[tuple[str, str]],
+                   now: datetime) -> tuple[str, tuple[object, ...]]:
+    """One INSERT of history entries (kind, JSON data), numbered in the order given."""
+    rows = ", ".join(["(%s, %s, %s::jsonb, %s)"] * len(entries))
+    params = tuple(value for kind, data in entries for value in (chat_id, kind, data, now))
+    return f"INSERT INTO events (chat_id, kind, data, at) VALUES {rows}", params  # noqa: S608 -- placeholders only
+
+
+async def record_events(conn: Connection, chat_id: int, entries: Sequence[tuple[str, str]],
+                        now: datetime) -> None:
+    """Append entries (kind, JSON data) to a chat's history, in order."""
+    if entries:
+        await conn.execute(*_events_insert(chat_id, entries, now))
 
 
 async def events(conn: Connection, chat_id: int) -> list[Event]:

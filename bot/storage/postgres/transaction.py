@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.logsafe import chat_ref
-from bot.storage.base import Event, Forgotten, HeldChat, JsonDict, OutboxItem, Patient
+from bot.storage.base import Event, Forgotten, HeldChat, JsonDict, OutboxItem, Patient, dump_json
 from bot.storage.postgres import housekeeping, outbox, sessions
 
 if TYPE_CHECKING:
@@ -29,14 +29,21 @@ class PostgresTransaction(HeldChat):
         # the row again; a save or a forget since makes the database the only answer.
         self._found: Patient | None = locked.patient
         self._found_unread = True
+        # History entries not yet sent: the next save writes them in its own statement, and
+        # any other statement writes them first, so every read sees them and in their order.
+        self._unwritten: list[tuple[str, str]] = []  # kind, data as JSON
 
-    def _connection(self) -> Connection:
+    async def _connection(self) -> Connection:
+        """The transaction's connection, with the history recorded so far written."""
         self._check_open()
+        if self._unwritten:
+            entries, self._unwritten = self._unwritten, []
+            await sessions.record_events(self._conn, self._chat_id, entries, self._now)
         return self._conn
 
     async def first_time(self, update_id: int) -> bool:
         """Record a Telegram update id; False if it was recorded before."""
-        return await sessions.first_time(self._connection(), update_id, self._now)
+        return await sessions.first_time(await self._connection(), update_id, self._now)
 
     def _take_found(self) -> tuple[bool, Patient | None]:
         """The patient locking found, once: (False, None) when it must be read again."""
@@ -46,13 +53,13 @@ class PostgresTransaction(HeldChat):
 
     async def load(self) -> Patient | None:
         """Return the held chat's patient, None if there is none yet."""
-        conn = self._connection()
+        conn = await self._connection()
         fresh, found = self._take_found()
         return found if fresh else await sessions.load(conn, self._chat_id)
 
     async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
         """``first_time`` (True when there is no id) and ``load``, in one round trip at most."""
-        conn = self._connection()
+        conn = await self._connection()
         fresh, found = self._take_found()
         if fresh:
             first = True if update_id is None else await self.first_time(update_id)
@@ -69,7 +76,9 @@ class PostgresTransaction(HeldChat):
                 f"not {chat_ref(patient.chat_id)}"
             )
             raise ValueError(msg)
-        await sessions.save(self._connection(), patient, self._now)
+        self._check_open()
+        entries, self._unwritten = self._unwritten, []
+        await sessions.save(self._conn, patient, self._now, entries)
         self._placeholder = False
         self._take_found()
 
@@ -83,37 +92,40 @@ class PostgresTransaction(HeldChat):
     ) -> None:
         """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
         # ``about`` is the held chat: a row written in a patient's update names that patient.
-        await outbox.enqueue(self._connection(), kind, chat_id, payload, due_at,
+        await outbox.enqueue(await self._connection(), kind, chat_id, payload, due_at,
                              dedupe_key=dedupe_key, about=self._chat_id, now=self._now)
         self.enqueued = True
 
     async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:
         """Cancel a chat's unsent outbox rows (of the given kinds); return how many."""
-        return await outbox.cancel(self._connection(), chat_id, kinds, self._now)
+        return await outbox.cancel(await self._connection(), chat_id, kinds, self._now)
 
     async def forget(self) -> Forgotten:
         """Delete everything kept about the held chat; say what was deleted."""
-        forgotten = await housekeeping.forget(self._connection(), self._chat_id)
+        forgotten = await housekeeping.forget(await self._connection(), self._chat_id)
         self._placeholder = False
         self._take_found()
         return forgotten
 
     async def events(self) -> list[Event]:
         """The held chat's history, oldest first, this transaction's own entries included."""
-        return await sessions.events(self._connection(), self._chat_id)
+        return await sessions.events(await self._connection(), self._chat_id)
 
     async def pending(self) -> list[OutboxItem]:
         """The held chat's unsent, uncancelled outbox rows, soonest first."""
-        return await outbox.pending(self._connection(), self._chat_id)
+        return await outbox.pending(await self._connection(), self._chat_id)
 
     async def record_event(self, kind: str, data: JsonDict) -> None:
-        """Append an entry to the held chat's history."""
-        await sessions.record_event(self._connection(), self._chat_id, kind, data, self._now)
+        """Append an entry to the held chat's history (written with the next statement)."""
+        self._check_open()
+        # Encoded now: the entry is what ``data`` says at this call, whatever the caller does next.
+        self._unwritten.append((kind, dump_json(data)))
 
     async def finish(self) -> None:
-        """Drop a lock placeholder that no save filled, so only real patients stay."""
+        """Write what is still unwritten; drop a lock placeholder that no save filled."""
+        conn = await self._connection()
         if self._placeholder:
-            await sessions.drop_placeholder(self._connection(), self._chat_id)
+            await sessions.drop_placeholder(conn, self._chat_id)
 
     def close(self) -> None:
         """Refuse further use."""
