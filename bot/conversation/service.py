@@ -96,7 +96,8 @@ class Conversations:
         ``before_commit`` runs once the step is decided but before it is committed (not for a
         repeated update): an acknowledgement sent there is never sent for a committed step.
         """
-        async with self.store.transaction(action.chat_id, self.clock()) as tx:
+        async with self.store.transaction(action.chat_id, self.clock(),
+                                          update_id=action.update_id) as tx:
             fresh, patient = await tx.first_time_and_load(action.update_id)
             if not fresh:
                 # Telegram redelivers an update whose reply may never have left before a crash:

@@ -188,12 +188,15 @@ class Store(Protocol):
         """
         ...
 
-    def transaction(self, chat_id: int, now: datetime) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(self, chat_id: int, now: datetime, *,
+                    update_id: int | None = None) -> AbstractAsyncContextManager[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
         While it is open, the store refuses every other call from the same task (another
         transaction included): all the update needs is read through the transaction, since
         a second pooled connection per update deadlocks a pool of N at N chats.
+        ``update_id``, the Telegram update being served, lets a store record it while it
+        locks the chat, so that ``first_time_and_load`` of that id costs no trip of its own.
         """
         ...
 

@@ -266,8 +266,13 @@ class SqliteStore:
             executor.shutdown(wait=False)
 
     @asynccontextmanager
-    async def transaction(self, chat_id: int, now: datetime) -> AsyncIterator[Transaction]:
-        """Hold a chat for one update; commit on normal exit, roll back on an exception."""
+    async def transaction(self, chat_id: int, now: datetime, *,
+                          update_id: int | None = None) -> AsyncIterator[Transaction]:
+        """Hold a chat for one update; commit on normal exit, roll back on an exception.
+
+        ``update_id`` changes nothing here: ``first_time_and_load`` is one trip already.
+        """
+        del update_id
         if self._executor is None:
             msg = "the SQLite store is not open"
             raise StorageError(msg)

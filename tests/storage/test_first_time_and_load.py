@@ -60,3 +60,37 @@ async def test_a_failed_update_leaves_its_id_unrecorded(store: Store) -> None:
         await failing()
     async with store.transaction(4, T0) as tx:
         assert await tx.first_time_and_load(700) == (True, None)
+
+
+async def test_an_update_id_given_when_opening_is_answered_as_if_asked_then(store: Store) -> None:
+    async with store.transaction(5, T0, update_id=800) as tx:
+        assert await tx.first_time_and_load(800) == (True, None)
+        await tx.save(Patient(5, "en", {"state": "q_age"}))
+    async with store.transaction(5, T0, update_id=800) as tx:
+        fresh, patient = await tx.first_time_and_load(800)
+        assert not fresh
+        assert patient is not None
+        assert patient.session == {"state": "q_age"}
+    async with store.transaction(5, T0, update_id=801) as tx:
+        fresh, patient = await tx.first_time_and_load(801)
+        assert fresh
+        assert patient is not None
+    async with store.transaction(5, T0) as tx:
+        assert not await tx.first_time(800)
+        assert not await tx.first_time(801)
+
+
+async def test_an_update_id_given_when_opening_a_failed_update_stays_unrecorded(
+    store: Store,
+) -> None:
+    async def failing() -> None:
+        async with store.transaction(6, T0, update_id=900) as tx:
+            assert (await tx.first_time_and_load(900))[0]
+            await tx.save(Patient(6, "en", {"state": "after"}))
+            msg = "step failed"
+            raise RuntimeError(msg)
+
+    with pytest.raises(RuntimeError, match="step failed"):
+        await failing()
+    async with store.transaction(6, T0, update_id=900) as tx:
+        assert await tx.first_time_and_load(900) == (True, None)

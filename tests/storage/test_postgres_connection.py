@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from support.storage_backends import T0, PostgresBackend
 
 from bot.storage.base import Patient
@@ -25,16 +23,16 @@ async def test_connections_terminated_while_idle_are_replaced_without_a_failed_u
     before = await _backends(postgres, name)
     assert before  # the pool keeps its connection open between updates
 
-    # As a server restart or an operator's pg_terminate_backend does to every idle connection.
+    # As a server restart or an operator's pg_terminate_backend does to every idle connection;
+    # each call waits (up to 5 s) until the backend is gone.
     for pid in before:
-        await postgres.sql("SELECT pg_terminate_backend(%s)", (pid,))
-    while set(before) & set(await _backends(postgres, name)):
-        await asyncio.sleep(0.05)
+        assert await postgres.sql("SELECT pg_terminate_backend(%s, 5000)", (pid,)) == [(True,)]
 
     async with store.transaction(7, T0) as tx:
         _, patient = await tx.first_time_and_load(1)
         assert patient is not None
         await tx.save(Patient(7, "en", {"state": "q_legs"}))
     async with store.transaction(7, T0) as tx:
-        assert (await tx.load()) == Patient(7, "en", {"state": "q_legs"}, True, T0, T0)
+        assert (await tx.load()) == Patient(7, "en", {"state": "q_legs"}, active=True,
+                                              created_at=T0, updated_at=T0)
     assert not set(before) & set(await _backends(postgres, name))

@@ -112,7 +112,11 @@ async def test_two_stores_never_claim_the_same_row(backend: Backend) -> None:
     assert len(ids) == len(set(ids)) == 20
 
 
-async def test_postgres_processes_take_turns_on_one_chat(postgres: PostgresBackend) -> None:
+@pytest.mark.parametrize("update_id", [None, 77])
+async def test_postgres_processes_take_turns_on_one_chat(
+    postgres: PostgresBackend, update_id: int | None,
+) -> None:
+    """The second waits for the first's new chat, and still answers for its update id."""
     first = await postgres.open()
     second = await postgres.open(postgres.named_url(f"{postgres.schema}_second"))
     first_inside, release_first = asyncio.Event(), asyncio.Event()
@@ -125,9 +129,11 @@ async def test_postgres_processes_take_turns_on_one_chat(postgres: PostgresBacke
             await release_first.wait()
 
     async def in_second() -> Patient | None:
-        async with second.transaction(1, T0) as tx:
+        async with second.transaction(1, T0, update_id=update_id) as tx:
             second_inside.set()
-            return await tx.load()
+            fresh, patient = await tx.first_time_and_load(update_id)
+            assert fresh
+            return patient
 
     first_task = asyncio.create_task(in_first())
     await first_inside.wait()

@@ -46,33 +46,62 @@ class LockedChat:
 
     placeholder: bool  # the row exists only to be locked: no patient yet
     patient: Patient | None
+    update_id: int | None = None  # the update recorded while locking, if any
+    fresh: bool = True  # whether that update id was new
 
 
-async def lock_chat(conn: Connection, chat_id: int) -> LockedChat:
+async def lock_chat(conn: Connection, chat_id: int, now: datetime,
+                    update_id: int | None = None) -> LockedChat:
     """Lock the chat's patient row, creating a placeholder when there is none.
 
-    A returning patient is locked and read in one statement; only a new chat needs a second,
-    which inserts its placeholder (a row this transaction inserts is its own until it commits).
+    A returning patient is locked and read in one statement, which also records ``update_id``
+    when given; only a new chat needs a second, which inserts its placeholder (a row this
+    transaction inserts is its own until it commits).
     """
+    fresh, to_record = True, update_id
     for _ in range(LOCK_ATTEMPTS):
-        cursor = await conn.execute(
-            f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE",  # noqa: S608 -- constant column list
-            (chat_id,),
-        )
-        row = await cursor.fetchone()
+        if to_record is None:
+            cursor = await conn.execute(
+                f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE",  # noqa: S608 -- constant column list
+                (chat_id,),
+            )
+            row = await cursor.fetchone()
+        else:
+            fresh, row = await _record_and_lock(conn, to_record, chat_id, now)
         if row is not None:
             session_missing = row[2] is None
-            return LockedChat(session_missing, None if session_missing else patient_of(row))
+            patient = None if session_missing else patient_of(row)
+            return LockedChat(session_missing, patient, update_id, fresh)
         cursor = await conn.execute(
             """INSERT INTO patients (chat_id) VALUES (%s)
                ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id""",
             (chat_id,),
         )
         if await cursor.fetchone() is not None:
-            return LockedChat(placeholder=True, patient=None)
-        # Another process inserted the chat after our look and committed: lock its row now.
+            return LockedChat(placeholder=True, patient=None, update_id=update_id, fresh=fresh)
+        # Another process inserted the chat after our look and committed: lock its row now
+        # (the update id is recorded already).
+        to_record = None
     msg = f"chat {chat_ref(chat_id)} kept being deleted by another process"
     raise ConflictError(msg)
+
+
+async def _record_and_lock(conn: Connection, update_id: int, chat_id: int,
+                           now: datetime) -> tuple[bool, TupleRow | None]:
+    """Record an update id and lock the chat's row: (whether the id was new, the row if any)."""
+    cursor = await conn.execute(
+        f"""WITH fresh AS (
+                INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
+                ON CONFLICT (update_id) DO NOTHING RETURNING 1),
+            locked AS (SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE)
+            SELECT EXISTS (SELECT 1 FROM fresh), locked.*
+            FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE""",  # noqa: S608 -- constant column list
+        (update_id, now, chat_id),
+    )
+    row = await cursor.fetchone()
+    if row is None:  # the one-row VALUES always yields a row; kept for the type checker
+        return True, None
+    return bool(row[0]), None if row[1] is None else row[1:]
 
 
 async def drop_placeholder(conn: Connection, chat_id: int) -> None:

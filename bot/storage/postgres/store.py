@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import psycopg.errors
 
-from bot.storage.base import StorageError, deactivate_chat, holding, refuse_inside_transaction
+from bot.storage.base import (
+    StorageError,
+    deactivate_chat,
+    holding,
+    refuse_inside_transaction,
+    utc,
+)
 from bot.storage.existing import check_postgres
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES
@@ -33,10 +40,11 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def _locked(conn: Connection, chat_id: int) -> AsyncIterator[sessions.LockedChat]:
+async def _locked(conn: Connection, chat_id: int, now: datetime,
+                  update_id: int | None) -> AsyncIterator[sessions.LockedChat]:
     """A database transaction holding the chat's row lock; yields what locking found."""
     async with conn.transaction():
-        yield await sessions.lock_chat(conn, chat_id)
+        yield await sessions.lock_chat(conn, chat_id, now, update_id)
 
 
 class PostgresStore:
@@ -108,8 +116,12 @@ class PostgresStore:
             await pool.close()
 
     @asynccontextmanager
-    async def transaction(self, chat_id: int, now: datetime) -> AsyncIterator[Transaction]:
-        """Hold a chat for one update; commit on normal exit, roll back on an exception."""
+    async def transaction(self, chat_id: int, now: datetime, *,
+                          update_id: int | None = None) -> AsyncIterator[Transaction]:
+        """Hold a chat for one update; commit on normal exit, roll back on an exception.
+
+        ``update_id`` is recorded by the statement that locks the chat (see ``Store``).
+        """
         pool = self._require_pool()
         # holding(): while this task holds a pooled connection, the store lends it no other.
         # The asyncio lock first: waiters of one chat then queue here instead of each holding
@@ -120,11 +132,12 @@ class PostgresStore:
                 pool.connection() as conn,
                 AsyncExitStack() as held,
             ):
+                lock = partial(_locked, conn, chat_id, utc(now), update_id)
                 try:
-                    locked = await held.enter_async_context(_locked(conn, chat_id))
+                    locked = await held.enter_async_context(lock())
                 except psycopg.errors.UndefinedTable:
                     await self._migrate_again(conn)
-                    locked = await held.enter_async_context(_locked(conn, chat_id))
+                    locked = await held.enter_async_context(lock())
                 tx = PostgresTransaction(conn, chat_id, now, locked)
                 try:
                     yield tx

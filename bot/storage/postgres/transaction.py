@@ -29,6 +29,7 @@ class PostgresTransaction(HeldChat):
         # the row again; a save or a forget since makes the database the only answer.
         self._found: Patient | None = locked.patient
         self._found_unread = True
+        self._locked = locked
         # History entries not yet sent: the next save writes them in its own statement, and
         # any other statement writes them first, so every read sees them and in their order.
         self._unwritten: list[tuple[str, str]] = []  # kind, data as JSON
@@ -61,6 +62,8 @@ class PostgresTransaction(HeldChat):
         """``first_time`` (True when there is no id) and ``load``, in one round trip at most."""
         conn = await self._connection()
         fresh, found = self._take_found()
+        if fresh and update_id is not None and update_id == self._locked.update_id:
+            return self._locked.fresh, found  # recorded while locking
         if fresh:
             first = True if update_id is None else await self.first_time(update_id)
             return first, found
