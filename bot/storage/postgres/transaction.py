@@ -48,25 +48,25 @@ class PostgresTransaction(HeldChat):
 
     def _take_found(self) -> tuple[bool, Patient | None]:
         """The patient locking found, once: (False, None) when it must be read again."""
-        found, self._found, fresh = self._found, None, self._found_unread
+        found, self._found, unread = self._found, None, self._found_unread
         self._found_unread = False
-        return fresh, found
+        return unread, found
 
     async def load(self) -> Patient | None:
         """Return the held chat's patient, None if there is none yet."""
         conn = await self._connection()
-        fresh, found = self._take_found()
-        return found if fresh else await sessions.load(conn, self._chat_id)
+        unread, found = self._take_found()
+        return found if unread else await sessions.load(conn, self._chat_id)
 
     async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
         """``first_time`` (True when there is no id) and ``load``, in one round trip at most."""
         conn = await self._connection()
-        fresh, found = self._take_found()
-        if fresh and update_id is not None and update_id == self._locked.update_id:
+        unread, found = self._take_found()
+        if unread and update_id is not None and update_id == self._locked.update_id:
             return self._locked.fresh, found  # recorded while locking
-        if fresh:
-            first = True if update_id is None else await self.first_time(update_id)
-            return first, found
+        if unread:
+            fresh = True if update_id is None else await self.first_time(update_id)
+            return fresh, found
         if update_id is None:
             return True, await sessions.load(conn, self._chat_id)
         return await sessions.first_time_and_load(conn, update_id, self._chat_id, self._now)
