@@ -267,3 +267,26 @@ async def test_staff_command_menus_are_set_for_staff_chats_only(harness: Harness
     names = [c["command"] for c in harness.standin.commands(scope=scope)]
     assert names == ["start", "patients", "patient", "appointment", "checkins", "export"]
     assert harness.standin.commands() == []  # the default menu, everyone else's, is untouched
+
+
+class _Dashboard:
+    """A dashboard that is served; its links and audit are not what this test is about."""
+
+    async def link_text(self, staff_id: int, language: str, name: str = "") -> str:
+        return f"link for {staff_id} ({language}, {name})"
+
+    async def audit(self, staff_id: int, action: str, patient: int | None, detail: str) -> None:
+        del staff_id, action, patient, detail
+
+
+async def test_the_staff_menu_offers_dashboard_only_when_the_bot_serves_it(
+    harness: Harness,
+) -> None:
+    await harness.say(harness.staff, "/start")
+    served = StaffChannel(harness.staff_channel.desk, harness.staff_channel.catalog,
+                          dashboard=_Dashboard())
+    await set_staff_commands(harness.app.bot, served, [])
+    scope: dict[str, Any] = {"type": "chat", "chat_id": harness.staff.id}
+    menu = {c["command"]: c["description"] for c in harness.standin.commands(scope=scope)}
+    assert list(menu)[-1] == "dashboard"
+    assert menu["dashboard"] == "A sign-in link for the clinic's dashboard"

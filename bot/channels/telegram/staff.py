@@ -215,10 +215,14 @@ def staff_channel(settings: Settings, content: Content, store: Store,
 
 async def set_staff_commands(bot: Bot, channel: StaffChannel,
                              patient_commands: Sequence[BotCommand]) -> None:
-    """Show staff commands in each staff member's own chat menu (no one else's)."""
+    """Show staff commands in each staff member's own chat menu (no one else's).
+
+    ``/dashboard`` is listed only when the bot serves the dashboard.
+    """
     language = channel.desk.language
+    names = [*COMMANDS, *([DASHBOARD] if channel.dashboard is not None else [])]
     staff = [BotCommand(name, channel.catalog.plain(Text(f"staff.cmd.{name}"), language))
-             for name in COMMANDS]
+             for name in names]
     for user_id in sorted(channel.desk.staff_ids):
         try:
             await bot.set_my_commands([*patient_commands, *staff],
