@@ -73,24 +73,34 @@ async def pending(conn: Connection, chat_id: int) -> list[OutboxItem]:
 async def claim_due(
     conn: Connection, now: datetime, limit: int, lease: timedelta, sent: Collection[int]
 ) -> list[OutboxItem]:
-    """Mark ``sent`` rows sent, then lease up to ``limit`` due rows, oldest due first."""
+    """Mark ``sent`` rows sent, then lease up to ``limit`` due rows, oldest due first.
+
+    One statement, atomic on its own: the rows being marked are kept out of the claim, since
+    both parts see the table as it was before the statement (a row whose lease ran out while
+    it was being sent would otherwise look due).
+    """
     now = utc(now)
-    if sent:
-        await mark_sent_many(conn, sent, now)
     if limit <= 0:
+        if sent:
+            await mark_sent_many(conn, sent, now)
         return []
+    marked = list(sent)
     rows = await rows_of(
         conn,
-        f"""WITH due AS (
+        f"""WITH marked AS (
+                UPDATE outbox SET sent_at = %s, lease_until = NULL
+                WHERE id = ANY(%s::bigint[]) AND sent_at IS NULL),
+            due AS (
                 SELECT id FROM outbox
                 WHERE sent_at IS NULL AND cancelled_at IS NULL AND due_at <= %s
                   AND (lease_until IS NULL OR lease_until <= %s)
+                  AND NOT (id = ANY(%s::bigint[]))
                 ORDER BY due_at, id LIMIT %s
                 FOR UPDATE SKIP LOCKED)
             UPDATE outbox SET lease_until = %s, attempts = outbox.attempts + 1
             FROM due WHERE outbox.id = due.id
             RETURNING {_OUTBOX_QUALIFIED}""",  # noqa: S608 -- constant column list
-        (now, now, limit, now + lease),
+        (now, marked, now, now, marked, limit, now + lease),
     )
     return sorted((item_of(r) for r in rows), key=lambda i: (i.due_at, i.id))
 
