@@ -9,7 +9,8 @@ from datetime import datetime
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot.channels.web.app import Dashboard, RequestLog, application
+from bot.channels.web.app import RequestLog, application
+from bot.channels.web.page import Dashboard
 from bot.channels.web.settings import WebSettings
 from bot.channels.web.texts import WebTexts
 from bot.clinic.signin import SignIn
