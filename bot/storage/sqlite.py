@@ -43,6 +43,7 @@ from bot.storage.sqlite_transaction import (
     patient_from_row,
     stamp,
 )
+from bot.storage.sqlite_writer import LoopWriter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
@@ -129,6 +130,14 @@ def _migrate(conn: sqlite3.Connection, *, create: bool = True) -> None:
         log.info("migrated the database to schema version %d", migrations[-1].version)
 
 
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy what the WAL holds into the database, as far as readers allow; never waits."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error as error:  # the next one retries; a failure here loses nothing
+        log.warning("SQLite checkpoint failed: %s", error)
+
+
 def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                            timeout=BUSY_TIMEOUT_MS / 1000)
@@ -148,9 +157,11 @@ class SqliteStore:
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         # Reads with nothing to replay run here, on the event loop's thread: a point read takes
-        # tens of microseconds, a hand-off to the store's thread and back far longer. Writes
-        # (commits, which may checkpoint the WAL) stay on the store's thread.
+        # tens of microseconds, a hand-off to the store's thread and back far longer. So does an
+        # update's commit while the write lock is free (see LoopWriter); checkpoints and every
+        # wait for the lock stay on the store's thread.
         self._reader: sqlite3.Connection | None = None
+        self._writer: LoopWriter | None = None
         self._enqueued: Callable[[], None] | None = None
 
     @property
@@ -164,6 +175,17 @@ class SqliteStore:
             msg = "the SQLite store is not open"
             raise StorageError(msg)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, job)
+
+    async def _commit(self, job: Job[None]) -> None:
+        """Apply an update's writes: at once while the write lock is free, else on the thread."""
+        if self._writer is not None and self._writer.try_commit(job):
+            return
+        await self._run(lambda conn: immediate(conn, job))
+
+    def _checkpoint_later(self) -> None:
+        """Have the store's thread copy the WAL into the database, without waiting for it."""
+        if self._executor is not None:
+            self._executor.submit(self._call, _checkpoint)
 
     def _read_now(self, job: Job[T]) -> T:
         """Run a read-only ``job`` at once on the event loop's reader connection."""
@@ -250,6 +272,7 @@ class SqliteStore:
         if self._path != MEMORY:  # another connection to :memory: would be another database
             self._reader = _read_only(Path(self._path))
             self._reader.row_factory = sqlite3.Row
+            self._writer = LoopWriter(Path(self._path), self._checkpoint_later)
 
     async def close(self) -> None:
         """Close the connection and let the thread end."""
@@ -259,6 +282,9 @@ class SqliteStore:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         try:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         finally:
@@ -279,7 +305,8 @@ class SqliteStore:
         with holding(self):
             async with self._locks.hold(chat_id):
                 read_now = self._read_now if self._reader is not None else None
-                tx = SqliteTransaction(self._run, chat_id, now, read_now=read_now)
+                tx = SqliteTransaction(self._run, chat_id, now, read_now=read_now,
+                                       commit=self._commit)
                 try:
                     yield tx
                     await tx.commit()
