@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 # Commits between checkpoints handed to the store's thread: this connection never checkpoints
 # itself, since copying the WAL into the database can take milliseconds that every patient
-# would wait through. 250 commits of a few pages each stay well under SQLite's own 1,000 pages.
-CHECKPOINT_EVERY = 250
+# would wait through. 100 commits of a few pages each stay under SQLite's own 1,000 pages.
+CHECKPOINT_EVERY = 100
 _BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
