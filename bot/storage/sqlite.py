@@ -305,8 +305,8 @@ class SqliteStore:
         with holding(self):
             async with self._locks.hold(chat_id):
                 read_now = self._read_now if self._reader is not None else None
-                tx = SqliteTransaction(self._run, chat_id, now, read_now=read_now,
-                                       commit=self._commit)
+                tx = SqliteTransaction(self._run, chat_id, now, commit=self._commit,
+                                       read_now=read_now)
                 try:
                     yield tx
                     await tx.commit()

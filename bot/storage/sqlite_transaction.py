@@ -120,17 +120,17 @@ class SqliteTransaction(HeldChat):
     """One update's view of a chat: reads now, writes on commit."""
 
     def __init__(self, run: Callable[[Job[Any]], Any], chat_id: int, now: datetime, *,
-                 read_now: Callable[[Job[Any]], Any] | None = None,
-                 commit: Callable[[Job[None]], Awaitable[None]] | None = None) -> None:
+                 commit: Callable[[Job[None]], Awaitable[None]],
+                 read_now: Callable[[Job[Any]], Any] | None = None) -> None:
         """Start an empty transaction on the chat the store already holds.
 
-        ``run`` hands a job to the store's thread; ``read_now``, when there is one, runs a
-        plain read at once on a read-only connection of the calling thread; ``commit`` applies
-        the writes in one immediate transaction (by default a job handed to ``run``).
+        ``run`` hands a job to the store's thread; ``commit`` applies the writes in one
+        immediate transaction; ``read_now``, when there is one, runs a plain read at once on a
+        read-only connection of the calling thread.
         """
         super().__init__(chat_id, now)
         self._run = run
-        self._apply = commit or self._apply_on_store_thread
+        self._apply = commit
         self._read_now = read_now
         self._stamp = stamp(now)
         self._writes: list[_Write] = []
@@ -322,9 +322,6 @@ class SqliteTransaction(HeldChat):
                 write.run(conn)
 
         await self._apply(apply)
-
-    async def _apply_on_store_thread(self, job: Job[None]) -> None:
-        await self._run(lambda conn: immediate(conn, job))
 
     def close(self) -> None:
         """Refuse further use; unapplied writes are dropped, which is the rollback."""
