@@ -67,11 +67,10 @@ async def lock_chat(conn: Connection, chat_id: int, now: datetime,
             )
             row = await cursor.fetchone()
         else:
-            fresh, row = await _record_and_lock(conn, to_record, chat_id, now)
+            fresh, row = await record_and_lock(conn, to_record, chat_id, now)
         if row is not None:
-            session_missing = row[2] is None
-            patient = None if session_missing else patient_of(row)
-            return LockedChat(session_missing, patient, update_id, fresh)
+            patient = found_patient(row)
+            return LockedChat(patient is None, patient, update_id, fresh)
         cursor = await conn.execute(
             """INSERT INTO patients (chat_id) VALUES (%s)
                ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id""",
@@ -86,8 +85,13 @@ async def lock_chat(conn: Connection, chat_id: int, now: datetime,
     raise ConflictError(msg)
 
 
-async def _record_and_lock(conn: Connection, update_id: int, chat_id: int,
-                           now: datetime) -> tuple[bool, TupleRow | None]:
+def found_patient(row: TupleRow | None) -> Patient | None:
+    """The patient of a row of ``_PATIENT``'s columns; None for no row or a lock placeholder."""
+    return None if row is None or row[2] is None else patient_of(row)
+
+
+async def record_and_lock(conn: Connection, update_id: int, chat_id: int,
+                          now: datetime) -> tuple[bool, TupleRow | None]:
     """Record an update id and lock the chat's row: (whether the id was new, the row if any)."""
     cursor = await conn.execute(
         f"""WITH fresh AS (
@@ -129,26 +133,6 @@ async def load(conn: Connection, chat_id: int) -> Patient | None:
     )
     row = await cursor.fetchone()
     return None if row is None else patient_of(row)
-
-
-async def first_time_and_load(
-    conn: Connection, update_id: int, chat_id: int, now: datetime
-) -> tuple[bool, Patient | None]:
-    """``first_time`` and ``load`` in one round trip."""
-    cursor = await conn.execute(
-        f"""WITH fresh AS (
-                INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
-                ON CONFLICT (update_id) DO NOTHING RETURNING 1)
-            SELECT EXISTS (SELECT 1 FROM fresh), {_PATIENT_QUALIFIED}
-            FROM (VALUES (1)) AS one
-            LEFT JOIN patients ON patients.chat_id = %s AND patients.session IS NOT NULL""",  # noqa: S608 -- constant column list
-        (update_id, now, chat_id),
-    )
-    row = await cursor.fetchone()
-    if row is None:  # the one-row VALUES always yields a row; kept for the type checker
-        return False, None
-    fresh, patient = bool(row[0]), row[1:]
-    return fresh, None if patient[0] is None else patient_of(patient)
 
 
 async def save(conn: Connection, patient: Patient, now: datetime,

@@ -69,7 +69,9 @@ class PostgresTransaction(HeldChat):
             return fresh, found
         if update_id is None:
             return True, await sessions.load(conn, self._chat_id)
-        return await sessions.first_time_and_load(conn, update_id, self._chat_id, self._now)
+        # Asked again, or after a save: the same statement as locking (the lock is ours already).
+        fresh, row = await sessions.record_and_lock(conn, update_id, self._chat_id, self._now)
+        return fresh, sessions.found_patient(row)
 
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
