@@ -288,8 +288,9 @@ async def test_patients_do_not_share_sessions(conversations: Conversations, stor
 class _BrokenStore:
     """A store whose every transaction fails, as a lost database connection would."""
 
-    def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None) -> object:
-        msg = f"database unreachable for {chat_id} at {now} (update {update_id})"
+    def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None,
+                    optimistic: bool = False) -> object:
+        msg = f"database unreachable for {chat_id} at {now} (update {update_id}, {optimistic=})"
         raise OSError(msg)
 
 

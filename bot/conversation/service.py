@@ -44,7 +44,7 @@ from bot.dialogue.texts import DEFAULT_LANGUAGE
 from bot.dialogue.turn import Message, Text, Turn
 from bot.logsafe import chat_ref
 from bot.outbox import CLINIC_NOTIFICATION, Payload
-from bot.storage.base import Patient, Store, Transaction
+from bot.storage.base import ConflictError, Patient, Store, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,22 @@ class Conversations:
         ``before_commit`` runs once the step is decided but before it is committed (not for a
         repeated update): an acknowledgement sent there is never sent for a committed step.
         """
+        try:
+            return await self._decide(action, before_commit, optimistic=True)
+        except ConflictError:
+            # Another process changed the chat (or served this very update) between the step's
+            # read and its write, and nothing of the step was kept: decide it again on what is
+            # there now, holding the chat this time.
+            log.info("chat %s changed by another process during an update; deciding it again",
+                     chat_ref(action.chat_id))
+            return await self._decide(action, before_commit, optimistic=False)
+
+    async def _decide(self, action: Action, before_commit: BeforeCommit | None, *,
+                      optimistic: bool) -> Reply:
+        """``handle``'s one try."""
         async with self.store.transaction(action.chat_id, self.clock(),
-                                          update_id=action.update_id) as tx:
+                                          update_id=action.update_id,
+                                          optimistic=optimistic) as tx:
             fresh, patient = await tx.first_time_and_load(action.update_id)
             if not fresh:
                 # Telegram redelivers an update whose reply may never have left before a crash:

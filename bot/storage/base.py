@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.logsafe import chat_ref
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Collection, Iterator
     from contextlib import AbstractAsyncContextManager
@@ -188,8 +190,8 @@ class Store(Protocol):
         """
         ...
 
-    def transaction(self, chat_id: int, now: datetime, *,
-                    update_id: int | None = None) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None,
+                    optimistic: bool = False) -> AbstractAsyncContextManager[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
         While it is open, the store refuses every other call from the same task (another
@@ -197,6 +199,10 @@ class Store(Protocol):
         a second pooled connection per update deadlocks a pool of N at N chats.
         ``update_id``, the Telegram update being served, lets a store record it while it
         locks the chat, so that ``first_time_and_load`` of that id costs no trip of its own.
+        ``optimistic`` (with an ``update_id``) lets a store read without holding the chat
+        against other processes: the commit then raises ConflictError, having written
+        nothing, if another process changed the chat or recorded the update meanwhile, and
+        the caller decides the update again without it.
         """
         ...
 
@@ -329,6 +335,15 @@ class HeldChat:
     def now(self) -> datetime:
         """The update's time."""
         return self._now
+
+    def _check_saves_own(self, patient: Patient) -> None:
+        """Refuse to save another chat's patient through this chat's transaction."""
+        if patient.chat_id != self._chat_id:
+            msg = (
+                f"this transaction holds chat {chat_ref(self._chat_id)}, "
+                f"not {chat_ref(patient.chat_id)}"
+            )
+            raise ValueError(msg)
 
     def _check_open(self) -> None:
         if not self._open:

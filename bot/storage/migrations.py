@@ -134,6 +134,9 @@ SQLITE: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    # Version 4 gives PostgreSQL's patients the revision SQLite's have had since version 1;
+    # the numbers stay the same on both, so a version names one schema.
+    Migration(4, ()),
 )
 
 # A patient row with a NULL session is only a lock placeholder for a chat not saved yet.
@@ -242,6 +245,9 @@ POSTGRES: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    # Every save counts up a patient's revision, so an update that read the patient without
+    # holding the row can write in one statement that checks nobody saved it meanwhile.
+    Migration(4, ("ALTER TABLE patients ADD COLUMN revision BIGINT NOT NULL DEFAULT 1",)),
 )
 
 

@@ -292,13 +292,14 @@ class SqliteStore:
             executor.shutdown(wait=False)
 
     @asynccontextmanager
-    async def transaction(self, chat_id: int, now: datetime, *,
-                          update_id: int | None = None) -> AsyncIterator[Transaction]:
+    async def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None,
+                          optimistic: bool = False) -> AsyncIterator[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
-        ``update_id`` changes nothing here: ``first_time_and_load`` is one trip already.
+        ``update_id`` changes nothing here: ``first_time_and_load`` is one trip already. Every
+        transaction here is ``optimistic``: it reads at once and checks at commit.
         """
-        del update_id
+        del update_id, optimistic
         if self._executor is None:
             msg = "the SQLite store is not open"
             raise StorageError(msg)

@@ -212,12 +212,7 @@ class SqliteTransaction(HeldChat):
 
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
-        if patient.chat_id != self._chat_id:
-            msg = (
-                f"this transaction holds chat {chat_ref(self._chat_id)}, "
-                f"not {chat_ref(patient.chat_id)}"
-            )
-            raise ValueError(msg)
+        self._check_saves_own(patient)
         created = self._stamp if patient.created_at is None else stamp(patient.created_at)
         values = (
             patient.language,

@@ -112,10 +112,12 @@ class TelegramChannel:
 
         async def acknowledge(_: Reply) -> None:
             # Answered before the step commits: a redelivered (already committed) update was
-            # answered the first time, and Telegram refuses a second answer.
+            # answered the first time, and Telegram refuses a second answer (so a step decided
+            # again after a conflict answers only once).
             nonlocal answered
-            answered = True
-            await _answer_query(query)
+            if not answered:
+                answered = True
+                await _answer_query(query)
 
         async with self.locks.hold(chat_id):
             reply = await self._handle(action, acknowledge)

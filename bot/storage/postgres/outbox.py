@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.storage.base import JsonDict, OutboxItem, dump_json, trim_error, utc
 from bot.storage.postgres.connection import count_of, rows_of
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
     from datetime import datetime, timedelta
 
     from psycopg.rows import TupleRow
@@ -31,24 +32,52 @@ def item_of(row: TupleRow) -> OutboxItem:
     return OutboxItem(item_id, kind, chat_id, payload, utc(due_at), attempts, dedupe_key)
 
 
-async def enqueue(  # noqa: PLR0913 -- one column each, as the Transaction protocol has them
-    conn: Connection,
-    kind: str,
-    chat_id: int,
-    payload: JsonDict,
-    due_at: datetime,
-    *,
-    dedupe_key: str | None,
-    about: int,
-    now: datetime,
-) -> None:
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row to add, its payload encoded as JSON when it was asked for."""
+
+    kind: str
+    chat_id: int
+    payload: str
+    due_at: datetime
+    dedupe_key: str | None
+
+
+def queued(kind: str, chat_id: int, payload: JsonDict, due_at: datetime,
+           dedupe_key: str | None) -> Queued:
+    """An outbox row as ``Transaction.enqueue`` asks for it."""
+    return Queued(kind, chat_id, dump_json(payload), utc(due_at), dedupe_key)
+
+
+async def enqueue(conn: Connection, row: Queued, *, about: int, now: datetime) -> None:
     """Add an outbox row naming the patient ``about``; a dedupe_key in use adds nothing."""
     await conn.execute(
         """INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at, about)
            VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s)
            ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING""",
-        (kind, chat_id, dump_json(payload), utc(due_at), dedupe_key, now, about),
+        (row.kind, row.chat_id, row.payload, row.due_at, row.dedupe_key, now, about),
     )
+
+
+def enqueue_after(rows: Sequence[Queued], now: datetime) -> tuple[str, tuple[object, ...]]:
+    """A CTE adding ``enqueue``'s rows about ``saved``'s chat, in the order given."""
+    if not rows:
+        return "", ()
+    values = ", ".join(["(%s::int, %s::text, %s::bigint, %s::jsonb, %s::timestamptz, %s::text)"]
+                       * len(rows))
+    params = tuple(value for n, row in enumerate(rows)
+                   for value in (n, row.kind, row.chat_id, row.payload, row.due_at,
+                                 row.dedupe_key))
+    return (f""", queued AS (
+                  INSERT INTO outbox (kind, chat_id, payload, due_at, dedupe_key, created_at,
+                                      about)
+                  SELECT q.kind, q.chat_id, q.payload, q.due_at, q.dedupe_key,
+                         %s::timestamptz, saved.chat_id
+                  FROM saved CROSS JOIN (VALUES {values})
+                      AS q (n, kind, chat_id, payload, due_at, dedupe_key)
+                  ORDER BY q.n
+                  ON CONFLICT (dedupe_key) WHERE cancelled_at IS NULL DO NOTHING)""",  # noqa: S608 -- placeholders only
+            (now, *params))
 
 
 async def cancel(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.logsafe import chat_ref
 from bot.storage.base import ConflictError, Event, Patient, dump_json, utc
+from bot.storage.postgres import outbox
 from bot.storage.postgres.connection import rows_of
 
 if TYPE_CHECKING:
@@ -48,6 +49,16 @@ class LockedChat:
     patient: Patient | None
     update_id: int | None = None  # the update recorded while locking, if any
     fresh: bool = True  # whether that update id was new
+    revision: int | None = None  # the row's revision; None for a placeholder
+
+
+@dataclass(frozen=True)
+class ReadChat:
+    """A chat as read without holding it, for an update: what a write must find unchanged."""
+
+    seen: bool  # the update id was recorded already
+    patient: Patient | None
+    revision: int | None  # the row's revision; None when there was no row
 
 
 async def lock_chat(conn: Connection, chat_id: int, now: datetime,
@@ -62,7 +73,7 @@ async def lock_chat(conn: Connection, chat_id: int, now: datetime,
     for _ in range(LOCK_ATTEMPTS):
         if to_record is None:
             cursor = await conn.execute(
-                f"SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE",  # noqa: S608 -- constant column list
+                f"SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s FOR UPDATE",  # noqa: S608 -- constant column list
                 (chat_id,),
             )
             row = await cursor.fetchone()
@@ -70,7 +81,8 @@ async def lock_chat(conn: Connection, chat_id: int, now: datetime,
             fresh, row = await record_and_lock(conn, to_record, chat_id, now)
         if row is not None:
             patient = found_patient(row)
-            return LockedChat(patient is None, patient, update_id, fresh)
+            revision = None if patient is None else int(row[-1])
+            return LockedChat(patient is None, patient, update_id, fresh, revision)
         cursor = await conn.execute(
             """INSERT INTO patients (chat_id) VALUES (%s)
                ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id""",
@@ -86,8 +98,8 @@ async def lock_chat(conn: Connection, chat_id: int, now: datetime,
 
 
 def found_patient(row: TupleRow | None) -> Patient | None:
-    """The patient of a row of ``_PATIENT``'s columns; None for no row or a lock placeholder."""
-    return None if row is None or row[2] is None else patient_of(row)
+    """The patient of a row of ``_PATIENT``'s columns and a revision; None for a placeholder."""
+    return None if row is None or row[2] is None else patient_of(row[:-1])
 
 
 async def record_and_lock(conn: Connection, update_id: int, chat_id: int,
@@ -97,7 +109,7 @@ async def record_and_lock(conn: Connection, update_id: int, chat_id: int,
         f"""WITH fresh AS (
                 INSERT INTO updates (update_id, seen_at) VALUES (%s, %s)
                 ON CONFLICT (update_id) DO NOTHING RETURNING 1),
-            locked AS (SELECT {_PATIENT} FROM patients WHERE chat_id = %s FOR UPDATE)
+            locked AS (SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s FOR UPDATE)
             SELECT EXISTS (SELECT 1 FROM fresh), locked.*
             FROM (VALUES (1)) AS one LEFT JOIN locked ON TRUE""",  # noqa: S608 -- constant column list
         (update_id, now, chat_id),
@@ -106,6 +118,73 @@ async def record_and_lock(conn: Connection, update_id: int, chat_id: int,
     if row is None:  # the one-row VALUES always yields a row; kept for the type checker
         return True, None
     return bool(row[0]), None if row[1] is None else row[1:]
+
+
+async def read_chat(conn: Connection, chat_id: int, update_id: int) -> ReadChat:
+    """Whether an update id was recorded, and the chat's patient, in one statement; no lock."""
+    cursor = await conn.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM updates WHERE update_id = %s), found.*
+            FROM (VALUES (1)) AS one LEFT JOIN (
+                SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found ON TRUE""",  # noqa: S608 -- constant column list
+        (update_id, chat_id),
+    )
+    row = await cursor.fetchone()
+    if row is None or row[1] is None:  # the one-row VALUES always yields a row
+        return ReadChat(seen=bool(row and row[0]), patient=None, revision=None)
+    return ReadChat(seen=bool(row[0]), patient=found_patient(row[1:]), revision=int(row[-1]))
+
+
+async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the call
+    conn: Connection, patient: Patient, session: str, now: datetime, *,
+    revision: int | None, update_id: int, entries: Sequence[tuple[str, str]],
+    queued: Sequence[outbox.Queued] = (),
+) -> bool:
+    """Save a patient, record the update id, history entries and outbox rows, in one statement.
+
+    Only if the row is still at ``revision`` (None: there is still no row); else nothing is
+    written and the answer is False. ``session`` is the patient's session as JSON.
+    """
+    created = now if patient.created_at is None else utc(patient.created_at)
+    if revision is None:
+        saved = """INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
+                   VALUES (%s, %s, %s::jsonb, %s, %s, %s)
+                   ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id"""
+        saved_params: tuple[object, ...] = (patient.chat_id, patient.language, session,
+                                            patient.active, created, now)
+    else:
+        saved = """UPDATE patients SET language = %s, session = %s::jsonb, active = %s,
+                       updated_at = %s, created_at = coalesce(created_at, %s),
+                       revision = revision + 1
+                   WHERE chat_id = %s AND revision = %s RETURNING chat_id"""
+        saved_params = (patient.language, session, patient.active, now, created,
+                        patient.chat_id, revision)
+    # Each part is written from ``saved``'s row: when the row changed there is none, and the
+    # statement writes nothing. A plain insert of the update id fails the whole statement if
+    # another process recorded it meanwhile.
+    recorded, recorded_params = _entries_after(entries, now)
+    added, added_params = outbox.enqueue_after(queued, now)
+    cursor = await conn.execute(
+        f"""WITH saved AS ({saved}),
+            seen AS (INSERT INTO updates (update_id, seen_at) SELECT %s, %s FROM saved)
+            {recorded} {added}
+            SELECT count(*) FROM saved""",  # noqa: S608 -- placeholders only
+        (*saved_params, update_id, now, *recorded_params, *added_params),
+    )
+    row = await cursor.fetchone()
+    return row is not None and row[0] == 1
+
+
+def _entries_after(entries: Sequence[tuple[str, str]],
+                   now: datetime) -> tuple[str, tuple[object, ...]]:
+    """A CTE writing history entries for ``saved``'s chat, numbered in the order given."""
+    if not entries:
+        return "", ()
+    rows = ", ".join(["(%s::int, %s::text, %s::jsonb)"] * len(entries))
+    params = tuple(value for n, (kind, data) in enumerate(entries) for value in (n, kind, data))
+    return (f""", recorded AS (INSERT INTO events (chat_id, kind, data, at)
+                  SELECT saved.chat_id, entry.kind, entry.data, %s::timestamptz
+                  FROM saved CROSS JOIN (VALUES {rows}) AS entry (n, kind, data)
+                  ORDER BY entry.n)""", (now, *params))  # noqa: S608 -- placeholders only
 
 
 async def drop_placeholder(conn: Connection, chat_id: int) -> None:
@@ -147,7 +226,8 @@ async def save(conn: Connection, patient: Patient, now: datetime,
            ON CONFLICT (chat_id) DO UPDATE SET
                language = EXCLUDED.language, session = EXCLUDED.session,
                active = EXCLUDED.active, updated_at = EXCLUDED.updated_at,
-               created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",  # noqa: S608 -- placeholders only
+               created_at = coalesce(patients.created_at, EXCLUDED.created_at),
+               revision = patients.revision + 1""",  # noqa: S608 -- placeholders only
         (
             *recorded_params,
             patient.chat_id,

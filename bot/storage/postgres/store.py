@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
-from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
@@ -21,6 +20,7 @@ from bot.storage.existing import check_postgres
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import POSTGRES
 from bot.storage.postgres import exports, housekeeping, outbox, sessions
+from bot.storage.postgres.attempt import PostgresAttempt
 from bot.storage.postgres.connection import describe, open_pool, without_row_data
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.transaction import PostgresTransaction
@@ -45,6 +45,17 @@ async def _locked(conn: Connection, chat_id: int, now: datetime,
     """A database transaction holding the chat's row lock; yields what locking found."""
     async with conn.transaction():
         yield await sessions.lock_chat(conn, chat_id, now, update_id)
+
+
+async def _begin(  # noqa: PLR0913  # the update's parts, handed over
+    conn: Connection, chat_id: int, now: datetime, *, update_id: int | None, optimistic: bool,
+    hold: Callable[[int | None], Awaitable[sessions.LockedChat]],
+) -> PostgresTransaction | PostgresAttempt:
+    """An optimistic update's read, or the chat held: an update's first statement."""
+    if optimistic and update_id is not None:
+        read = await sessions.read_chat(conn, chat_id, update_id)
+        return PostgresAttempt(conn, chat_id, now, update_id=update_id, read=read, hold=hold)
+    return PostgresTransaction(conn, chat_id, now, await hold(update_id))
 
 
 class PostgresStore:
@@ -116,11 +127,12 @@ class PostgresStore:
             await pool.close()
 
     @asynccontextmanager
-    async def transaction(self, chat_id: int, now: datetime, *,
-                          update_id: int | None = None) -> AsyncIterator[Transaction]:
+    async def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None,
+                          optimistic: bool = False) -> AsyncIterator[Transaction]:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
-        ``update_id`` is recorded by the statement that locks the chat (see ``Store``).
+        ``update_id`` is recorded by the statement that locks the chat, or with an
+        ``optimistic`` update's one write (see ``Store`` and ``attempt.py``).
         """
         pool = self._require_pool()
         # holding(): while this task holds a pooled connection, the store lends it no other.
@@ -132,13 +144,12 @@ class PostgresStore:
                 pool.connection() as conn,
                 AsyncExitStack() as held,
             ):
-                lock = partial(_locked, conn, chat_id, utc(now), update_id)
-                try:
-                    locked = await held.enter_async_context(lock())
-                except psycopg.errors.UndefinedTable:
-                    await self._migrate_again(conn)
-                    locked = await held.enter_async_context(lock())
-                tx = PostgresTransaction(conn, chat_id, now, locked)
+                def hold(record: int | None) -> Awaitable[sessions.LockedChat]:
+                    # The database transaction ends with this block: COMMIT, or ROLLBACK.
+                    return held.enter_async_context(_locked(conn, chat_id, utc(now), record))
+
+                tx = await self._migrated_if_lost(conn, lambda: _begin(
+                    conn, chat_id, now, update_id=update_id, optimistic=optimistic, hold=hold))
                 try:
                     yield tx
                     await tx.finish()
@@ -147,12 +158,20 @@ class PostgresStore:
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
 
-    async def _migrate_again(self, conn: Connection) -> None:
-        """Re-create a schema that vanished under a running bot (a database re-created empty).
+    async def _migrated_if_lost(self, conn: Connection, first: Callable[[], Awaitable[T]]) -> T:
+        """Run a first statement on ``conn``; if the schema vanished, migrate and run it again.
 
-        Locking the chat is every update's first statement, so that is where a missing table
-        shows; ``conn`` is out of the failed transaction by then.
+        The first statement of a connection's turn is where a missing table shows; ``conn`` is
+        out of any failed transaction by then.
         """
+        try:
+            return await first()
+        except psycopg.errors.UndefinedTable:
+            await self._migrate_again(conn)
+            return await first()
+
+    async def _migrate_again(self, conn: Connection) -> None:
+        """Re-create a schema that vanished under a running bot (a database re-created empty)."""
         if not self._create:
             await check_postgres(conn, describe(self._url), POSTGRES)  # says why, one line
         log.warning("the PostgreSQL tables are missing (database re-created?); migrating again")
@@ -166,11 +185,7 @@ class PostgresStore:
                                    "VALUES (0, 'health', '{}', now())")
 
         async with self._require_pool().connection() as conn:
-            try:
-                await write(conn)
-            except psycopg.errors.UndefinedTable:
-                await self._migrate_again(conn)
-                await write(conn)
+            await self._migrated_if_lost(conn, lambda: write(conn))
 
     async def _one_statement(self, statement: Callable[[Connection], Awaitable[T]]) -> T:
         """Run one statement on a pooled connection; a lost schema is redone.
@@ -181,11 +196,7 @@ class PostgresStore:
         refuse_inside_transaction(self, "a second connection")
         with without_row_data():
             async with self._require_pool().connection() as conn:
-                try:
-                    return await statement(conn)
-                except psycopg.errors.UndefinedTable:
-                    await self._migrate_again(conn)
-                    return await statement(conn)
+                return await self._migrated_if_lost(conn, lambda: statement(conn))
 
     # -- the outbox (outbox.py) -----------------------------------------------------------------
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.logsafe import chat_ref
 from bot.storage.base import Event, Forgotten, HeldChat, JsonDict, OutboxItem, Patient, dump_json
 from bot.storage.postgres import housekeeping, outbox, sessions
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterable
     from datetime import datetime
 
     from bot.storage.postgres.connection import Connection
@@ -19,8 +18,9 @@ if TYPE_CHECKING:
 class PostgresTransaction(HeldChat):
     """One update's work on a chat, run at once inside a database transaction."""
 
-    def __init__(self, conn: Connection, chat_id: int, now: datetime, locked: LockedChat) -> None:
-        """Work on ``conn``, whose transaction already holds the chat's row lock."""
+    def __init__(self, conn: Connection, chat_id: int, now: datetime, locked: LockedChat, *,
+                 unwritten: Iterable[tuple[str, str]] = ()) -> None:
+        """Work on ``conn``, holding the chat; ``unwritten``: entries recorded before holding."""
         super().__init__(chat_id, now)
         self._conn = conn
         # A placeholder row exists only to be locked; it is removed unless a save fills it.
@@ -32,7 +32,7 @@ class PostgresTransaction(HeldChat):
         self._locked = locked
         # History entries not yet sent: the next save writes them in its own statement, and
         # any other statement writes them first, so every read sees them and in their order.
-        self._unwritten: list[tuple[str, str]] = []  # kind, data as JSON
+        self._unwritten: list[tuple[str, str]] = list(unwritten)  # kind, data as JSON
 
     async def _connection(self) -> Connection:
         """The transaction's connection, with the history recorded so far written."""
@@ -75,12 +75,7 @@ class PostgresTransaction(HeldChat):
 
     async def save(self, patient: Patient) -> None:
         """Store the held chat's patient as it is now."""
-        if patient.chat_id != self._chat_id:
-            msg = (
-                f"this transaction holds chat {chat_ref(self._chat_id)}, "
-                f"not {chat_ref(patient.chat_id)}"
-            )
-            raise ValueError(msg)
+        self._check_saves_own(patient)
         self._check_open()
         entries, self._unwritten = self._unwritten, []
         await sessions.save(self._conn, patient, self._now, entries)
@@ -96,9 +91,12 @@ class PostgresTransaction(HeldChat):
         dedupe_key: str | None = None,
     ) -> None:
         """Add an outbox row; a dedupe_key already pending or sent adds nothing."""
+        await self.add_queued(outbox.queued(kind, chat_id, payload, due_at, dedupe_key))
+
+    async def add_queued(self, row: outbox.Queued) -> None:
+        """Add an outbox row as ``enqueue`` does, its payload encoded already."""
         # ``about`` is the held chat: a row written in a patient's update names that patient.
-        await outbox.enqueue(await self._connection(), kind, chat_id, payload, due_at,
-                             dedupe_key=dedupe_key, about=self._chat_id, now=self._now)
+        await outbox.enqueue(await self._connection(), row, about=self._chat_id, now=self._now)
         self.enqueued = True
 
     async def cancel(self, chat_id: int, kinds: Collection[str] | None = None) -> int:

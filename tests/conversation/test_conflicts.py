@@ -1,0 +1,116 @@
+"""A step whose chat another process changed before it committed is decided again, never lost."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from support.storage_backends import Backend, postgres_backend, sqlite_backend
+
+from bot.conversation import Action, Conversations, Reply
+from bot.dialogue.session import Session
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from bot.content import Content
+    from bot.storage import Store, Transaction
+
+NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+CHAT = 4242
+
+
+class _Meanwhile:
+    """A store whose next optimistic update lets another process act just before it commits."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.meanwhile: Callable[[], Awaitable[object]] | None = None
+        self.tries: list[bool] = []  # each try's ``optimistic``
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped store's own
+        return getattr(self._store, name)
+
+    @asynccontextmanager
+    async def transaction(self, chat_id: int, now: datetime, *, update_id: int | None = None,
+                          optimistic: bool = False) -> AsyncIterator[Transaction]:
+        self.tries.append(optimistic)
+        async with self._store.transaction(chat_id, now, update_id=update_id,
+                                           optimistic=optimistic) as tx:
+            yield tx
+            if optimistic and self.meanwhile is not None:
+                act, self.meanwhile = self.meanwhile, None
+                await act()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        async with sqlite_backend(tmp_path / "bot.db") as sqlite:
+            yield sqlite
+    else:
+        async with postgres_backend() as postgres:
+            yield postgres
+
+
+async def _two_processes(backend: Backend,
+                         content: Content) -> tuple[Conversations, _Meanwhile, Conversations]:
+    ours = _Meanwhile(await backend.open())
+    other = await backend.open()
+    return (Conversations(content, ours, clock=lambda: NOW),  # type: ignore[arg-type]
+            ours, Conversations(content, other, clock=lambda: NOW))
+
+
+def _asked(reply: Reply) -> str:
+    assert reply.turn.question is not None
+    return reply.turn.question.fact
+
+
+async def _session(conversations: Conversations) -> Session:
+    async with conversations.store.transaction(CHAT, NOW) as tx:
+        patient = await tx.load()
+    assert patient is not None
+    return Session.from_json(patient.session)
+
+
+async def test_an_update_served_meanwhile_by_another_process_is_a_repeat(
+    backend: Backend, content: Content,
+) -> None:
+    ours, store, other = await _two_processes(backend, content)
+    first = _asked(await other.handle(Action(CHAT, text="hello", update_id=1)))
+    answer = Action(CHAT, text="no", update_id=2)
+    store.meanwhile = lambda: other.handle(answer)  # Telegram delivered it to both
+
+    reply = await ours.handle(answer)
+
+    assert store.tries == [True, False]
+    assert reply.duplicate
+    session = await _session(ours)
+    assert session.facts == {first: "no"}
+    assert _asked(reply) != first  # shown where the patient is: the next question
+    answers = [e for e in await other.store.events(CHAT) if e.kind == "answer"]
+    assert len(answers) == 1
+
+
+async def test_another_update_of_the_chat_meanwhile_comes_first_and_ours_follows(
+    backend: Backend, content: Content,
+) -> None:
+    ours, store, other = await _two_processes(backend, content)
+    first = _asked(await other.handle(Action(CHAT, text="hello", update_id=1)))
+    # The patient answered twice at once (two devices): the other process's answer commits
+    # first, so ours is read as the answer to the question after it.
+    store.meanwhile = lambda: other.handle(Action(CHAT, text="no", update_id=3))
+
+    reply = await ours.handle(Action(CHAT, text="no", update_id=4))
+
+    assert store.tries == [True, False]
+    assert not reply.duplicate
+    session = await _session(ours)
+    assert session.facts[first] == "no"
+    assert list(session.facts.values()) == ["no", "no"]
+    assert _asked(reply) not in session.facts
+    answers = [e for e in await other.store.events(CHAT) if e.kind == "answer"]
+    assert len(answers) == 2
