@@ -114,17 +114,20 @@ def _check_postgres(url: str) -> None:
         raise BenchError(msg) from error
 
 
-def _postgres(url: str, patients: int, conversations: int, rounds: int,
-              content: Content) -> tuple[Sessions, Sessions]:
-    """Our bot on PostgreSQL, round after round; then two instances sharing one database."""
-    alone = [_on_postgres(url, patients, content,
-                          lambda filled: _session("ours", patients, conversations, None, filled))
-             for _ in range(rounds)]
+def _postgres_session(url: str, patients: int, conversations: int,
+                      content: Content) -> dict[str, Any]:
+    """Our bot alone on a fresh schema of ``url`` filled with ``patients``."""
+    return _on_postgres(url, patients, content,
+                        lambda filled: _session("ours", patients, conversations, None, filled))
+
+
+def _postgres_pairs(url: str, patients: int, conversations: int, rounds: int,
+                    content: Content) -> Sessions:
+    """Two instances sharing one database, round after round; the round they served most in."""
     pairs = [_on_postgres(url, patients, content,
                           lambda filled: _instances(patients, conversations, filled, 2))
              for _ in range(rounds)]
-    best = max(pairs, key=_together)
-    return alone, best
+    return max(pairs, key=_together)
 
 
 def _together(instances: list[dict[str, Any]]) -> float:
@@ -182,16 +185,20 @@ def _fastest(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 Sessions = list[dict[str, Any]]
 
 
-def _sessions(patients: int, conversations: int, rounds: int,
-              content: Content) -> tuple[Sessions, Sessions, Sessions, ExportFigures]:
-    """Our bot on the small and the large store and the baseline, round after round.
+def _sessions(patients: int, conversations: int, rounds: int, content: Content,
+              beside: Callable[[], dict[str, Any]] | None = None,
+              ) -> tuple[Sessions, Sessions, Sessions, Sessions, ExportFigures]:
+    """Our bot on the small and the large store, the baseline and ``beside``, round after round.
 
-    The export is measured at the large size too, on a store of its own.
+    ``beside`` (our bot on PostgreSQL) runs right after the large store's session it is
+    compared with, so that a machine whose speed drifts over the bench's minutes slows both
+    alike. The export is measured at the large size too, on a store of its own.
     """
     small_patients = max(patients // SMALL_SHARE, MIN_SMALL)
     small: Sessions = []
     big: Sessions = []
     baseline: Sessions = []
+    besides: Sessions = []
     with tempfile.TemporaryDirectory(prefix="ldh-bench-") as name:
         directory = Path(name)
         small_db, big_db = directory / "small.db", directory / "big.db"
@@ -205,9 +212,11 @@ def _sessions(patients: int, conversations: int, rounds: int,
             copy = _fresh_copy(big_db, directory, f"big-{round_}.db")
             big.append(_session("ours", patients, conversations, copy))
             copy.unlink()
+            if beside is not None:
+                besides.append(beside())
         # The export fills a store of its own with fully screened patients, the worst case.
         export = measure_export(f"sqlite:///{directory / 'export.db'}", patients)
-    return small, big, baseline, export
+    return small, big, baseline, besides, export
 
 
 def _postgres_figures(alone: Sessions, pairs: Sessions, sqlite_rate: float,
@@ -244,8 +253,10 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
     if database is not None:
         _check_postgres(database)
     content = load_content()
-    small_runs, big_runs, baseline_runs, export = _sessions(patients, conversations, rounds,
-                                                           content)
+    beside = None if database is None else (
+        lambda: _postgres_session(database, patients, conversations, content))
+    small_runs, big_runs, baseline_runs, postgres_runs, export = _sessions(
+        patients, conversations, rounds, content, beside)
     # A backlog of reminders drained while patients chat: as many as patients, 60 to 600.
     reminders = asyncio.run(measure_dispatch(min(600, max(60, patients)), CHATTING_PATIENTS))
     dashboard = measure_dashboard(patients, content)
@@ -257,8 +268,8 @@ def measure(patients: int = DEFAULT_PATIENTS, conversations: int = DEFAULT_CONVE
     trips = _trips(big)
     postgres: dict[str, object] = {}
     if database is not None:
-        alone, pairs = _postgres(database, patients, conversations, rounds, content)
-        postgres = _postgres_figures(alone, pairs, ours_rate, big_cost)
+        pairs = _postgres_pairs(database, patients, conversations, rounds, content)
+        postgres = _postgres_figures(postgres_runs, pairs, ours_rate, big_cost)
     return {
         "updates_per_s": ours_rate,
         "p50_ms": _percentile(big["latencies_ms"], 0.50),

@@ -8,7 +8,14 @@ import psycopg
 import pytest
 from support.storage_backends import PG_URL
 
-from bot.bench import _postgres, _postgres_figures, _together, _trips, postgres_fill
+from bot.bench import (
+    _postgres_figures,
+    _postgres_pairs,
+    _postgres_session,
+    _together,
+    _trips,
+    postgres_fill,
+)
 from bot.bench.counting import CountingPostgresStore, CountingSqliteStore
 from bot.bench.serve import chat_ids
 from bot.cli import main
@@ -26,7 +33,9 @@ def _bench_schemas() -> set[str]:
 
 def test_postgres_sessions_report_every_pg_key_and_leave_no_schema_behind() -> None:
     before = _bench_schemas()
-    alone, pair = _postgres(PG_URL, 60, 4, 1, load_content())
+    content = load_content()
+    alone = [_postgres_session(PG_URL, 60, 4, content)]
+    pair = _postgres_pairs(PG_URL, 60, 4, 1, content)
 
     figures = _postgres_figures(alone, pair, sqlite_rate=500.0, sqlite_cost=0.001)
 
