@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from bot.bench.store_fill import (
@@ -49,6 +52,7 @@ def drop_schema(url: str, schema: str) -> None:
     """Remove a schema the bench created, with everything in it."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        _checkpoint(conn)  # nothing of this session left to write during the next one
 
 
 def _migrate(url: str) -> None:
@@ -84,6 +88,18 @@ def fill(url: str, patients: int, content: Content) -> None:
             for i in range(REMINDER_EVERY, patients + 1, REMINDER_EVERY):
                 copy.write_row(("checkin", i, "{}", due, f"fill:{i}", at, i))
         conn.commit()
-        # These tables only: a bare ANALYZE would take every table of the database, and wait
-        # behind whatever locks other schemas' users hold.
-        cursor.execute("ANALYZE patients, events, updates, outbox")
+        # As a database in use for a while is: vacuumed (so the session's first reads set no
+        # hint bits and write nothing) and analyzed, as autovacuum leaves it, and the fill
+        # written out now rather than by a checkpoint in the middle of the session. These
+        # tables only: a bare VACUUM would take every table of the database, and wait behind
+        # whatever locks other schemas' users hold.
+        conn.autocommit = True
+        cursor.execute("VACUUM (ANALYZE) patients, events, updates, outbox")
+        _checkpoint(conn)
+
+
+def _checkpoint(conn: psycopg.Connection[Any]) -> None:
+    """Write every changed page out now, where the server lets us (superuser or pg_checkpoint)."""
+    # Else the server writes them at its own pace, which may be during a session.
+    with suppress(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CHECKPOINT")

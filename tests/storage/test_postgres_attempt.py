@@ -219,3 +219,23 @@ async def test_a_repeated_update_writes_nothing(postgres: PostgresBackend) -> No
     assert patient is not None
     assert patient.session == {"step": 1}
     assert await postgres.sql("SELECT revision FROM patients WHERE chat_id = 8") == [(2,)]
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_a_save_writes_the_session_as_it_was_at_the_call(
+    postgres: PostgresBackend, held: bool,  # noqa: FBT001
+) -> None:
+    store = await postgres.open()
+    await _saved(store, 10, {"step": 1})
+    async with store.transaction(10, T0, update_id=1400 + held, optimistic=True) as tx:
+        _, patient = await tx.first_time_and_load(1400 + held)
+        assert patient is not None
+        patient.session["step"] = 2
+        await tx.save(patient)
+        patient.session["step"] = 3  # changed after the save, and never saved
+        if held:
+            assert await tx.pending() == []
+    async with store.transaction(10, T0) as tx:
+        saved = await tx.load()
+    assert saved is not None
+    assert saved.session == {"step": 2}

@@ -11,6 +11,8 @@ ConflictError, and the caller decides the update again, holding the chat from th
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
 import psycopg.errors
@@ -77,7 +79,8 @@ class PostgresAttempt(HeldChat):
                 await held.add_queued(row)
             self._queued = []
             if self._saved is not None:
-                await held.save(self._saved[0])
+                patient, session = self._saved
+                await held.save(replace(patient, session=json.loads(session)))
             self._held = held
         return self._held
 
