@@ -16,6 +16,17 @@ from bot.storage import Store, open_store
 pytest_plugins = ("support.browser", "support.background_loop")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the whole-process tests one at a time: each paces real processes to Telegram's limits.
+
+    Most of their time is spent waiting on that pace, so the quick tests run beside them on
+    the other worker; two of them at once would share the machine's cores and its pace.
+    """
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 @pytest.fixture(scope="session")
 def content() -> Content:
     """The shipped dialogues, loaded and checked once."""
