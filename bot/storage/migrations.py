@@ -245,9 +245,23 @@ POSTGRES: tuple[Migration, ...] = (
             )""",
         ),
     ),
-    # Every save counts up a patient's revision, so an update that read the patient without
-    # holding the row can write in one statement that checks nobody saved it meanwhile.
-    Migration(4, ("ALTER TABLE patients ADD COLUMN revision BIGINT NOT NULL DEFAULT 1",)),
+    # Every change to a patient counts up its revision, so an update that read the patient
+    # without holding the row can write in one statement that checks nobody changed it
+    # meanwhile. A trigger counts, so that no writer can forget to: an instance of an older
+    # release during a rolling upgrade, or an operator's own UPDATE.
+    Migration(
+        4,
+        (
+            "ALTER TABLE patients ADD COLUMN revision BIGINT NOT NULL DEFAULT 1",
+            """CREATE FUNCTION ldh_patients_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   NEW.revision := OLD.revision + 1;
+                   RETURN NEW;
+               END $$""",
+            """CREATE TRIGGER patients_revision BEFORE UPDATE ON patients
+               FOR EACH ROW EXECUTE FUNCTION ldh_patients_revision()""",
+        ),
+    ),
 )
 
 

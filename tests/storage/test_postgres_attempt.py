@@ -239,3 +239,20 @@ async def test_a_save_writes_the_session_as_it_was_at_the_call(
         saved = await tx.load()
     assert saved is not None
     assert saved.session == {"step": 2}
+
+
+async def test_any_writer_of_a_patient_counts_its_revision_up(postgres: PostgresBackend) -> None:
+    """An operator's own UPDATE (or an older release's save) is a change the write sees."""
+    store = await postgres.open()
+    await _saved(store, 11, {"by": "nobody"})
+
+    async def edited_by_hand() -> None:
+        async with store.transaction(11, T0, update_id=1500, optimistic=True) as tx:
+            await tx.first_time_and_load(1500)
+            await postgres.sql("UPDATE patients SET active = FALSE WHERE chat_id = 11")
+            await tx.save(Patient(11, "en", {"by": "us"}))
+
+    with pytest.raises(ConflictError, match="changed or deleted"):
+        await edited_by_hand()
+    assert await postgres.sql("SELECT active, revision FROM patients WHERE chat_id = 11") == [
+        (False, 3)]

@@ -17,7 +17,7 @@ async def test_the_store_makes_the_pacing_objects_when_it_migrates(
     assert all(name is not None for name in tables[0])
     functions = await postgres.sql(
         "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = current_schema() ORDER BY p.proname")
+        " WHERE n.nspname = current_schema() AND p.proname LIKE 'ldh_pace%%' ORDER BY p.proname")
     assert functions == [("ldh_pace_book",), ("ldh_pace_hold",)]
 
 

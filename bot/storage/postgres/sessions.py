@@ -153,8 +153,7 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
                                             patient.active, created, now)
     else:
         saved = """UPDATE patients SET language = %s, session = %s::jsonb, active = %s,
-                       updated_at = %s, created_at = coalesce(created_at, %s),
-                       revision = revision + 1
+                       updated_at = %s, created_at = coalesce(created_at, %s)
                    WHERE chat_id = %s AND revision = %s RETURNING chat_id"""
         saved_params = (patient.language, session, patient.active, now, created,
                         patient.chat_id, revision)
@@ -226,8 +225,7 @@ async def save(conn: Connection, patient: Patient, now: datetime,
            ON CONFLICT (chat_id) DO UPDATE SET
                language = EXCLUDED.language, session = EXCLUDED.session,
                active = EXCLUDED.active, updated_at = EXCLUDED.updated_at,
-               created_at = coalesce(patients.created_at, EXCLUDED.created_at),
-               revision = patients.revision + 1""",  # noqa: S608 -- placeholders only
+               created_at = coalesce(patients.created_at, EXCLUDED.created_at)""",  # noqa: S608 -- placeholders only
         (
             *recorded_params,
             patient.chat_id,
