@@ -248,12 +248,14 @@ POSTGRES: tuple[Migration, ...] = (
     # Every change to a patient counts up its revision, so an update that read the patient
     # without holding the row can write in one statement that checks nobody changed it
     # meanwhile. A trigger counts, so that no writer can forget to: an instance of an older
-    # release during a rolling upgrade, or an operator's own UPDATE.
+    # release during a rolling upgrade, or an operator's own UPDATE. OR REPLACE: tables dropped
+    # under a running bot leave their functions behind, and the store migrates again.
     Migration(
         4,
         (
             "ALTER TABLE patients ADD COLUMN revision BIGINT NOT NULL DEFAULT 1",
-            """CREATE FUNCTION ldh_patients_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+            """CREATE OR REPLACE FUNCTION ldh_patients_revision() RETURNS trigger
+               LANGUAGE plpgsql AS $$
                BEGIN
                    NEW.revision := OLD.revision + 1;
                    RETURN NEW;
