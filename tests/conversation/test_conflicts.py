@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.storage_backends import Backend, postgres_backend, sqlite_backend
+from support.storage_backends import Backend, each_backend
 
 from bot.conversation import Action, Conversations, Reply
 from bot.dialogue.session import Session
@@ -48,12 +48,8 @@ class _Meanwhile:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
-        async with sqlite_backend(tmp_path / "bot.db") as sqlite:
-            yield sqlite
-    else:
-        async with postgres_backend() as postgres:
-            yield postgres
+    async with each_backend(request.param, tmp_path / "bot.db") as fresh:
+        yield fresh
 
 
 async def _two_processes(backend: Backend,

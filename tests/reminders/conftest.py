@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeClock, FakeSender, RecordingPacer
-from support.storage_backends import Backend, postgres_backend, sqlite_backend
+from support.storage_backends import Backend, each_backend, sqlite_backend
 
 from bot.storage import Store
 
@@ -20,12 +20,8 @@ async def sqlite(tmp_path: Path) -> AsyncIterator[Backend]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
-        async with sqlite_backend(tmp_path / "bot.db") as sqlite_db:
-            yield sqlite_db
-    else:
-        async with postgres_backend() as postgres:
-            yield postgres
+    async with each_backend(request.param, tmp_path / "bot.db") as fresh:
+        yield fresh
 
 
 @pytest.fixture

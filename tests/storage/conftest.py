@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from support.storage_backends import postgres_backend, sqlite_backend
+from support.storage_backends import each_backend, postgres_backend, sqlite_backend
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -18,12 +18,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
-        async with sqlite_backend(tmp_path / "data" / "bot.db") as sqlite:
-            yield sqlite
-    else:
-        async with postgres_backend() as postgres:
-            yield postgres
+    async with each_backend(request.param, tmp_path / "data" / "bot.db") as fresh:
+        yield fresh
 
 
 @pytest.fixture

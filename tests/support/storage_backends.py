@@ -140,3 +140,14 @@ async def postgres_backend() -> AsyncIterator[PostgresBackend]:
             await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def each_backend(name: str, path: Path) -> AsyncIterator[Backend]:
+    """A fresh database of the backend ``name``: an SQLite file at ``path``, or a schema."""
+    if name == "sqlite":
+        async with sqlite_backend(path) as sqlite:
+            yield sqlite
+    else:
+        async with postgres_backend() as postgres:
+            yield postgres
