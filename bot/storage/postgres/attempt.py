@@ -84,6 +84,13 @@ class PostgresAttempt(HeldChat):
             self._held = held
         return self._held
 
+    def _take_read(self) -> bool:
+        """Whether the read still answers (first asked, nothing saved or held since); once."""
+        answers = self._held is None and self._saved is None and self._read_unused
+        if answers:
+            self._read_unused = False
+        return answers
+
     async def first_time(self, update_id: int) -> bool:
         """Record a Telegram update id; False if it was recorded before."""
         return await (await self._holding()).first_time(update_id)
@@ -91,17 +98,14 @@ class PostgresAttempt(HeldChat):
     async def load(self) -> Patient | None:
         """Return the held chat's patient, None if there is none yet."""
         self._check_open()
-        if self._held is None and self._saved is None and self._read_unused:
-            self._read_unused = False
+        if self._take_read():
             return self._read.patient
         return await (await self._holding()).load()
 
     async def first_time_and_load(self, update_id: int | None) -> tuple[bool, Patient | None]:
         """``first_time`` (True when there is no id) and ``load``: the read, asked first."""
         self._check_open()
-        if (self._held is None and self._saved is None and self._read_unused
-                and update_id == self._update_id):
-            self._read_unused = False
+        if update_id == self._update_id and self._take_read():
             return not self._read.seen, self._read.patient
         return await (await self._holding()).first_time_and_load(update_id)
 
