@@ -237,6 +237,9 @@ def _postgres_figures(alone: Sessions, pairs: Sessions, sqlite_rate: float,
         "pg_store_trips_per_update": trips["store"],
         "pg_update_trips_per_update": trips["update"],
         "pg_dispatcher_trips_per_message": trips["message"],
+        # With the chats each process remembers having written (storage/postgres/recent.py).
+        "pg_kb_per_active_conversation": (fastest["heap_bytes_per_conversation"]
+                                          + fastest["stored_bytes_per_conversation"]) / 1024,
         "pg_two_instances_updates_per_s": _together(pairs),
         "pg_two_instances_each_updates_per_s": [p["updates"] / p["seconds"] for p in pairs],
     }

@@ -137,6 +137,8 @@ SQLITE: tuple[Migration, ...] = (
     # Version 4 gives PostgreSQL's patients the revision SQLite's have had since version 1;
     # the numbers stay the same on both, so a version names one schema.
     Migration(4, ()),
+    # Version 5 draws PostgreSQL's revisions from one sequence; SQLite's need no change.
+    Migration(5, ()),
 )
 
 # A patient row with a NULL session is only a lock placeholder for a chat not saved yet.
@@ -262,6 +264,27 @@ POSTGRES: tuple[Migration, ...] = (
                END $$""",
             """CREATE TRIGGER patients_revision BEFORE UPDATE ON patients
                FOR EACH ROW EXECUTE FUNCTION ldh_patients_revision()""",
+        ),
+    ),
+    # A process may keep the revision it last wrote and write against it much later (see
+    # postgres/recent.py). Counting per row, a chat deleted and started again would reach that
+    # number again with another session in it; drawn from one sequence, a revision is never
+    # given twice. The sequence starts above every revision already given.
+    Migration(
+        5,
+        (
+            # Owned by the column, so it goes with the table; IF NOT EXISTS all the same, as
+            # the trigger's function is OR REPLACE (see version 4).
+            "CREATE SEQUENCE IF NOT EXISTS patients_revision AS BIGINT OWNED BY patients.revision",
+            """SELECT setval('patients_revision', coalesce(max(revision), 0) + 1, FALSE)
+               FROM patients""",
+            "ALTER TABLE patients ALTER COLUMN revision SET DEFAULT nextval('patients_revision')",
+            """CREATE OR REPLACE FUNCTION ldh_patients_revision() RETURNS trigger
+               LANGUAGE plpgsql AS $$
+               BEGIN
+                   NEW.revision := nextval('patients_revision');
+                   RETURN NEW;
+               END $$""",
         ),
     ),
 )

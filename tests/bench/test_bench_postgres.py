@@ -47,8 +47,9 @@ def test_postgres_sessions_report_every_pg_key_and_leave_no_schema_behind() -> N
         assert value > 0, key
     assert len(pair) == 2
     assert all(session["updates"] > 0 for session in pair)
-    # An update is at least its read and its write, each a statement the server answers.
-    assert figures["pg_update_trips_per_update"] >= 2  # type: ignore[operator]
+    # An update is at least its write, a statement the server answers; the first of each
+    # conversation reads its chat first, the others start from what this process wrote.
+    assert 1 < figures["pg_update_trips_per_update"] < 2  # type: ignore[operator]
     assert _bench_schemas() <= before
 
 

@@ -110,3 +110,28 @@ async def test_another_update_of_the_chat_meanwhile_comes_first_and_ours_follows
     assert _asked(reply) not in session.facts
     answers = [e for e in await other.store.events(CHAT) if e.kind == "answer"]
     assert len(answers) == 2
+
+
+async def test_updates_alternating_between_two_processes_are_each_kept_in_order(
+    backend: Backend, content: Content,
+) -> None:
+    """Behind a balancer taking turns, as if one process served them; each is wrong once at most.
+
+    Each process remembers the chat as it last wrote it (on PostgreSQL); the other's writes
+    make that copy stale, which the checked write finds, and the chat is read first after.
+    """
+    first, second = _Meanwhile(await backend.open()), _Meanwhile(await backend.open())
+    processes = [Conversations(content, store, clock=lambda: NOW)  # type: ignore[arg-type]
+                 for store in (first, second)]
+    asked = [_asked(await processes[0].handle(Action(CHAT, text="hello", update_id=1)))]
+    for update_id in range(2, 12):
+        reply = await processes[update_id % 2].handle(Action(CHAT, text="no", update_id=update_id))
+        asked.append(_asked(reply))
+    retries = [store.tries.count(False) for store in (first, second)]
+
+    session = await _session(processes[0])
+    assert len(set(asked)) == len(asked)  # no question asked twice
+    assert session.facts == dict.fromkeys(asked[:-1], "no")  # every answer kept, for its own
+    answers = [e for e in await first.events(CHAT) if e.kind == "answer"]
+    assert len(answers) == len(asked) - 1
+    assert max(retries) <= 1  # each process decided an update again (holding the chat) once

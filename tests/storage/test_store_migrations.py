@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.storage_backends import T0, Backend, PostgresBackend
+from support.storage_backends import T0, Backend, PostgresBackend, recreate_empty
 
 from bot.dialogue.turn import Message, Text
 from bot.outbox import Payload
@@ -173,6 +173,26 @@ async def test_rows_from_before_about_learn_which_patient_they_name(
     assert await backend.sql("SELECT about FROM outbox ORDER BY id") == [(1001,), (1002,), (1003,)]
 
 
+async def test_postgres_revisions_given_before_the_sequence_are_never_given_again(
+    postgres: PostgresBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.storage.postgres.schema.POSTGRES", POSTGRES[:4])
+    store = await postgres.open()
+    for n in range(3):  # revisions counted per row, as version 4 did: 1, 2, 3
+        async with store.transaction(1, T0) as tx:
+            await tx.save(Patient(1, "en", {"n": n}))
+    await store.close()
+    monkeypatch.undo()
+
+    store = await postgres.open()
+    for chat_id in (1, 2):  # a saved chat and a new one
+        async with store.transaction(chat_id, T0) as tx:
+            await tx.save(Patient(chat_id, "en", {"n": "after"}))
+    revisions = await postgres.sql("SELECT chat_id, revision FROM patients ORDER BY chat_id")
+    assert [chat_id for chat_id, _ in revisions] == [1, 2]
+    assert all(revision > 3 for _, revision in revisions)  # version 4's last
+
+
 async def test_postgres_recreated_empty_is_migrated_again_without_a_restart(
     postgres: PostgresBackend,
 ) -> None:
@@ -191,12 +211,6 @@ async def test_postgres_recreated_empty_is_migrated_again_without_a_restart(
     assert await store.claim_due(T0, 10, timedelta(minutes=1)) == []  # so is the dispatcher
     versions = await postgres.sql("SELECT version FROM schema_version ORDER BY version")
     assert versions == [(m.version,) for m in POSTGRES]
-
-
-async def recreate_empty(postgres: PostgresBackend) -> None:
-    """What an operator's drop and create of the database does to the bot's tables."""
-    await postgres.sql(f'DROP SCHEMA "{postgres.schema}" CASCADE')
-    await postgres.sql(f'CREATE SCHEMA "{postgres.schema}"')
 
 
 async def test_sqlite_keeps_its_folder_and_files_to_the_owner(tmp_path: Path) -> None:

@@ -151,3 +151,9 @@ async def each_backend(name: str, path: Path) -> AsyncIterator[Backend]:
     else:
         async with postgres_backend() as postgres:
             yield postgres
+
+
+async def recreate_empty(postgres: PostgresBackend) -> None:
+    """What an operator's drop and create of the database does to the bot's tables."""
+    await postgres.sql(f'DROP SCHEMA "{postgres.schema}" CASCADE')
+    await postgres.sql(f'CREATE SCHEMA "{postgres.schema}"')

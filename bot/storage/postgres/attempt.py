@@ -57,6 +57,8 @@ class PostgresAttempt(HeldChat):
         self._entries: list[tuple[str, str]] = []  # kind, data as JSON
         self._queued: list[outbox.Queued] = []
         self._held: PostgresTransaction | None = None
+        # After the checked write: the patient as stored, its session as JSON, its revision.
+        self.written: tuple[Patient, str, int] | None = None
 
     def _conflict(self, what: str) -> NoReturn:
         msg = f"chat {chat_ref(self._chat_id)} {what} by another process meanwhile"
@@ -169,16 +171,18 @@ class PostgresAttempt(HeldChat):
             patient, session = self._saved
             recorded_meanwhile = False
             try:
-                written = await sessions.save_unchanged(
+                stored = await sessions.save_unchanged(
                     self._conn, patient, session, self._now, revision=self._read.revision,
                     update_id=self._update_id, entries=self._entries, queued=self._queued)
             except psycopg.errors.UniqueViolation:
                 # Not chained: the driver's DETAIL quotes the row.
-                recorded_meanwhile, written = True, False
+                recorded_meanwhile, stored = True, None
             if recorded_meanwhile:
                 self._conflict(f"had update {self._update_id} recorded")
-            if not written:
+            if stored is None:
                 self._conflict("was changed or deleted")
+            self.written = (replace(patient, created_at=stored.created_at, updated_at=self._now),
+                            session, stored.revision)
             return
         # No save, or a repeated update with something to write: the held path records it.
         await (await self._holding()).finish()

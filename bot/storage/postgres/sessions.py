@@ -61,6 +61,14 @@ class ReadChat:
     revision: int | None  # the row's revision; None when there was no row
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What a checked write left in the patient's row besides what it was given."""
+
+    revision: int
+    created_at: datetime
+
+
 async def lock_chat(conn: Connection, chat_id: int, now: datetime,
                     update_id: int | None = None) -> LockedChat:
     """Lock the chat's patient row, creating a placeholder when there is none.
@@ -138,23 +146,24 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
     conn: Connection, patient: Patient, session: str, now: datetime, *,
     revision: int | None, update_id: int, entries: Sequence[tuple[str, str]],
     queued: Sequence[outbox.Queued] = (),
-) -> bool:
+) -> Stored | None:
     """Save a patient, record the update id, history entries and outbox rows, in one statement.
 
     Only if the row is still at ``revision`` (None: there is still no row); else nothing is
-    written and the answer is False. ``session`` is the patient's session as JSON.
+    written and the answer is None. ``session`` is the patient's session as JSON.
     """
     created = now if patient.created_at is None else utc(patient.created_at)
     if revision is None:
         saved = """INSERT INTO patients (chat_id, language, session, active, created_at, updated_at)
                    VALUES (%s, %s, %s::jsonb, %s, %s, %s)
-                   ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id"""
+                   ON CONFLICT (chat_id) DO NOTHING RETURNING chat_id, revision, created_at"""
         saved_params: tuple[object, ...] = (patient.chat_id, patient.language, session,
                                             patient.active, created, now)
     else:
         saved = """UPDATE patients SET language = %s, session = %s::jsonb, active = %s,
                        updated_at = %s, created_at = coalesce(created_at, %s)
-                   WHERE chat_id = %s AND revision = %s RETURNING chat_id"""
+                   WHERE chat_id = %s AND revision = %s
+                   RETURNING chat_id, revision, created_at"""
         saved_params = (patient.language, session, patient.active, now, created,
                         patient.chat_id, revision)
     # Each part is written from ``saved``'s row: when the row changed there is none, and the
@@ -166,11 +175,11 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
         f"""WITH saved AS ({saved}),
             seen AS (INSERT INTO updates (update_id, seen_at) SELECT %s, %s FROM saved)
             {recorded} {added}
-            SELECT count(*) FROM saved""",  # noqa: S608 -- placeholders only
+            SELECT revision, created_at FROM saved""",  # noqa: S608 -- placeholders only
         (*saved_params, update_id, now, *recorded_params, *added_params),
     )
     row = await cursor.fetchone()
-    return row is not None and row[0] == 1
+    return None if row is None else Stored(int(row[0]), utc(row[1]))
 
 
 def _entries_after(entries: Sequence[tuple[str, str]],

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, TypeVar
 import psycopg
 import psycopg.errors
 
+from bot.logsafe import chat_ref
 from bot.storage.base import (
+    ConflictError,
     StorageError,
     deactivate_chat,
     holding,
@@ -22,6 +24,7 @@ from bot.storage.migrations import POSTGRES
 from bot.storage.postgres import exports, housekeeping, outbox, sessions
 from bot.storage.postgres.attempt import PostgresAttempt
 from bot.storage.postgres.connection import describe, open_pool, without_row_data
+from bot.storage.postgres.recent import RecentChats
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.transaction import PostgresTransaction
 
@@ -48,12 +51,13 @@ async def _locked(conn: Connection, chat_id: int, now: datetime,
 
 
 async def _begin(  # noqa: PLR0913  # the update's parts, handed over
-    conn: Connection, chat_id: int, now: datetime, *, update_id: int | None, optimistic: bool,
+    conn: Connection, chat_id: int, now: datetime, *, update_id: int | None,
+    remembered: sessions.ReadChat | None, optimistic: bool,
     hold: Callable[[int | None], Awaitable[sessions.LockedChat]],
 ) -> PostgresTransaction | PostgresAttempt:
-    """An optimistic update's read, or the chat held: an update's first statement."""
+    """An optimistic update's read (unless ``remembered``), or the chat held: its first step."""
     if optimistic and update_id is not None:
-        read = await sessions.read_chat(conn, chat_id, update_id)
+        read = remembered or await sessions.read_chat(conn, chat_id, update_id)
         return PostgresAttempt(conn, chat_id, now, update_id=update_id, read=read, hold=hold)
     return PostgresTransaction(conn, chat_id, now, await hold(update_id))
 
@@ -78,6 +82,7 @@ class PostgresStore:
         self._max_size = max_size
         self._connect_timeout = connect_timeout
         self._locks = ChatLocks()
+        self._recent = RecentChats()
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._enqueued: Callable[[], None] | None = None
 
@@ -132,7 +137,8 @@ class PostgresStore:
         """Hold a chat for one update; commit on normal exit, roll back on an exception.
 
         ``update_id`` is recorded by the statement that locks the chat, or with an
-        ``optimistic`` update's one write (see ``Store`` and ``attempt.py``).
+        ``optimistic`` update's one write (see ``Store`` and ``attempt.py``), which starts from
+        this process's own last write of the chat when it has one (see ``recent.py``).
         """
         pool = self._require_pool()
         # holding(): while this task holds a pooled connection, the store lends it no other.
@@ -148,13 +154,30 @@ class PostgresStore:
                     # The database transaction ends with this block: COMMIT, or ROLLBACK.
                     return held.enter_async_context(_locked(conn, chat_id, utc(now), record))
 
+                remembered = self._recent.take(chat_id)  # taken by any update: it changes the chat
+                if not optimistic or update_id is None:
+                    remembered = None
                 tx = await self._migrated_if_lost(conn, lambda: _begin(
-                    conn, chat_id, now, update_id=update_id, optimistic=optimistic, hold=hold))
+                    conn, chat_id, now, update_id=update_id, remembered=remembered,
+                    optimistic=optimistic, hold=hold))
                 try:
                     yield tx
                     await tx.finish()
+                except ConflictError:
+                    if remembered is not None:  # what this process wrote was changed since
+                        self._recent.shared(chat_id)
+                    raise
+                except psycopg.errors.UndefinedTable:
+                    if remembered is None:
+                        raise
+                    # With no read first, the write is where vanished tables show: decide
+                    # again, on a first statement that migrates them (see _migrated_if_lost).
+                    msg = f"the tables of chat {chat_ref(chat_id)} vanished since it was written"
+                    raise ConflictError(msg) from None
                 finally:
                     tx.close()
+                if isinstance(tx, PostgresAttempt) and tx.written is not None:
+                    self._recent.wrote(*tx.written)
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
 

@@ -1,0 +1,82 @@
+"""The chats this process wrote last, so that an update of one may skip reading it first.
+
+A patient's conversation is a run of updates a few seconds apart, and on one instance each finds
+the chat as this process wrote it last. Such an update starts from what was written and sends
+one statement, its checked write: if anyone changed the chat since (another instance, a staff
+action, an operator), the revision differs, nothing is written and the update is decided again
+(see ``attempt.py``). A chat found changed that way is marked, and its updates read it first
+from then on: behind a balancer that spreads one chat's updates over several instances, the
+mark bounds the cost to one conflict per chat and instance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from bot.storage.postgres.sessions import ReadChat
+
+if TYPE_CHECKING:
+    from bot.storage.base import Patient
+
+# Chats remembered, the least recently used forgotten first: a busy clinic's hour of
+# conversations, at about a kilobyte each.
+RECENT_CHATS = 1024
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A chat as this process wrote it: the patient, the session as JSON, the new revision."""
+
+    patient: Patient
+    session: str
+    revision: int
+
+
+class _Shared:
+    """A chat that another writer changed since this process wrote it: read it first."""
+
+
+_SHARED = _Shared()
+
+
+class RecentChats:
+    """The last write of each of the most recently written chats, or that a chat is shared."""
+
+    def __init__(self, size: int = RECENT_CHATS) -> None:
+        """Remember at most ``size`` chats."""
+        self._size = size
+        self._chats: OrderedDict[int, _Written | _Shared] = OrderedDict()
+
+    def take(self, chat_id: int) -> ReadChat | None:
+        """The chat as last written here, as an unseen update reads it, once; None: read it.
+
+        Taken by whatever changes the chat next, so that only a write of this process puts it
+        back; a shared mark stays.
+        """
+        written = self._chats.get(chat_id)
+        if not isinstance(written, _Written):
+            return None
+        del self._chats[chat_id]
+        # The session decoded afresh: the update may change it, and then not save it.
+        patient = replace(written.patient, session=json.loads(written.session))
+        return ReadChat(seen=False, patient=patient, revision=written.revision)
+
+    def wrote(self, patient: Patient, session: str, revision: int) -> None:
+        """Remember a write of this process (unless the chat is shared)."""
+        chat_id = patient.chat_id
+        if not isinstance(self._chats.get(chat_id), _Shared):
+            self._chats[chat_id] = _Written(replace(patient, session={}), session, revision)
+        self._chat_used(chat_id)
+
+    def shared(self, chat_id: int) -> None:
+        """Another writer changed the chat: read it first from now on."""
+        self._chats[chat_id] = _SHARED
+        self._chat_used(chat_id)
+
+    def _chat_used(self, chat_id: int) -> None:
+        self._chats.move_to_end(chat_id)
+        while len(self._chats) > self._size:
+            self._chats.popitem(last=False)
