@@ -2,8 +2,9 @@
 
 Holding the chat's row for the whole update costs four round trips (BEGIN, the lock and read,
 the save, COMMIT). Most updates only read the patient, record history, queue messages and save:
-such an update reads without a lock and writes everything in one statement, which writes
-nothing if another process saved the chat or recorded the update meanwhile. Anything more
+such an update reads without a lock (or starts from this process's last write of the chat,
+``recent.py``) and writes everything in one statement, which writes nothing if anyone saved the
+chat or recorded the update since. Anything more
 (cancelling, forgetting, reading history or the outbox) holds the chat as
 ``PostgresTransaction`` does, after checking the same; a change found either way is a
 ConflictError, and the caller decides the update again, holding the chat from the start.
