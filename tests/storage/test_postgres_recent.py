@@ -9,7 +9,7 @@ from support.storage_backends import T0, PostgresBackend, recreate_empty
 
 from bot.bench.counting import CountingPostgresStore
 from bot.storage import ConflictError, Patient, Store
-from bot.storage.postgres.recent import RecentChats
+from bot.storage.postgres.recent import RecentChats, Written
 
 LATER = T0 + timedelta(minutes=1)
 
@@ -164,7 +164,7 @@ async def test_tables_re_created_since_the_write_are_migrated_and_the_update_dec
 def test_only_the_most_recently_written_chats_are_remembered() -> None:
     recent = RecentChats(size=2)
     for chat_id in (1, 2, 3):
-        recent.wrote(Patient(chat_id, "en"), "{}", revision=chat_id)
+        recent.wrote(Written(Patient(chat_id, "en"), "{}", revision=chat_id))
     assert recent.take(1) is None
     taken = recent.take(3)
     assert taken is not None
@@ -175,5 +175,5 @@ def test_only_the_most_recently_written_chats_are_remembered() -> None:
 def test_a_shared_chat_stays_shared_after_its_own_writes() -> None:
     recent = RecentChats()
     recent.shared(7)
-    recent.wrote(Patient(7, "en"), "{}", revision=1)
+    recent.wrote(Written(Patient(7, "en"), "{}", revision=1))
     assert recent.take(7) is None

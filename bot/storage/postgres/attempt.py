@@ -30,6 +30,7 @@ from bot.storage.base import (
     dump_json,
 )
 from bot.storage.postgres import outbox, sessions
+from bot.storage.postgres.recent import Written
 from bot.storage.postgres.transaction import PostgresTransaction
 
 if TYPE_CHECKING:
@@ -58,8 +59,7 @@ class PostgresAttempt(HeldChat):
         self._entries: list[tuple[str, str]] = []  # kind, data as JSON
         self._queued: list[outbox.Queued] = []
         self._held: PostgresTransaction | None = None
-        # After the checked write: the patient as stored, its session as JSON, its revision.
-        self.written: tuple[Patient, str, int] | None = None
+        self.written: Written | None = None  # after the checked write, what it wrote
 
     def _conflict(self, what: str) -> NoReturn:
         msg = f"chat {chat_ref(self._chat_id)} {what} by another process meanwhile"
@@ -182,8 +182,11 @@ class PostgresAttempt(HeldChat):
                 self._conflict(f"had update {self._update_id} recorded")
             if stored is None:
                 self._conflict("was changed or deleted")
-            self.written = (replace(patient, created_at=stored.created_at, updated_at=self._now),
-                            session, stored.revision)
+            # As a read would find it; the session kept as JSON only, so later changes to the
+            # caller's copy are not kept.
+            as_stored = replace(patient, session={}, created_at=stored.created_at,
+                                updated_at=self._now)
+            self.written = Written(as_stored, session, stored.revision)
             return
         # No save, or a repeated update with something to write: the held path records it.
         await (await self._holding()).finish()

@@ -22,15 +22,15 @@ if TYPE_CHECKING:
     from bot.storage.base import Patient
 
 # Chats remembered, the least recently used forgotten first: a busy clinic's hour of
-# conversations, at about a kilobyte each.
+# conversations, at about 1.4 KB each (the bench's pg_kb_per_active_conversation).
 RECENT_CHATS = 1024
 
 
 @dataclass(frozen=True)
-class _Written:
+class Written:
     """A chat as this process wrote it: the patient, the session as JSON, the new revision."""
 
-    patient: Patient
+    patient: Patient  # its session is the JSON beside it, decoded afresh for each update
     session: str
     revision: int
 
@@ -48,7 +48,7 @@ class RecentChats:
     def __init__(self, size: int = RECENT_CHATS) -> None:
         """Remember at most ``size`` chats."""
         self._size = size
-        self._chats: OrderedDict[int, _Written | _Shared] = OrderedDict()
+        self._chats: OrderedDict[int, Written | _Shared] = OrderedDict()
 
     def take(self, chat_id: int) -> ReadChat | None:
         """The chat as last written here, as an unseen update reads it, once; None: read it.
@@ -57,18 +57,18 @@ class RecentChats:
         back; a shared mark stays.
         """
         written = self._chats.get(chat_id)
-        if not isinstance(written, _Written):
+        if not isinstance(written, Written):
             return None
         del self._chats[chat_id]
         # The session decoded afresh: the update may change it, and then not save it.
         patient = replace(written.patient, session=json.loads(written.session))
         return ReadChat(seen=False, patient=patient, revision=written.revision)
 
-    def wrote(self, patient: Patient, session: str, revision: int) -> None:
+    def wrote(self, written: Written) -> None:
         """Remember a write of this process (unless the chat is shared)."""
-        chat_id = patient.chat_id
+        chat_id = written.patient.chat_id
         if not isinstance(self._chats.get(chat_id), _Shared):
-            self._chats[chat_id] = _Written(replace(patient, session={}), session, revision)
+            self._chats[chat_id] = written
         self._chat_used(chat_id)
 
     def shared(self, chat_id: int) -> None:

@@ -177,7 +177,7 @@ class PostgresStore:
                 finally:
                     tx.close()
                 if isinstance(tx, PostgresAttempt) and tx.written is not None:
-                    self._recent.wrote(*tx.written)
+                    self._recent.wrote(tx.written)
         if tx.enqueued and self._enqueued is not None:
             self._enqueued()
 
