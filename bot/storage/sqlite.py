@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sqlite3
-import stat
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
@@ -31,6 +30,7 @@ from bot.storage.existing import check_sqlite_file, refuse_missing, refuse_unmig
 from bot.storage.locks import ChatLocks
 from bot.storage.migrations import SQLITE, pending
 from bot.storage.records import sqlite_record, sqlite_sql
+from bot.storage.sqlite_files import create_private, remove, tighten
 from bot.storage.sqlite_transaction import (
     OUTBOX_COLUMNS,
     PATIENT_COLUMNS,
@@ -55,51 +55,8 @@ log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 5000
-# Health data: only the bot's own user may read the folder and the files SQLite keeps in it.
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
-SIDE_FILES = ("-wal", "-shm", "-journal")
 _MARK_SENT = "UPDATE outbox SET sent_at = ?, lease_until = NULL WHERE id = ? AND sent_at IS NULL"
 PROBE_BYTES = 8192  # the health check's rolled-back write: two pages of the default size
-
-
-def create_private(path: Path) -> None:
-    """Create the database file owner read/write only, and any missing folder owner-only.
-
-    Folders created here are 0700; an existing folder is left as it is (it may be shared, or
-    the working directory), with a warning when others can read it. SQLite gives the -wal and
-    -shm files it creates later the mode of the database file.
-    """
-    folder = path.parent
-    missing = [folder, *folder.parents]
-    for ancestor in reversed([d for d in missing if not d.exists()]):
-        ancestor.mkdir(mode=PRIVATE_DIR)
-        ancestor.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
-    _warn_if_open(folder)
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
-    log.info("created the database %s", path)
-
-
-def tighten(path: Path) -> None:
-    """Make a bot database, and the side files SQLite keeps beside it, owner read/write only.
-
-    Called only once the file is known to hold the bot's tables: it closes a database an
-    older release left open, and never touches a file that is not the bot's.
-    """
-    _warn_if_open(path.parent)
-    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
-        if file.exists() and stat.S_IMODE(file.stat().st_mode) != PRIVATE_FILE:
-            file.chmod(PRIVATE_FILE)
-
-
-def _warn_if_open(folder: Path) -> None:
-    if folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("the data folder %s is open to other users; chmod 700 it", folder)
-
-
-def _remove(path: Path) -> None:
-    """Take away a database this run created and could not finish, so a retry starts clean."""
-    for file in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
-        file.unlink(missing_ok=True)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
@@ -222,6 +179,7 @@ class SqliteStore:
         if not self._create:
             refuse_missing(path)
         create_private(path)
+        log.info("created the database %s", path)
         return True
 
     def _connect(self) -> None:
@@ -230,7 +188,7 @@ class SqliteStore:
             self._connect_to_checked()
         except BaseException:
             if created:
-                _remove(Path(self._path))
+                remove(Path(self._path))
             raise
 
     def _connect_to_checked(self) -> None:
