@@ -48,6 +48,11 @@ from bot.storage.base import ConflictError, Patient, Store, Transaction
 
 log = logging.getLogger(__name__)
 
+# An update is decided without holding its chat, then once more from the chat as the failed
+# write found it, before it holds the chat: two processes that keep changing one chat in turn
+# are rare, and holding costs more round trips.
+OPTIMISTIC_TRIES = 2
+
 
 class Conversations:
     """The screening and follow-up conversation for every patient, kept in a Store."""
@@ -96,15 +101,17 @@ class Conversations:
         ``before_commit`` runs once the step is decided but before it is committed (not for a
         repeated update): an acknowledgement sent there is never sent for a committed step.
         """
-        try:
-            return await self._decide(action, before_commit, optimistic=True)
-        except ConflictError:
-            # Another process changed the chat (or served this very update) between the step's
-            # read and its write, and nothing of the step was kept: decide it again on what is
-            # there now, holding the chat this time.
-            log.info("chat %s changed by another process during an update; deciding it again",
-                     chat_ref(action.chat_id))
-            return await self._decide(action, before_commit, optimistic=False)
+        for _ in range(OPTIMISTIC_TRIES):
+            try:
+                return await self._decide(action, before_commit, optimistic=True)
+            except ConflictError:
+                # Another process changed the chat (or served this very update) between the
+                # step's read and its write, and nothing of the step was kept: decide it again
+                # on what is there now (the store starts from what its failed write found).
+                log.info("chat %s changed by another process during an update; deciding it "
+                         "again", chat_ref(action.chat_id))
+        # Changed again meanwhile: hold the chat this time, so that nothing can change it.
+        return await self._decide(action, before_commit, optimistic=False)
 
     async def _decide(self, action: Action, before_commit: BeforeCommit | None, *,
                       optimistic: bool) -> Reply:

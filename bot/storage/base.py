@@ -202,7 +202,7 @@ class Store(Protocol):
         ``optimistic`` (with an ``update_id``) lets a store read without holding the chat
         against other processes: the commit then raises ConflictError, having written
         nothing, if another process changed the chat or recorded the update meanwhile, and
-        the caller decides the update again without it.
+        the caller decides the update again (once more optimistically, then holding it).
         """
         ...
 

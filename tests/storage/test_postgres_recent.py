@@ -8,8 +8,11 @@ import pytest
 from support.storage_backends import T0, PostgresBackend, recreate_empty
 
 from bot.bench.counting import CountingPostgresStore
+from bot.content import Content
+from bot.conversation import Action, Conversations
 from bot.storage import ConflictError, Patient, Store
 from bot.storage.postgres.recent import RecentChats, Written
+from bot.storage.postgres.sessions import ReadChat
 
 LATER = T0 + timedelta(minutes=1)
 
@@ -64,17 +67,17 @@ async def test_a_chat_changed_elsewhere_since_is_a_conflict_and_is_read_first_fr
         await _step(ours, 2, 200, {"by": "us"})
         await _step(other, 2, 201, {"by": "other"})  # the next update went to another instance
 
+        before = ours.trips.updates
         with pytest.raises(ConflictError, match="changed or deleted"):
             await _step(ours, 2, 202, {"by": "us, on a stale copy"})
         assert not await postgres.sql("SELECT 1 FROM updates WHERE update_id = 202")
 
-        # Decided again on what is there now (the conversation does this, holding the chat).
-        async with ours.transaction(2, LATER, update_id=202) as tx:
-            fresh, patient = await tx.first_time_and_load(202)
-            assert fresh
-            assert patient is not None
-            assert patient.session == {"by": "other"}
-            await tx.save(Patient(2, "en", {"by": "us, after them"}))
+        # Decided again (the conversation does this) from the chat as the failed write found
+        # it: one statement more, as a read first would have cost.
+        found = await _step(ours, 2, 202, {"by": "us, after them"})
+        assert ours.trips.updates - before == 2  # the failed write, this one
+        assert found is not None
+        assert found.session == {"by": "other"}
         # From now on this chat is read first: two statements, never a stale copy.
         for update_id in (203, 204):
             before = ours.trips.updates
@@ -83,6 +86,43 @@ async def test_a_chat_changed_elsewhere_since_is_a_conflict_and_is_read_first_fr
             assert found is not None
     finally:
         await ours.close()
+
+
+async def test_a_write_that_finds_its_update_served_elsewhere_makes_the_next_try_a_repeat(
+    postgres: PostgresBackend,
+) -> None:
+    ours, other = await _counting(postgres), await postgres.open()
+    try:
+        await _step(ours, 8, 800, {"step": 1})
+        await _step(other, 8, 801, {"step": 2})  # Telegram delivered update 801 to both
+
+        with pytest.raises(ConflictError):
+            await _step(ours, 8, 801, {"step": "2, again"})
+        before = ours.trips.updates
+        async with ours.transaction(8, LATER, update_id=801, optimistic=True) as tx:
+            fresh, patient = await tx.first_time_and_load(801)
+        assert not fresh
+        assert patient is not None
+        assert patient.session == {"step": 2}
+        assert ours.trips.updates == before  # known from the failed write: nothing to send
+    finally:
+        await ours.close()
+
+
+async def test_a_write_that_finds_the_chat_erased_starts_it_again_on_the_next_try(
+    postgres: PostgresBackend,
+) -> None:
+    ours, other = await postgres.open(), await postgres.open()
+    await _step(ours, 9, 900, {"course": "first"})
+    async with other.transaction(9, LATER) as tx:
+        await tx.forget()
+
+    with pytest.raises(ConflictError):
+        await _step(ours, 9, 901, {"course": "first, continued"})
+    assert await _step(ours, 9, 901, {"course": "second"}) is None  # no patient: a new start
+    stored = await _read(ours, 9)
+    assert stored is not None
+    assert stored.session == {"course": "second"}
 
 
 async def test_a_chat_erased_and_started_again_elsewhere_is_never_written_over(
@@ -177,3 +217,32 @@ def test_a_shared_chat_stays_shared_after_its_own_writes() -> None:
     recent.shared(7)
     recent.wrote(Written(Patient(7, "en"), "{}", revision=1))
     assert recent.take(7) is None
+
+
+def test_what_a_failed_write_found_is_given_once() -> None:
+    recent = RecentChats()
+    found = ReadChat(seen=False, patient=Patient(7, "en", {"step": 2}), revision=9)
+    recent.shared(7, found)
+    assert recent.take(7) is found
+    assert recent.take(7) is None
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+async def test_an_update_costs_one_statement_on_one_instance_and_two_behind_a_balancer(
+    postgres: PostgresBackend, content: Content, instances: int,
+) -> None:
+    """Taking turns, each instance finds the other's write once, then reads the chat first."""
+    stores = [await _counting(postgres) for _ in range(instances)]
+    processes = [Conversations(content, store, clock=lambda: LATER) for store in stores]
+    updates = 12  # a screening's first answers: "hello", then no to each red flag
+    try:
+        for update_id in range(1, updates + 1):
+            await processes[update_id % instances].handle(
+                Action(10, text="hello" if update_id == 1 else "no", update_id=update_id))
+        sent = sum(store.trips.updates for store in stores)
+    finally:
+        for store in stores:
+            await store.close()
+    # One instance: the first update reads the chat, then one write each. Two: as many
+    # statements as reading the chat first every time (the previous way), never more.
+    assert sent == (updates + 1 if instances == 1 else 2 * updates)

@@ -7,7 +7,8 @@ such an update reads without a lock (or starts from this process's last write of
 chat or recorded the update since. Anything more
 (cancelling, forgetting, reading history or the outbox) holds the chat as
 ``PostgresTransaction`` does, after checking the same; a change found either way is a
-ConflictError, and the caller decides the update again, holding the chat from the start.
+ConflictError, and the caller decides the update again: from the chat as the failed write found
+it (``found``, see ``recent.py``), then, if it changed once more, holding it from the start.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.storage.base import (
 )
 from bot.storage.postgres import outbox, sessions
 from bot.storage.postgres.recent import Written
+from bot.storage.postgres.sessions import Stored
 from bot.storage.postgres.transaction import PostgresTransaction
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class PostgresAttempt(HeldChat):
         self._queued: list[outbox.Queued] = []
         self._held: PostgresTransaction | None = None
         self.written: Written | None = None  # after the checked write, what it wrote
+        self.found: ReadChat | None = None  # after a checked write that wrote nothing: the chat
 
     def _conflict(self, what: str) -> NoReturn:
         msg = f"chat {chat_ref(self._chat_id)} {what} by another process meanwhile"
@@ -169,27 +172,29 @@ class PostgresAttempt(HeldChat):
                 and not self._entries and not self._queued:
             return  # a repeated update changes nothing
         if self._held is None and self._saved is not None and not self._read.seen:
-            patient, session = self._saved
-            recorded_meanwhile = False
-            try:
-                stored = await sessions.save_unchanged(
-                    self._conn, patient, session, self._now, revision=self._read.revision,
-                    update_id=self._update_id, entries=self._entries, queued=self._queued)
-            except psycopg.errors.UniqueViolation:
-                # Not chained: the driver's DETAIL quotes the row.
-                recorded_meanwhile, stored = True, None
-            if recorded_meanwhile:
-                self._conflict(f"had update {self._update_id} recorded")
-            if stored is None:
-                self._conflict("was changed or deleted")
-            # As a read would find it; the session kept as JSON only, so later changes to the
-            # caller's copy are not kept.
-            as_stored = replace(patient, session={}, created_at=stored.created_at,
-                                updated_at=self._now)
-            self.written = Written(as_stored, session, stored.revision)
+            await self._write_checked(*self._saved)
             return
         # No save, or a repeated update with something to write: the held path records it.
         await (await self._holding()).finish()
+
+    async def _write_checked(self, patient: Patient, session: str) -> None:
+        """Everything the update did, in one statement; ConflictError if it wrote nothing."""
+        try:
+            stored = await sessions.save_unchanged(
+                self._conn, patient, session, self._now, revision=self._read.revision,
+                update_id=self._update_id, entries=self._entries, queued=self._queued)
+        except psycopg.errors.UniqueViolation:
+            stored = None  # not chained below: the driver's DETAIL quotes the row
+        if stored is None:
+            self._conflict(f"had update {self._update_id} recorded")
+        if not isinstance(stored, Stored):
+            self.found = stored  # the update's next try starts from the chat as it is now
+            self._conflict("was changed or deleted")
+        # As a read would find it; the session kept as JSON only, so later changes to the
+        # caller's copy are not kept.
+        as_stored = replace(patient, session={}, created_at=stored.created_at,
+                            updated_at=self._now)
+        self.written = Written(as_stored, session, stored.revision)
 
     def close(self) -> None:
         """Refuse further use."""

@@ -4,9 +4,11 @@ A patient's conversation is a run of updates a few seconds apart, and on one ins
 the chat as this process wrote it last. Such an update starts from what was written and sends
 one statement, its checked write: if anyone changed the chat since (another instance, a staff
 action, an operator), the revision differs, nothing is written and the update is decided again
-(see ``attempt.py``). A chat found changed that way is marked, and its updates read it first
-from then on: behind a balancer that spreads one chat's updates over several instances, the
-mark bounds the cost to one conflict per chat and instance.
+(see ``attempt.py``). That write answers with the chat as it found it, and the update's next
+try starts from there, again one statement. A chat found changed is marked, and its updates read
+it first from then on: behind a balancer that spreads one chat's updates over several
+instances, each decides at most one update twice per chat, and sends as many statements as if
+it read every chat first.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ class Written:
     revision: int
 
 
+@dataclass(frozen=True)
 class _Shared:
-    """A chat that another writer changed since this process wrote it: read it first."""
+    """A chat another writer changed since this process wrote it: read it first."""
+
+    found: ReadChat | None = None  # the chat as a write that failed found it, for one update
 
 
 _SHARED = _Shared()
@@ -54,10 +59,14 @@ class RecentChats:
         """The chat as last written here, as an unseen update reads it, once; None: read it.
 
         Taken by whatever changes the chat next, so that only a write of this process puts it
-        back; a shared mark stays.
+        back. A shared chat gives what a failed write found there, once, then nothing.
         """
         written = self._chats.get(chat_id)
-        if not isinstance(written, Written):
+        if isinstance(written, _Shared):
+            if written.found is not None:  # once: a chat another writer changes is read first
+                self._chats[chat_id] = _SHARED
+            return written.found
+        if written is None:
             return None
         del self._chats[chat_id]
         # The session decoded afresh: the update may change it, and then not save it.
@@ -71,9 +80,9 @@ class RecentChats:
             self._chats[chat_id] = written
         self._chat_used(chat_id)
 
-    def shared(self, chat_id: int) -> None:
-        """Another writer changed the chat: read it first from now on."""
-        self._chats[chat_id] = _SHARED
+    def shared(self, chat_id: int, found: ReadChat | None = None) -> None:
+        """Another writer changed the chat: read it first from now on, after ``found``."""
+        self._chats[chat_id] = _Shared(found)
         self._chat_used(chat_id)
 
     def _chat_used(self, chat_id: int) -> None:

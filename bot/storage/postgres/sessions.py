@@ -136,7 +136,11 @@ async def read_chat(conn: Connection, chat_id: int, update_id: int) -> ReadChat:
                 SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found ON TRUE""",  # noqa: S608 -- constant column list
         (update_id, chat_id),
     )
-    row = await cursor.fetchone()
+    return _read_of(await cursor.fetchone())
+
+
+def _read_of(row: TupleRow | None) -> ReadChat:
+    """A chat from a row of whether the update id was seen, then the patient's columns."""
     if row is None or row[1] is None:  # the one-row VALUES always yields a row
         return ReadChat(seen=bool(row and row[0]), patient=None, revision=None)
     return ReadChat(seen=bool(row[0]), patient=found_patient(row[1:]), revision=int(row[-1]))
@@ -146,11 +150,12 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
     conn: Connection, patient: Patient, session: str, now: datetime, *,
     revision: int | None, update_id: int, entries: Sequence[tuple[str, str]],
     queued: Sequence[outbox.Queued] = (),
-) -> Stored | None:
+) -> Stored | ReadChat:
     """Save a patient, record the update id, history entries and outbox rows, in one statement.
 
     Only if the row is still at ``revision`` (None: there is still no row); else nothing is
-    written and the answer is None. ``session`` is the patient's session as JSON.
+    written and the answer is the chat as the statement found it, as ``read_chat`` reads it,
+    for the update's next try. ``session`` is the patient's session as JSON.
     """
     created = now if patient.created_at is None else utc(patient.created_at)
     if revision is None:
@@ -168,18 +173,28 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
                         patient.chat_id, revision)
     # Each part is written from ``saved``'s row: when the row changed there is none, and the
     # statement writes nothing. A plain insert of the update id fails the whole statement if
-    # another process recorded it meanwhile.
+    # another process recorded it meanwhile. Only when nothing was saved does the LATERAL part
+    # read the chat as ``read_chat`` would (a one-time filter: no work when the save went in).
     recorded, recorded_params = _entries_after(entries, now)
     added, added_params = outbox.enqueue_after(queued, now)
     cursor = await conn.execute(
         f"""WITH saved AS ({saved}),
             seen AS (INSERT INTO updates (update_id, seen_at) SELECT %s, %s FROM saved)
             {recorded} {added}
-            SELECT revision, created_at FROM saved""",  # noqa: S608 -- placeholders only
-        (*saved_params, update_id, now, *recorded_params, *added_params),
+            SELECT saved.revision, saved.created_at, unsaved.*
+            FROM (VALUES (1)) AS one LEFT JOIN saved ON TRUE LEFT JOIN LATERAL (
+                SELECT EXISTS (SELECT 1 FROM updates WHERE update_id = %s), found.*
+                FROM (VALUES (1)) AS here LEFT JOIN (
+                    SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found
+                    ON TRUE
+                WHERE saved.revision IS NULL) AS unsaved ON TRUE""",  # noqa: S608 -- placeholders only
+        (*saved_params, update_id, now, *recorded_params, *added_params, update_id,
+         patient.chat_id),
     )
     row = await cursor.fetchone()
-    return None if row is None else Stored(int(row[0]), utc(row[1]))
+    if row is not None and row[0] is not None:
+        return Stored(int(row[0]), utc(row[1]))
+    return _read_of(None if row is None else row[2:])
 
 
 def _entries_after(entries: Sequence[tuple[str, str]],

@@ -164,8 +164,10 @@ class PostgresStore:
                     yield tx
                     await tx.finish()
                 except ConflictError:
-                    if remembered is not None:  # what this process wrote was changed since
-                        self._recent.shared(chat_id)
+                    # Another process changed the chat: read it first from now on, after the
+                    # next try, which starts from what the failed write found.
+                    found = tx.found if isinstance(tx, PostgresAttempt) else None
+                    self._recent.shared(chat_id, found)
                     raise
                 except psycopg.errors.UndefinedTable:
                     if remembered is None:
