@@ -61,17 +61,17 @@ class RecentChats:
         Taken by whatever changes the chat next, so that only a write of this process puts it
         back. A shared chat gives what a failed write found there, once, then nothing.
         """
-        written = self._chats.get(chat_id)
-        if isinstance(written, _Shared):
-            if written.found is not None:  # once: a chat another writer changes is read first
+        entry = self._chats.get(chat_id)
+        if isinstance(entry, _Shared):
+            if entry.found is not None:  # once: a chat another writer changes is read first
                 self._chats[chat_id] = _SHARED
-            return written.found
-        if written is None:
+            return entry.found
+        if entry is None:
             return None
         del self._chats[chat_id]
         # The session decoded afresh: the update may change it, and then not save it.
-        patient = replace(written.patient, session=json.loads(written.session))
-        return ReadChat(seen=False, patient=patient, revision=written.revision)
+        patient = replace(entry.patient, session=json.loads(entry.session))
+        return ReadChat(seen=False, patient=patient, revision=entry.revision)
 
     def wrote(self, written: Written) -> None:
         """Remember a write of this process (unless the chat is shared)."""
