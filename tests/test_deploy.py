@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -487,6 +488,44 @@ def test_a_postgresql_dump_restores_into_an_empty_database(
     assert patient is not None
     assert patient.session == {"state": "pain_score"}
     assert pending == 1
+
+
+async def _save_patient(url: str, times: int) -> int:
+    """Save the patient ``times`` times; the revision the last save gave them."""
+    store = open_store(url)
+    await store.open()
+    try:
+        for n in range(times):
+            async with store.transaction(PATIENT.chat_id, NOW) as tx:
+                await tx.save(replace(PATIENT, session={"n": n}))
+    finally:
+        await store.close()
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT revision FROM patients WHERE chat_id = %s",
+                           (PATIENT.chat_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_restore_never_gives_a_revision_again(
+    two_databases: tuple[str, str], tmp_path: Path
+) -> None:
+    """A running process may hold a revision given after the dump: the sequence goes on."""
+    live, _ = two_databases
+    asyncio.run(_write_patient(_url(live)))
+    backups = tmp_path / "backups"
+    made = subprocess.run(["sh", str(DEPLOY / "backup-postgres.sh")], capture_output=True,
+                          text=True, env=_libpq_env(live, backups), check=False)
+    assert made.returncode == 0, made.stderr
+    given_since = asyncio.run(_save_patient(_url(live), 5))
+
+    restored = subprocess.run(["sh", str(DEPLOY / "restore-postgres.sh"),
+                               str(next(backups.glob("ldh-bot-*.dump")))],
+                              capture_output=True, text=True, env=_libpq_env(live, backups),
+                              check=False)
+
+    assert restored.returncode == 0, restored.stderr
+    assert asyncio.run(_save_patient(_url(live), 1)) > given_since
 
 
 def test_restoring_needs_a_readable_dump() -> None:
