@@ -466,22 +466,32 @@ def _url(database: str) -> str:
     return f"postgresql://{user}@{info.get('host')}:{info.get('port') or 5432}/{database}"
 
 
+def _dumped(database: str, backups: Path) -> Path:
+    """Run backup-postgres.sh on ``database``; the one dump it wrote into ``backups``."""
+    made = subprocess.run(["sh", str(DEPLOY / "backup-postgres.sh")], capture_output=True,
+                          text=True, env=_libpq_env(database, backups), check=False)
+    assert made.returncode == 0, made.stderr
+    dumps = list(backups.glob("ldh-bot-*.dump"))
+    assert len(dumps) == 1
+    return dumps[0]
+
+
+def _restored(dump: Path, database: str) -> subprocess.CompletedProcess[str]:
+    """Run restore-postgres.sh with ``dump`` into ``database``."""
+    return subprocess.run(["sh", str(DEPLOY / "restore-postgres.sh"), str(dump)],
+                          capture_output=True, text=True,
+                          env=_libpq_env(database, dump.parent), check=False)
+
+
 def test_a_postgresql_dump_restores_into_an_empty_database(
     two_databases: tuple[str, str], tmp_path: Path
 ) -> None:
     source, spare = two_databases
     asyncio.run(_write_patient(_url(source)))
-    backups = tmp_path / "backups"
-    made = subprocess.run(["sh", str(DEPLOY / "backup-postgres.sh")], capture_output=True,
-                          text=True, env=_libpq_env(source, backups), check=False)
-    assert made.returncode == 0, made.stderr
-    dumps = list(backups.glob("ldh-bot-*.dump"))
-    assert len(dumps) == 1
-    assert stat.S_IMODE(dumps[0].stat().st_mode) == 0o600
+    dump = _dumped(source, tmp_path / "backups")
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
 
-    restored = subprocess.run(["sh", str(DEPLOY / "restore-postgres.sh"), str(dumps[0])],
-                              capture_output=True, text=True,
-                              env=_libpq_env(spare, backups), check=False)
+    restored = _restored(dump, spare)
 
     assert restored.returncode == 0, restored.stderr
     patient, pending = asyncio.run(_read_patient(_url(spare)))
@@ -513,16 +523,10 @@ def test_a_restore_never_gives_a_revision_again(
     """A running process may hold a revision given after the dump: the sequence goes on."""
     live, _ = two_databases
     asyncio.run(_write_patient(_url(live)))
-    backups = tmp_path / "backups"
-    made = subprocess.run(["sh", str(DEPLOY / "backup-postgres.sh")], capture_output=True,
-                          text=True, env=_libpq_env(live, backups), check=False)
-    assert made.returncode == 0, made.stderr
+    dump = _dumped(live, tmp_path / "backups")
     given_since = asyncio.run(_save_patient(_url(live), 5))
 
-    restored = subprocess.run(["sh", str(DEPLOY / "restore-postgres.sh"),
-                               str(next(backups.glob("ldh-bot-*.dump")))],
-                              capture_output=True, text=True, env=_libpq_env(live, backups),
-                              check=False)
+    restored = _restored(dump, live)
 
     assert restored.returncode == 0, restored.stderr
     assert asyncio.run(_save_patient(_url(live), 1)) > given_since

@@ -39,6 +39,19 @@ async def _read(store: Store, chat_id: int) -> Patient | None:
         return await tx.load()
 
 
+async def _erased_elsewhere(ours: Store, other: Store, chat_id: int, update_id: int) -> None:
+    """A first course written by ``ours``, then the patient erased through ``other``."""
+    await _step(ours, chat_id, update_id, {"course": "first"})
+    async with other.transaction(chat_id, LATER) as tx:
+        await tx.forget()
+
+
+async def _course(store: Store, chat_id: int) -> dict[str, object]:
+    stored = await _read(store, chat_id)
+    assert stored is not None
+    return stored.session
+
+
 async def test_the_next_update_of_a_chat_written_here_is_one_statement_and_finds_it_as_stored(
     postgres: PostgresBackend,
 ) -> None:
@@ -113,16 +126,12 @@ async def test_a_write_that_finds_the_chat_erased_starts_it_again_on_the_next_tr
     postgres: PostgresBackend,
 ) -> None:
     ours, other = await postgres.open(), await postgres.open()
-    await _step(ours, 9, 900, {"course": "first"})
-    async with other.transaction(9, LATER) as tx:
-        await tx.forget()
+    await _erased_elsewhere(ours, other, 9, 900)
 
     with pytest.raises(ConflictError):
         await _step(ours, 9, 901, {"course": "first, continued"})
     assert await _step(ours, 9, 901, {"course": "second"}) is None  # no patient: a new start
-    stored = await _read(ours, 9)
-    assert stored is not None
-    assert stored.session == {"course": "second"}
+    assert await _course(ours, 9) == {"course": "second"}
 
 
 async def test_a_chat_erased_and_started_again_elsewhere_is_never_written_over(
@@ -130,17 +139,13 @@ async def test_a_chat_erased_and_started_again_elsewhere_is_never_written_over(
 ) -> None:
     """Revisions come from one sequence: the new row never shows the revision remembered."""
     ours, other = await postgres.open(), await postgres.open()
-    await _step(ours, 3, 300, {"course": "first"})
-    async with other.transaction(3, LATER) as tx:
-        await tx.forget()
+    await _erased_elsewhere(ours, other, 3, 300)
     # As many writes as the first course had: counted per row, the revision would be the same.
     await _step(other, 3, 301, {"course": "second"})
 
     with pytest.raises(ConflictError):
         await _step(ours, 3, 302, {"course": "first, continued"})
-    stored = await _read(ours, 3)
-    assert stored is not None
-    assert stored.session == {"course": "second"}
+    assert await _course(ours, 3) == {"course": "second"}
 
 
 async def test_the_session_is_remembered_as_it_was_at_the_save(
