@@ -128,14 +128,17 @@ async def record_and_lock(conn: Connection, update_id: int, chat_id: int,
     return bool(row[0]), None if row[1] is None else row[1:]
 
 
+# Whether an update id (the first parameter) was recorded, and the chat's (the second) patient
+# with its revision: one row whether or not there is a patient.
+_READ_CHAT = f"""SELECT EXISTS (SELECT 1 FROM updates WHERE update_id = %s), found.*
+                 FROM (VALUES (1)) AS here LEFT JOIN (
+                     SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found
+                     ON TRUE"""  # noqa: S608 -- constant column list
+
+
 async def read_chat(conn: Connection, chat_id: int, update_id: int) -> ReadChat:
     """Whether an update id was recorded, and the chat's patient, in one statement; no lock."""
-    cursor = await conn.execute(
-        f"""SELECT EXISTS (SELECT 1 FROM updates WHERE update_id = %s), found.*
-            FROM (VALUES (1)) AS one LEFT JOIN (
-                SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found ON TRUE""",  # noqa: S608 -- constant column list
-        (update_id, chat_id),
-    )
+    cursor = await conn.execute(_READ_CHAT, (update_id, chat_id))
     return _read_of(await cursor.fetchone())
 
 
@@ -183,11 +186,7 @@ async def save_unchanged(  # noqa: PLR0913  # the write's parts, named at the ca
             {recorded} {added}
             SELECT saved.revision, saved.created_at, unsaved.*
             FROM (VALUES (1)) AS one LEFT JOIN saved ON TRUE LEFT JOIN LATERAL (
-                SELECT EXISTS (SELECT 1 FROM updates WHERE update_id = %s), found.*
-                FROM (VALUES (1)) AS here LEFT JOIN (
-                    SELECT {_PATIENT}, revision FROM patients WHERE chat_id = %s) AS found
-                    ON TRUE
-                WHERE saved.revision IS NULL) AS unsaved ON TRUE""",  # noqa: S608 -- placeholders only
+                {_READ_CHAT} WHERE saved.revision IS NULL) AS unsaved ON TRUE""",  # noqa: S608 -- placeholders only
         (*saved_params, update_id, now, *recorded_params, *added_params, update_id,
          patient.chat_id),
     )
